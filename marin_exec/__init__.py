@@ -1,0 +1,64 @@
+"""marin_exec: trace ML pipelines into content-addressed steps and run each exactly once."""
+
+from marin_exec.artifact import Artifact
+from marin_exec.disk_cache import disk_cached
+from marin_exec.distributed_lock import distributed_lock
+from marin_exec.errors import (
+    CycleError,
+    LeaseLostError,
+    MarinExecError,
+    MissingPrefixError,
+    PathCollisionError,
+    PreviousStepFailed,
+    RemoteStepFailed,
+    StepAlreadyDone,
+    StepDefinitionError,
+    StepsFailed,
+    TracingError,
+    VersioningError,
+)
+from marin_exec.runner import RunReport, StepRunner
+from marin_exec.settings import RunSettings, current_run_settings, run_settings
+from marin_exec.status import (
+    STATUS_DEP_FAILED,
+    STATUS_FAILED,
+    STATUS_RUNNING,
+    STATUS_SUCCESS,
+    Lease,
+    StatusFile,
+    worker_id,
+)
+from marin_exec.step_spec import StepSpec
+from marin_exec.versioning import versioned
+
+__all__ = [
+    "STATUS_DEP_FAILED",
+    "STATUS_FAILED",
+    "STATUS_RUNNING",
+    "STATUS_SUCCESS",
+    "Artifact",
+    "CycleError",
+    "Lease",
+    "LeaseLostError",
+    "MarinExecError",
+    "MissingPrefixError",
+    "PathCollisionError",
+    "PreviousStepFailed",
+    "RemoteStepFailed",
+    "RunReport",
+    "RunSettings",
+    "StatusFile",
+    "StepAlreadyDone",
+    "StepDefinitionError",
+    "StepRunner",
+    "StepSpec",
+    "StepsFailed",
+    "TracingError",
+    "VersioningError",
+    "current_run_settings",
+    "disk_cached",
+    "distributed_lock",
+    "run_settings",
+    "versioned",
+    "worker_id",
+]

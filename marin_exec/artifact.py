@@ -1,0 +1,121 @@
+"""``Artifact``: a step's return value as JSON at ``{path}/.artifact.json`` (DESIGN §6). Never pickles.
+
+Saves pydantic models, dataclasses, dicts, lists and scalars; loads the plain JSON value, or rebuilds a given
+type (dataclass, nested dataclasses included, or pydantic model). It does not know about statuses or leases.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import pathlib
+import types
+import typing
+from typing import Any, TypeVar, get_args, get_origin
+
+from marin_exec.storage import store_for
+
+T = TypeVar("T")
+
+ARTIFACT_FILENAME = ".artifact.json"
+LEGACY_ARTIFACT_FILENAME = ".artifact"
+
+
+class Artifact:
+    @staticmethod
+    def path(output_path: str) -> str:
+        return f"{output_path.rstrip('/')}/{ARTIFACT_FILENAME}"
+
+    @staticmethod
+    def save(obj: Any, path: str) -> None:
+        """Write ``obj`` as JSON to ``{path}/.artifact.json`` (atomically for readers)."""
+        data = json.dumps(to_json(obj), indent=2, sort_keys=False).encode()
+        target = Artifact.path(path)
+        store_for(target).write(target, data)
+
+    @staticmethod
+    def exists(path: str) -> bool:
+        base = path.rstrip("/")
+        return any(
+            store_for(p).read(p) is not None
+            for p in (f"{base}/{ARTIFACT_FILENAME}", f"{base}/{LEGACY_ARTIFACT_FILENAME}")
+        )
+
+    @staticmethod
+    def load(path: str, type: Any = None) -> Any:
+        """The saved value (rebuilt as ``type`` when given), or None when no artifact exists."""
+        base = path.rstrip("/")
+        for name in (ARTIFACT_FILENAME, LEGACY_ARTIFACT_FILENAME):
+            p = f"{base}/{name}"
+            found = store_for(p).read(p)
+            if found is not None:
+                value = json.loads(found[0])
+                return value if type is None else from_json(value, type)
+        return None
+
+
+def to_json(obj: Any) -> Any:
+    """Plain JSON data for a pydantic model, dataclass, Enum, Path, dict, list/tuple or scalar."""
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    model_dump = getattr(obj, "model_dump", None)
+    if callable(model_dump) and not isinstance(obj, type):
+        return model_dump(mode="json")
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_json(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, enum.Enum):
+        return to_json(obj.value)
+    if isinstance(obj, pathlib.PurePath):
+        return str(obj)
+    if isinstance(obj, dict):
+        return {str(k): to_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_json(v) for v in obj]
+    raise TypeError(
+        f"cannot save a {type(obj).__qualname__} as a JSON artifact; return a dataclass, pydantic model, dict, "
+        "list or scalar (write large outputs to files under the output path and return their paths)"
+    )
+
+
+def from_json(value: Any, tp: Any) -> Any:
+    """Rebuild ``tp`` from plain JSON data; unknown or Any types get the value unchanged."""
+    if value is None or tp is Any or tp is None:
+        return value
+    origin = get_origin(tp)
+    if origin is typing.Union or origin is types.UnionType:
+        for arg in get_args(tp):
+            if arg is type(None):
+                continue
+            try:
+                return from_json(value, arg)
+            except (TypeError, ValueError):
+                continue
+        return value
+    if origin in (list, tuple, set, frozenset) and isinstance(value, list):
+        args = get_args(tp)
+        if origin is tuple and args and args[-1] is not Ellipsis:
+            return tuple(from_json(v, a) for v, a in zip(value, args, strict=False))
+        item = args[0] if args else Any
+        return origin(from_json(v, item) for v in value)
+    if origin is dict and isinstance(value, dict):
+        args = get_args(tp)
+        item = args[1] if len(args) == 2 else Any
+        return {k: from_json(v, item) for k, v in value.items()}
+    if isinstance(tp, type):
+        validate = getattr(tp, "model_validate", None)
+        if callable(validate):
+            return validate(value)
+        if dataclasses.is_dataclass(tp) and isinstance(value, dict):
+            hints = typing.get_type_hints(tp)
+            kwargs = {
+                f.name: from_json(value[f.name], hints.get(f.name, Any))
+                for f in dataclasses.fields(tp)
+                if f.name in value
+            }
+            return tp(**kwargs)
+        if issubclass(tp, enum.Enum):
+            return tp(value)
+        if issubclass(tp, pathlib.PurePath):
+            return tp(value)
+    return value

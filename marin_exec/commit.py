@@ -1,0 +1,78 @@
+"""The commit scope: how ``disk_cached`` and an inner ``distributed_lock`` share one lease (DESIGN §3).
+
+``disk_cached`` opens a scope for its output path. A ``distributed_lock`` that runs inside a scope for the same
+path hands its lease (and heartbeat) to the scope instead of releasing it, so the lease is held until the final
+status write, which goes through ``CommitScope.fenced``. This module writes nothing itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
+from typing import TYPE_CHECKING
+
+from marin_exec.errors import LeaseLostError
+
+if TYPE_CHECKING:
+    from marin_exec.heartbeat import Heartbeat
+    from marin_exec.status import Lease
+
+_SCOPES: ContextVar[tuple[CommitScope, ...]] = ContextVar("marin_exec_commit_scopes", default=())
+
+
+class CommitScope:
+    """Holds the lease of one output path from the moment the step's function returns until its commit ends."""
+
+    def __init__(self, output_path: str) -> None:
+        self.output_path = _normalise(output_path)
+        self.lease: Lease | None = None
+        self.heartbeat: Heartbeat | None = None
+
+    def adopt(self, lease: Lease, heartbeat: Heartbeat) -> None:
+        self.lease, self.heartbeat = lease, heartbeat
+
+    @contextlib.contextmanager
+    def fenced(self) -> Iterator[None]:
+        """Run a commit write only while the lease (if any) is still ours; LeaseLostError otherwise."""
+        if self.lease is None:
+            yield
+            return
+        if self.heartbeat is not None:
+            self.heartbeat.check()
+        with self.lease.fenced():
+            yield
+
+    def close(self) -> None:
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
+        if self.lease is not None:
+            self.lease.release()
+        self.lease, self.heartbeat = None, None
+
+
+@contextlib.contextmanager
+def commit_scope(output_path: str) -> Iterator[CommitScope]:
+    scope = CommitScope(output_path)
+    token = _SCOPES.set((*_SCOPES.get(), scope))
+    try:
+        yield scope
+    finally:
+        _SCOPES.reset(token)
+        scope.close()
+
+
+def scope_for(output_path: str) -> CommitScope | None:
+    """The innermost open commit scope for ``output_path`` in this context, if any."""
+    path = _normalise(output_path)
+    for scope in reversed(_SCOPES.get()):
+        if scope.output_path == path:
+            return scope
+    return None
+
+
+def _normalise(path: str) -> str:
+    return path.rstrip("/")
+
+
+__all__ = ["CommitScope", "commit_scope", "scope_for", "LeaseLostError"]

@@ -1,0 +1,71 @@
+"""``disk_cached(fn, output_path, save=, load=)``: run a step once and remember that it succeeded (DESIGN §3).
+
+SUCCESS is written last, after ``save``; FAILED is written when ``fn`` raises. A commit scope keeps the lease of
+an inner ``distributed_lock`` until the final status write, which is fenced by that lease. It takes no lock by
+itself and never decides where ``fn`` runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from marin_exec.commit import commit_scope
+from marin_exec.errors import LeaseLostError, StepAlreadyDone
+from marin_exec.status import STATUS_FAILED, STATUS_SUCCESS, StatusFile
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def disk_cached(
+    fn: Callable[[str], T],
+    output_path: str,
+    *,
+    save: Callable[[T, str], Any] | None = None,
+    load: Callable[[str], T] | None = None,
+) -> T | None:
+    """Return the step's result, computing it with ``fn(output_path)`` only if it has not succeeded yet.
+
+    On a hit: ``load(output_path)``, or with no ``load``, ``fn(output_path)`` again (the function reads what it
+    wrote; a locked function raises ``StepAlreadyDone`` instead and None is returned).
+    """
+    status = StatusFile(output_path)
+    if status.read() == STATUS_SUCCESS:
+        return _on_hit(fn, output_path, load)
+
+    with commit_scope(output_path) as scope:
+        try:
+            result = fn(output_path)
+        except StepAlreadyDone:
+            return _load(output_path, load)
+        except LeaseLostError:
+            raise  # another worker owns the step now: write nothing
+        except BaseException:
+            try:
+                with scope.fenced():
+                    status.write(STATUS_FAILED)
+            except LeaseLostError as lost:
+                logger.error(f"{output_path}: step failed after losing its lease; not recording FAILED: {lost}")
+            raise
+        with scope.fenced():
+            if save is not None:
+                save(result, output_path)
+        with scope.fenced():
+            status.write(STATUS_SUCCESS)
+        return result
+
+
+def _on_hit(fn: Callable[[str], T], output_path: str, load: Callable[[str], T] | None) -> T | None:
+    if load is not None:
+        return load(output_path)
+    try:
+        return fn(output_path)
+    except StepAlreadyDone:
+        return None
+
+
+def _load(output_path: str, load: Callable[[str], T] | None) -> T | None:
+    return load(output_path) if load is not None else None

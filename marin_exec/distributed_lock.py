@@ -1,0 +1,108 @@
+"""``distributed_lock(fn)``: run ``fn(output_path)`` only while holding the step's lease (DESIGN §3, §5).
+
+It raises ``StepAlreadyDone`` when the step has succeeded (also when another holder finishes while we wait) and
+``PreviousStepFailed`` when it failed before and force is off. Inside a commit scope for the same path it hands
+its lease to the scope instead of releasing it. It does not write SUCCESS or FAILED: that is ``disk_cached``'s job.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from marin_exec.commit import scope_for
+from marin_exec.errors import LeaseLostError, PreviousStepFailed, StepAlreadyDone
+from marin_exec.heartbeat import Heartbeat
+from marin_exec.settings import current_run_settings
+from marin_exec.status import STATUS_FAILED, STATUS_RUNNING, STATUS_SUCCESS, Lease, StatusFile, wait_for_release
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_FIRST_BACKOFF = 0.005
+_MAX_BACKOFF = 0.5
+
+
+def distributed_lock(
+    fn: Callable[..., T],
+    *,
+    force_run_failed: bool | None = None,
+    heartbeat_interval: float | None = None,
+    lease_timeout: float | None = None,
+) -> Callable[..., T]:
+    """Wrap ``fn(output_path, ...)`` so that one worker at a time runs it for a given output path.
+
+    Arguments left None are read from the run settings when the wrapped function is called.
+    """
+
+    @functools.wraps(fn)
+    def locked(output_path: str, *args: Any, **kwargs: Any) -> T:
+        settings = current_run_settings()
+        force = settings.force_run_failed if force_run_failed is None else force_run_failed
+        interval = settings.heartbeat_interval if heartbeat_interval is None else heartbeat_interval
+        timeout = settings.lease_timeout if lease_timeout is None else lease_timeout
+
+        status = StatusFile(output_path)
+        lease = Lease(output_path, timeout=timeout)
+        _acquire(lease, status, force)
+        heartbeat = Heartbeat(lease, interval).start()
+        handed_over = False
+        try:
+            status.write(STATUS_RUNNING)
+            result = fn(output_path, *args, **kwargs)
+            heartbeat.check()
+            scope = scope_for(output_path)
+            if scope is not None:
+                scope.adopt(lease, heartbeat)
+                handed_over = True
+            return result
+        except BaseException:
+            if heartbeat.lost:
+                # The step ran on, but another worker owns it now: report that, not the step's own error.
+                heartbeat.stop()
+                heartbeat.check()
+            scope = scope_for(output_path)
+            if scope is not None and not heartbeat.lost:
+                # disk_cached records FAILED under the lease, then releases it.
+                scope.adopt(lease, heartbeat)
+                handed_over = True
+            raise
+        finally:
+            if not handed_over:
+                heartbeat.stop()
+                lease.release()
+
+    return locked
+
+
+def _acquire(lease: Lease, status: StatusFile, force: bool) -> None:
+    """Take the lease, waiting for a live holder with a growing back-off; raise if there is nothing to do."""
+    backoff = _FIRST_BACKOFF
+    waited_for: str | None = None
+    while True:
+        current = status.read()
+        if current == STATUS_SUCCESS:
+            raise StepAlreadyDone(f"{lease.output_path}: already succeeded")
+        if current == STATUS_FAILED and not force:
+            raise PreviousStepFailed(
+                f"{lease.output_path}: this step failed in an earlier run (status FAILED). Fix the cause and rerun "
+                "with --force_run_failed true (StepRunner.run(force_run_failed=True)) to run it again."
+            )
+        if lease.try_acquire():
+            break
+        if waited_for is None:
+            holder = lease.holder()
+            waited_for = holder.get("worker_id") if holder else "another worker"
+            logger.info(f"{lease.output_path}: waiting for {waited_for}, which holds the lease")
+        wait_for_release(backoff)
+        backoff = min(backoff * 1.5, _MAX_BACKOFF, max(lease.timeout / 4, _FIRST_BACKOFF))
+    # Another holder may have finished between our status read and our acquisition.
+    if status.read() == STATUS_SUCCESS:
+        lease.release()
+        raise StepAlreadyDone(f"{lease.output_path}: already succeeded")
+
+
+__all__ = ["distributed_lock", "LeaseLostError"]

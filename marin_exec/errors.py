@@ -1,0 +1,69 @@
+"""One exception hierarchy for marin_exec: every error a user can see is a ``MarinExecError``.
+
+Messages name the step, what was found, and what to do. ``StepAlreadyDone`` is a signal between the
+runtime primitives (``distributed_lock`` raises it, ``disk_cached`` catches it), defined here once.
+"""
+
+from __future__ import annotations
+
+
+class MarinExecError(Exception):
+    """Base class of every error marin_exec raises on purpose."""
+
+
+class TracingError(MarinExecError):
+    """A step graph could not be traced (misused StepRef, output() outside a step, bad placeholder...)."""
+
+
+class StepDefinitionError(MarinExecError):
+    """A step is malformed: bad name, missing function, hash attributes that cannot be encoded."""
+
+
+class VersioningError(StepDefinitionError):
+    """A value that enters a step's version cannot be encoded as JSON."""
+
+
+class CycleError(MarinExecError):
+    """The dependency graph has a cycle."""
+
+
+class PathCollisionError(MarinExecError):
+    """Two different steps claim the same output path."""
+
+
+class MissingPrefixError(MarinExecError):
+    """No output prefix was given and MARIN_PREFIX is not set."""
+
+
+class StepAlreadyDone(MarinExecError):
+    """Signal: the step at this output path has already succeeded (possibly by another worker)."""
+
+
+class PreviousStepFailed(MarinExecError):
+    """The step failed in an earlier run and force_run_failed is off."""
+
+
+class LeaseLostError(MarinExecError):
+    """Another worker took over this step's lease; this worker must not commit anything."""
+
+
+class StorageConflict(MarinExecError):
+    """A compare-and-swap on a small object lost: the object changed since it was read."""
+
+
+class StepsFailed(MarinExecError):
+    """Raised by StepRunner.run when one or more steps failed."""
+
+    def __init__(self, message: str, failed: list[str] | None = None, dep_failed: list[str] | None = None):
+        super().__init__(message)
+        self.failed = failed or []
+        self.dep_failed = dep_failed or []
+
+
+class RemoteStepFailed(MarinExecError):
+    """A step submitted as a Fray job failed; carries the job id and the worker's error text."""
+
+    def __init__(self, message: str, job_id: str | None = None, worker_error: str | None = None):
+        super().__init__(message)
+        self.job_id = job_id
+        self.worker_error = worker_error

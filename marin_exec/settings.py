@@ -1,0 +1,47 @@
+"""Run settings: force_run_failed, heartbeat interval and lease timeout, scoped to one run.
+
+``StepRunner.run`` and ``executor_main`` set them; ``distributed_lock`` reads them when its own arguments
+are None; ``RemoteCallable`` captures them at submit time and re-establishes them inside the job. This module
+only holds values: it never reads the environment and has no side effects at import.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Iterator
+from contextvars import ContextVar
+from typing import Any
+
+DEFAULT_HEARTBEAT_INTERVAL = 30.0
+DEFAULT_LEASE_TIMEOUT = 90.0
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSettings:
+    force_run_failed: bool = True
+    heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL
+    lease_timeout: float = DEFAULT_LEASE_TIMEOUT
+    # The Fray client chosen for this run (None: resolved lazily by remote() on first use).
+    fray_client: Any = None
+
+
+# RunSettings is frozen, so sharing one default instance is safe.
+_RUN_SETTINGS: ContextVar[RunSettings] = ContextVar("marin_exec_run_settings", default=RunSettings())  # noqa: B039
+
+
+def current_run_settings() -> RunSettings:
+    """The settings in force in this context (defaults when no run set any)."""
+    return _RUN_SETTINGS.get()
+
+
+@contextlib.contextmanager
+def run_settings(**overrides: Any) -> Iterator[RunSettings]:
+    """Set run settings for the enclosed block; keys left None keep their current value."""
+    changes = {key: value for key, value in overrides.items() if value is not None}
+    settings = dataclasses.replace(_RUN_SETTINGS.get(), **changes)
+    token = _RUN_SETTINGS.set(settings)
+    try:
+        yield settings
+    finally:
+        _RUN_SETTINGS.reset(token)

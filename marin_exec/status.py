@@ -1,0 +1,225 @@
+"""Per-output-path status token and lease files (DESIGN §5), on any filesystem ``storage`` serves.
+
+``StatusFile`` reads and writes ``{out}/.executor_status``; ``Lease`` acquires, refreshes, takes over and
+releases ``{out}/.executor_status.lock`` atomically through the backend's create-only and compare-and-swap.
+This module holds no policy: it does not retry or decide whether a step should run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from marin_exec.errors import LeaseLostError, StorageConflict
+from marin_exec.storage import Token, store_for
+
+logger = logging.getLogger(__name__)
+
+STATUS_SUCCESS = "SUCCESS"
+STATUS_FAILED = "FAILED"
+STATUS_RUNNING = "RUNNING"
+STATUS_DEP_FAILED = "DEP_FAILED"
+STATUSES = (STATUS_SUCCESS, STATUS_FAILED, STATUS_RUNNING, STATUS_DEP_FAILED)
+
+STATUS_FILENAME = ".executor_status"
+LOCK_FILENAME = ".executor_status.lock"
+
+_PROCESS_NONCE = uuid.uuid4().hex[:8]
+
+# Notified whenever a lease held in this process is released, so that waiters here wake at once.
+_RELEASED = threading.Condition()
+
+
+def wait_for_release(timeout: float) -> None:
+    """Sleep until a lease of this process is released or ``timeout`` seconds pass, whichever is first."""
+    with _RELEASED:
+        _RELEASED.wait(timeout)
+
+
+def worker_id() -> str:
+    """This thread's identity as a lease holder: host, process, thread, and a per-process nonce."""
+    return f"{socket.gethostname()}-{os.getpid()}-{threading.get_ident()}-{_PROCESS_NONCE}"
+
+
+def join(output_path: str, name: str) -> str:
+    return f"{output_path.rstrip('/')}/{name}"
+
+
+class StatusFile:
+    """The one-token status of the step at ``output_path``; missing means it never ran."""
+
+    def __init__(self, output_path: str) -> None:
+        self.output_path = output_path
+        self.path = join(output_path, STATUS_FILENAME)
+
+    def read(self) -> str | None:
+        found = store_for(self.path).read(self.path)
+        return None if found is None else parse_status(found[0])
+
+    def write(self, status: str) -> None:
+        if status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}; expected one of {STATUSES}")
+        store_for(self.path).write(self.path, status.encode())
+
+
+def parse_status(data: bytes) -> str | None:
+    """A status token, or the last ``"status"`` of the older JSON-lines event format."""
+    text = data.decode("utf-8", errors="replace").strip()
+    if text in STATUSES:
+        return text
+    last = None
+    for line in text.splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict) and "status" in event:
+            last = event["status"]
+    return last
+
+
+class Lease:
+    """A time-limited, exclusive claim on the step at ``output_path``.
+
+    The lease file holds ``{"worker_id", "timestamp"}``. A lease whose timestamp is older than ``timeout`` seconds
+    is stale and may be taken over. Every transition is a create-only or compare-and-swap on the backend, so of
+    several workers racing, exactly one wins. A released lease is written as ``{"worker_id": null}`` and then
+    deleted if still unchanged, so release is safe even where a conditional delete is not enforced.
+    """
+
+    def __init__(self, output_path: str, *, timeout: float, owner: str | None = None) -> None:
+        self.output_path = output_path
+        self.path = join(output_path, LOCK_FILENAME)
+        self.timeout = timeout
+        self.owner = owner or worker_id()
+        self._token: Token | None = None
+        self._store = store_for(self.path)
+        # Serialises the heartbeat's refresh with fenced writes and release: both use (and refresh replaces)
+        # the token, so letting them interleave would make a healthy holder think it lost its lease.
+        self._mutex = threading.RLock()
+
+    @property
+    def held(self) -> bool:
+        return self._token is not None
+
+    def _record(self) -> bytes:
+        return json.dumps({"worker_id": self.owner, "timestamp": time.time()}).encode()
+
+    def holder(self) -> dict[str, Any] | None:
+        """The current lease record if a live (unreleased, not stale) holder has it, else None."""
+        found = self._store.read(self.path)
+        if found is None:
+            return None
+        record = _parse_record(found[0])
+        if record is None or record.get("worker_id") is None or self._is_stale(record):
+            return None
+        return record
+
+    def try_acquire(self) -> bool:
+        """Take the lease if it is free, released or stale; False if a live holder has it."""
+        try:
+            self._token = self._store.create(self.path, self._record())
+            return True
+        except FileExistsError:
+            pass
+        found = self._store.read(self.path)
+        if found is None:
+            return False  # released between our create and read: the caller retries
+        data, token = found
+        record = _parse_record(data)
+        if record is not None and record.get("worker_id") == self.owner:
+            # Our own create went through but its reply was lost (object-store retry): it is ours.
+            self._token = token
+            return True
+        if record is not None and record.get("worker_id") is not None and not self._is_stale(record):
+            return False
+        if record is not None and record.get("worker_id") is not None:
+            logger.warning(
+                f"{self.output_path}: taking over the stale lease of {record.get('worker_id')} "
+                f"(last heartbeat {time.time() - float(record.get('timestamp', 0)):.1f} s ago, "
+                f"timeout {self.timeout} s)"
+            )
+        try:
+            self._token = self._store.swap(self.path, self._record(), token)
+            return True
+        except StorageConflict:
+            return False
+
+    def refresh(self) -> None:
+        """Renew the timestamp; LeaseLostError if another worker has replaced the lease."""
+        with self._mutex:
+            if self._token is None:
+                raise LeaseLostError(self._lost_message())
+            try:
+                self._token = self._store.swap(self.path, self._record(), self._token)
+            except StorageConflict as e:
+                self._token = None
+                raise LeaseLostError(self._lost_message()) from e
+
+    @contextlib.contextmanager
+    def fenced(self) -> Iterator[None]:
+        """Run the block only while the lease is provably ours (LeaseLostError otherwise)."""
+        with self._mutex, contextlib.ExitStack() as stack:
+            if self._token is None:
+                raise LeaseLostError(self._lost_message())
+            try:
+                stack.enter_context(self._store.fenced(self.path, self._token))
+            except StorageConflict as e:
+                self._token = None
+                raise LeaseLostError(self._lost_message()) from e
+            yield
+
+    def release(self) -> None:
+        """Give the lease up if it is still ours; never touches another holder's lease."""
+        with self._mutex:
+            token, self._token = self._token, None
+            if token is None:
+                return
+            if getattr(self._store, "conditional_delete", False):
+                self._store.delete_if(self.path, token)
+                self._notify_released()
+                return
+            try:
+                released = self._store.swap(self.path, json.dumps({"worker_id": None}).encode(), token)
+            except StorageConflict:
+                return
+            self._store.delete_if(self.path, released)
+        self._notify_released()
+
+    @staticmethod
+    def _notify_released() -> None:
+        with _RELEASED:
+            _RELEASED.notify_all()
+
+    def _is_stale(self, record: dict[str, Any]) -> bool:
+        try:
+            return time.time() - float(record.get("timestamp", 0)) > self.timeout
+        except (TypeError, ValueError):
+            return True
+
+    def _lost_message(self) -> str:
+        found = self._store.read(self.path)
+        holder = _parse_record(found[0]) if found else None
+        who = holder.get("worker_id") if holder else None
+        return (
+            f"{self.output_path}: lease lost by {self.owner}; the lease is now held by {who or 'nobody'}. "
+            f"This worker stalled past the lease timeout ({self.timeout} s) and another worker took the step over; "
+            "nothing was committed. Rerun to pick up the other worker's result, or raise --lease_timeout if steps "
+            "stall for long (e.g. long GC pauses or suspended VMs)."
+        )
+
+
+def _parse_record(data: bytes) -> dict[str, Any] | None:
+    try:
+        record = json.loads(data)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None

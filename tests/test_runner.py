@@ -1,0 +1,232 @@
+"""StepRunner: order, de-duplication, laziness, failures, dry run, run_only, deep graphs."""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import pathlib
+import threading
+
+import pytest
+
+from marin_exec import (
+    CycleError,
+    PathCollisionError,
+    StepRunner,
+    StepsFailed,
+    StepSpec,
+    run_settings,
+)
+
+
+class Recorder:
+    """Step functions that log the order in which they run (thread-safe)."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self._lock = threading.Lock()
+
+    def step(self, name: str, deps=(), fail: bool = False, **attrs) -> StepSpec:
+        def fn(output_path: str) -> dict:
+            with self._lock:
+                self.calls.append(name)
+            if fail:
+                raise ValueError(f"boom in {name}")
+            pathlib.Path(output_path, "out.txt").write_text(name)
+            return {"name": name}
+
+        return StepSpec(name=name, fn=fn, deps=list(deps), hash_attrs=attrs)
+
+
+def snapshot(root: str) -> dict[str, bytes]:
+    files = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for d in dirnames:
+            files[os.path.join(dirpath, d) + "/"] = b""
+        for f in filenames:
+            files[os.path.join(dirpath, f)] = pathlib.Path(dirpath, f).read_bytes()
+    return files
+
+
+def test_steps_run_after_their_dependencies(prefix):
+    r = Recorder()
+    a = r.step("a")
+    b = r.step("b", [a])
+    c = r.step("c", [a])
+    d = r.step("d", [b, c])
+    StepRunner().run([d])
+    assert r.calls[0] == "a" and r.calls[-1] == "d" and set(r.calls) == {"a", "b", "c", "d"}
+
+
+def test_the_same_output_path_runs_once(prefix):
+    r = Recorder()
+    a1, a2 = r.step("a", x=1), r.step("a", x=1)
+    report = StepRunner().run([r.step("b", [a1]), r.step("c", [a2])])
+    assert r.calls.count("a") == 1
+    assert len(report.outcomes) == 3
+
+
+def test_different_specs_on_one_output_path_are_an_error_naming_both(prefix):
+    r = Recorder()
+    one = StepSpec(name="a", fn=lambda p: None, override_output_path="pinned")
+    two = StepSpec(name="b", fn=lambda p: None, override_output_path="pinned")
+    with pytest.raises(PathCollisionError, match="'a' and 'b'"):
+        StepRunner().run([one, two])
+    assert r.calls == []
+
+
+def test_cached_steps_are_skipped_without_being_called(prefix):
+    r = Recorder()
+    chain = [r.step("a")]
+    chain.append(r.step("b", [chain[0]]))
+    StepRunner().run(chain)
+    r.calls.clear()
+    report = StepRunner().run(chain)
+    assert r.calls == []
+    assert report.count("cached") == 2
+
+
+def test_a_generator_is_consumed_lazily_and_steps_start_before_it_ends(prefix):
+    r = Recorder()
+    started = threading.Event()
+
+    def first(output_path: str) -> None:
+        started.set()
+
+    def steps():
+        yield StepSpec(name="first", fn=first)
+        # The runner must already be running "first" while we are still producing steps.
+        assert started.wait(timeout=30), "the first step did not start before the generator was exhausted"
+        yield r.step("second")
+
+    report = StepRunner().run(steps())
+    assert report.count("ran") == 2
+
+
+def test_a_failure_stops_its_dependents_but_not_independent_branches(prefix):
+    r = Recorder()
+    bad = r.step("bad", fail=True)
+    child = r.step("child", [bad])
+    grandchild = r.step("grandchild", [child])
+    other = r.step("other")
+    with pytest.raises(StepsFailed) as info:
+        StepRunner().run([grandchild, other])
+    assert sorted(r.calls) == ["bad", "other"]
+    assert str(info.value) == f"1 step(s) failed: bad-{bad.hash_id}; 2 dependent step(s) not run"
+    assert isinstance(info.value.__cause__, ValueError)
+    assert not os.path.exists(child.output_path) and not os.path.exists(grandchild.output_path)
+    assert bad.read_status() == "FAILED"
+
+
+def test_a_step_added_after_its_dependency_failed_is_not_run(prefix):
+    r = Recorder()
+    bad = r.step("bad", fail=True)
+
+    def steps():
+        yield bad
+        yield r.step("late", [bad])
+
+    with pytest.raises(StepsFailed, match="1 dependent step"):
+        StepRunner().run(steps())
+    assert r.calls == ["bad"]
+
+
+def test_context_variables_and_run_settings_reach_worker_threads(prefix):
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
+    seen = {}
+
+    def fn(output_path: str) -> None:
+        from marin_exec import current_run_settings
+
+        seen["var"] = var.get()
+        seen["lease_timeout"] = current_run_settings().lease_timeout
+
+    var.set("from caller")
+    StepRunner().run([StepSpec(name="ctx", fn=fn)], lease_timeout=7.5)
+    assert seen == {"var": "from caller", "lease_timeout": 7.5}
+
+
+def test_dry_run_writes_nothing_and_reports_what_would_run(prefix):
+    r = Recorder()
+    a = r.step("a")
+    b = r.step("b", [a])
+    StepRunner().run([a])
+    before = snapshot(prefix)
+    report = StepRunner().run([b], dry_run=True)
+    assert snapshot(prefix) == before
+    assert r.calls == ["a"]
+    assert report.outcomes[a.output_path].state == "done"
+    assert report.outcomes[b.output_path].state == "will run"
+
+
+def test_dry_run_shows_failed_before_and_blocks_dependents_without_force(prefix):
+    r = Recorder()
+    bad = r.step("bad", fail=True)
+    with pytest.raises(StepsFailed):
+        StepRunner().run([bad])
+    child = r.step("child", [bad])
+    report = StepRunner().run([child], dry_run=True, force_run_failed=False)
+    assert report.outcomes[bad.output_path].state == "failed before"
+    assert report.outcomes[child.output_path].state == "blocked"
+    forced = StepRunner().run([child], dry_run=True, force_run_failed=True)
+    assert forced.outcomes[bad.output_path].state == "will run"
+
+
+def test_dry_run_shows_a_step_whose_lease_another_worker_holds(prefix):
+    from marin_exec import Lease
+
+    step = StepSpec(name="busy", fn=lambda p: None)
+    Lease(step.output_path, timeout=60, owner="someone-else").try_acquire()
+    report = StepRunner().run([step], dry_run=True)
+    assert report.outcomes[step.output_path].state == "running elsewhere"
+
+
+def test_previous_failure_without_force_fails_the_step(prefix):
+    r = Recorder()
+    bad = r.step("bad", fail=True)
+    with pytest.raises(StepsFailed):
+        StepRunner().run([bad])
+    with pytest.raises(StepsFailed) as info:
+        StepRunner().run([bad], force_run_failed=False)
+    assert "--force_run_failed" in str(info.value.__cause__)
+    assert r.calls == ["bad"]
+
+
+def test_run_only_runs_the_matches_and_what_they_need(prefix):
+    r = Recorder()
+    a = r.step("data/a")
+    b = r.step("train/b", [a])
+    c = r.step("eval/c", [b])
+    unrelated = r.step("data/z")
+    report = StepRunner().run([c, unrelated], run_only=["^train/", "nomatch"])
+    assert sorted(r.calls) == ["data/a", "train/b"]
+    assert report.unmatched_patterns == ["nomatch"]
+
+
+def test_a_cycle_is_reported_with_its_steps(prefix):
+    a = StepSpec(name="a", fn=lambda p: None)
+    b = StepSpec(name="b", fn=lambda p: None, deps=[a])
+    a.deps.append(b)  # deps is a list: mutating it after construction is the only way to build a cycle
+    with pytest.raises(CycleError, match="a -> b -> a|b -> a -> b"):
+        StepRunner().run([b])
+
+
+def test_ten_thousand_step_chain_runs_without_recursion_error(tmp_path):
+    specs: list[StepSpec] = []
+    for i in range(10_000):
+        specs.append(
+            StepSpec(
+                name=f"c/s{i}",
+                fn=_noop,
+                deps=specs[-1:],
+                hash_attrs={"i": i},
+                output_path_prefix=f"memory://{tmp_path.name}",
+            )
+        )
+    with run_settings(heartbeat_interval=60):
+        report = StepRunner().run([specs[-1]])
+    assert report.count("ran") == 10_000
+
+
+def _noop(output_path: str) -> None:
+    return None

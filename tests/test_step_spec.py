@@ -1,0 +1,196 @@
+"""StepSpec identity (golden hashes of DESIGN §4), validation, and what executable_fn writes."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import os
+import pathlib
+import sys
+
+import pytest
+
+from marin_exec import (
+    Artifact,
+    MissingPrefixError,
+    StepDefinitionError,
+    StepRunner,
+    StepSpec,
+    VersioningError,
+)
+
+
+def _noop(output_path: str) -> None:
+    return None
+
+
+def _deep_chain(prefix: str, n: int) -> list[StepSpec]:
+    chain: list[StepSpec] = []
+    for i in range(n):
+        deps = chain[-1:]
+        attrs = {"a": i, "inp": "DEP[0]"} if deps else {"a": i}
+        chain.append(StepSpec(name=f"deep/s{i}", fn=_noop, deps=deps, hash_attrs=attrs, output_path_prefix=prefix))
+    return chain
+
+
+def test_worked_example_raw_corpus_hash_matches_marin(prefix):
+    spec = StepSpec(name="raw/corpus", fn=_noop, hash_attrs={"url": "https://example.org/corpus.txt"})
+    assert spec.version_str == (
+        '{"config": {"url": "https://example.org/corpus.txt"}, "dependencies": [], "name": "raw/corpus"}'
+    )
+    assert spec.output_path == f"{prefix}/raw/corpus-ed8966"
+
+
+def test_worked_example_deep_chain_switches_to_name_hash_past_depth_four(prefix):
+    chain = _deep_chain(prefix, 8)
+    assert chain[5].hash_id == "63b757"
+    assert chain[6].version_str == (
+        '{"config": {"a": 6, "inp": "DEP[0]"}, "dependencies": ["deep/s5-63b757"], "name": "deep/s6"}'
+    )
+    assert chain[6].hash_id == "cb9cfc"
+
+
+def test_dependency_at_depth_four_is_nested_in_full(prefix):
+    chain = _deep_chain(prefix, 6)
+    assert chain[4].depth == 4
+    assert chain[5].version["dependencies"] == [chain[4].version]
+
+
+def test_pseudo_dependencies_appear_only_when_present(prefix):
+    upstream = StepSpec(name="train/run", fn=_noop)
+    plain = StepSpec(name="eval/a", fn=_noop, hash_attrs={"x": 1})
+    watching = StepSpec(name="eval/a", fn=_noop, hash_attrs={"x": 1}, pseudo_deps=[upstream])
+    assert "pseudo_dependencies" not in plain.version
+    assert watching.version["pseudo_dependencies"] == [upstream.version]
+    assert watching.hash_id != plain.hash_id
+
+
+def test_hash_does_not_depend_on_prefix(tmp_path):
+    a = StepSpec(name="x/y", fn=_noop, hash_attrs={"k": 1}, output_path_prefix=str(tmp_path / "a"))
+    b = StepSpec(name="x/y", fn=_noop, hash_attrs={"k": 1}, output_path_prefix="gs://bucket/elsewhere")
+    assert a.hash_id == b.hash_id
+    assert b.output_path == f"gs://bucket/elsewhere/x/y-{a.hash_id}"
+
+
+class Color(enum.Enum):
+    RED = "red"
+
+
+@dataclasses.dataclass(frozen=True)
+class Inner:
+    lr: float
+    path: pathlib.Path
+
+
+def test_values_are_encoded_as_marin_encodes_them(prefix):
+    spec = StepSpec(
+        name="enc/x",
+        fn=_noop,
+        hash_attrs={"color": Color.RED, "inner": Inner(0.1, pathlib.Path("/data/x")), "t": (1, 2)},
+    )
+    assert spec.version["config"] == {"color": "red", "inner": {"lr": 0.1, "path": "/data/x"}, "t": [1, 2]}
+
+
+def test_unencodable_hash_attr_names_the_key_and_type(prefix):
+    with pytest.raises(VersioningError, match=r"'opts\.seen'.*builtins\.set.*sorted list"):
+        StepSpec(name="bad/attrs", fn=_noop, hash_attrs={"opts": {"seen": {1, 2}}})
+
+
+@pytest.mark.parametrize("name", ["a/../b", "a//b", "/abs/name", "has space", "trailing/", "semi;colon", ""])
+def test_bad_step_names_are_rejected_at_definition(name):
+    with pytest.raises(StepDefinitionError, match="step name"):
+        StepSpec(name=name, fn=_noop)
+
+
+def test_placeholder_characters_are_allowed_in_names():
+    StepSpec(name="sweep/lr={lr}/run+1", fn=_noop)
+
+
+def test_a_step_without_a_function_is_rejected():
+    with pytest.raises(StepDefinitionError, match="has no function"):
+        StepSpec(name="x/nofn")
+
+
+def test_deps_must_be_stepspecs_not_paths():
+    with pytest.raises(StepDefinitionError, match="not its path"):
+        StepSpec(name="x/y", fn=_noop, deps=["/some/path"])  # type: ignore[list-item]
+
+
+def test_missing_prefix_error_says_how_to_set_one(monkeypatch):
+    monkeypatch.delenv("MARIN_PREFIX", raising=False)
+    spec = StepSpec(name="x/y", fn=_noop)
+    with pytest.raises(MissingPrefixError, match="MARIN_PREFIX"):
+        _ = spec.output_path
+
+
+def test_relative_override_output_path_is_under_the_prefix(prefix):
+    spec = StepSpec(name="x/y", fn=_noop, override_output_path="pinned/place")
+    assert spec.output_path == f"{prefix}/pinned/place"
+
+
+def test_ten_thousand_deep_chain_computes_paths_without_recursion_error(prefix):
+    chain = _deep_chain(prefix, 10_000)
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(200)  # far below the chain length: only an iterative computation survives
+    try:
+        assert chain[-1].output_path.startswith(f"{prefix}/deep/s9999-")
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+@dataclasses.dataclass(frozen=True)
+class Stats:
+    tokens: int
+    names: list[str]
+
+
+def _count(output_path: str) -> Stats:
+    with open(os.path.join(output_path, "data.txt"), "w") as f:
+        f.write("hello")
+    return Stats(tokens=5, names=["a"])
+
+
+def test_executable_fn_commits_outputs_artifact_info_and_success(prefix):
+    spec = StepSpec(name="tok/x", fn=_count, info={"description": "count tokens"})
+    result = spec.executable_fn(spec.output_path)
+    assert result == Stats(tokens=5, names=["a"])
+    assert Artifact.load(spec.output_path, Stats) == result
+    info = json.loads(pathlib.Path(spec.output_path, ".executor_info").read_text())
+    assert info["executor_version"].startswith("marin_exec ")
+    assert info["name"] == "tok/x"
+    assert info["description"] == "count tokens"
+    assert info["fn_name"].endswith("_count")
+    assert info["output_path"] == spec.output_path
+    assert spec.read_status() == "SUCCESS"
+
+
+def test_cached_step_loads_its_artifact_typed_by_the_return_annotation(prefix):
+    spec = StepSpec(name="tok/x", fn=_count)
+    spec.executable_fn(spec.output_path)
+    again = StepSpec(name="tok/x", fn=_count)
+    assert again.executable_fn(again.output_path) == Stats(tokens=5, names=["a"])
+
+
+def test_success_without_its_artifact_is_not_a_cache_hit(prefix):
+    calls = []
+
+    def make(output_path: str) -> dict:
+        calls.append(output_path)
+        return {"n": len(calls)}
+
+    spec = StepSpec(name="tok/y", fn=make)
+    spec.executable_fn(spec.output_path)
+    os.remove(os.path.join(spec.output_path, ".artifact.json"))
+    assert spec.executable_fn(spec.output_path) == {"n": 2}
+    assert Artifact.load(spec.output_path) == {"n": 2}
+
+
+def test_success_of_an_older_executor_is_a_hit_that_loads_none(prefix):
+    calls = []
+    spec = StepSpec(name="old/step", fn=lambda p: calls.append(p))
+    os.makedirs(spec.output_path)
+    pathlib.Path(spec.output_path, ".executor_status").write_text("SUCCESS")
+    assert spec.executable_fn(spec.output_path) is None
+    assert calls == []
+    assert StepRunner().run([spec]).count("cached") == 1
