@@ -51,6 +51,10 @@ class StorageConflict(MarinExecError):
     """A compare-and-swap on a small object lost: the object changed since it was read."""
 
 
+class StorageUnavailable(MarinExecError):
+    """The object store kept failing transiently (unreachable, timing out, 5xx) for the whole retry budget."""
+
+
 class StepsFailed(MarinExecError):
     """Raised by StepRunner.run when one or more steps failed."""
 

@@ -188,7 +188,7 @@ class Lease:
                 self._notify_released()
                 return
             try:
-                released = self._store.swap(self.path, json.dumps({"worker_id": None}).encode(), token)
+                released = self._store.swap(self.path, self._released_record(), token)
             except StorageConflict:
                 return
             self._store.delete_if(self.path, released)
@@ -198,6 +198,10 @@ class Lease:
     def _notify_released() -> None:
         with _RELEASED:
             _RELEASED.notify_all()
+
+    def _released_record(self) -> bytes:
+        # Unique bytes per releaser: object stores recognise a lost-reply retry of our own write by its content.
+        return json.dumps({"worker_id": None, "released_by": self.owner, "timestamp": time.time()}).encode()
 
     def _is_stale(self, record: dict[str, Any]) -> bool:
         try:

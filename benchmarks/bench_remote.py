@@ -1,0 +1,90 @@
+"""Cost of remote(): a trivial call on Fray's LocalClient against a direct call, and Iris per-job latency.
+
+Run: ``.venv/bin/python benchmarks/bench_remote.py [--local-calls 200] [--iris-jobs 10]``. Starts an
+in-process Iris LocalCluster (HOME pointed at a temporary directory while it starts, client build date
+stamped as today for Iris's freshness gate) and prints a table of medians. Writes only under a temp dir.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from marin_exec.remote import build_job_request, remote
+from marin_exec.settings import run_settings
+
+
+def touch(path: str) -> None:
+    Path(path).write_text("x")
+
+
+def _timings(call: Callable[[], object], n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        start = time.perf_counter()
+        call()
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def _row(label: str, samples: list[float]) -> str:
+    ms = sorted(s * 1000 for s in samples)
+    return f"| {label:<38} | {len(ms):>4} | {ms[0]:>9.3f} | {statistics.median(ms):>9.3f} | {ms[-1]:>9.3f} |"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--local-calls", type=int, default=200)
+    parser.add_argument("--iris-jobs", type=int, default=10)
+    options = parser.parse_args()
+
+    import fray
+
+    work = Path(tempfile.mkdtemp(prefix="bench_remote_"))
+    target = str(work / "out.txt")
+    remote_touch = remote(touch)
+    rows = [_row("direct call", _timings(lambda: touch(target), options.local_calls))]
+    rows.append(_row("build_job_request only", _timings(lambda: build_job_request(remote_touch, (target,)), 200)))
+    local = fray.LocalClient()
+    with run_settings(fray_client=local):
+        remote_touch(target)  # warm-up: imports, thread start
+        rows.append(_row("remote call, LocalClient", _timings(lambda: remote_touch(target), options.local_calls)))
+    local.shutdown()
+
+    import iris.version
+    from fray.iris_backend import FrayIrisClient
+    from iris.client import LocalClientConfig
+    from iris.client.local_client import make_local_client
+
+    iris.version._CACHED = datetime.date.today().isoformat()
+    home = os.environ.get("HOME")
+    os.environ["HOME"] = tempfile.mkdtemp(prefix="bench_remote_home_")
+    start = time.perf_counter()
+    iris_client = make_local_client(LocalClientConfig(max_workers=1))
+    cluster_start = time.perf_counter() - start
+    if home is not None:
+        os.environ["HOME"] = home
+    try:
+        with run_settings(fray_client=FrayIrisClient.from_iris_client(iris_client)):
+            first = _timings(lambda: remote_touch(target), 1)
+            rows.append(_row("remote call, Iris, first job", first))
+            rows.append(
+                _row("remote call, Iris, later jobs", _timings(lambda: remote_touch(target), options.iris_jobs))
+            )
+    finally:
+        iris_client.shutdown()
+
+    print(f"Iris LocalCluster start: {cluster_start * 1000:.0f} ms")
+    print(f"| {'case':<38} | {'n':>4} | {'min ms':>9} | {'median ms':>9} | {'max ms':>9} |")
+    print(f"|{'-' * 40}|{'-' * 6}|{'-' * 11}|{'-' * 11}|{'-' * 11}|")
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,213 @@
+"""Atomic small objects on ``gs://``: generation preconditions on multipart uploads; the token is the generation.
+
+``create`` is a multipart upload with ``ifGenerationMatch=0``, ``swap`` one with ``ifGenerationMatch=<generation>``
+(multipart is the only upload type on which fake-gcs-server, the test emulator, checks preconditions; for real GCS
+it is an ordinary JSON-API upload). ``read`` is a single ``GET ?alt=media`` whose ``X-Goog-Generation`` header is the
+token, so bytes and version always come from the same write.
+
+Transient failures (connection errors, timeouts, 408/429/5xx) are retried with backoff for ``retry_timeout`` seconds
+per operation, then ``StorageUnavailable`` names the path. A failed precondition (412) is never retried, but the
+object is read back: if it holds exactly our bytes, an earlier copy of this request landed and its reply was lost
+(our own retry, or the HTTP client's silent re-send), so the write counts as ours. Writers must therefore write
+bytes no other writer would (lease records carry a worker id and a time).
+
+Endpoint: ``STORAGE_EMULATOR_HOST`` selects an emulator (with anonymous credentials), as gcsfs does. It is looked up
+on every operation, so the one store ``store_for`` caches per process follows a changed variable, and a forked
+process builds its own connection. The store uses ``gcsfs.core.GCSFileSystem`` directly, never the experimental
+class ``gcsfs.GCSFileSystem`` may be bound to, so ``GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT`` does not matter here and the
+environment is left untouched (other fsspec users of ``gs://`` against an emulator still need it set to ``false``
+before gcsfs is imported, see tests/conftest_stores.py).
+
+Deliberately not done: no listing, no caching, no interpretation of the bytes, no lease logic. ``delete_if`` sends
+``ifGenerationMatch``, which GCS enforces but fake-gcs-server v1.54 ignores: code whose safety rests on a
+conditional delete is untested by the emulator, so release a lease by swapping in a "released" record instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+from marin_exec.errors import MarinExecError, StorageConflict
+from marin_exec.retry import DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRY_TIMEOUT, retry_transient
+from marin_exec.storage import Token, strip_protocol
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+class GcsStore:
+    """``AtomicStore`` for ``gs://`` paths (see the module docstring). Safe to share between threads."""
+
+    atomic = True
+
+    def __init__(
+        self, retry_timeout: float = DEFAULT_RETRY_TIMEOUT, request_timeout: float = DEFAULT_REQUEST_TIMEOUT
+    ) -> None:
+        self.retry_timeout = retry_timeout
+        self.request_timeout = request_timeout
+        self._lock = threading.Lock()
+        # ((pid, STORAGE_EMULATOR_HOST), filesystem): rebuilt after a fork (the old one is bound to the parent's
+        # event loop) or when the emulator variable changes (it decides anonymous credentials).
+        self._cached: tuple[tuple[int, str], Any] | None = None
+
+    def read(self, path: str) -> tuple[bytes, Token] | None:
+        bucket, key = _split(path)
+
+        def attempt(retried: bool) -> tuple[bytes, Token] | None:
+            try:
+                headers, body = self._call("GET", "b/{}/o/{}", bucket, key, alt="media")
+            except FileNotFoundError:
+                return None
+            if "X-Goog-Generation" not in headers:
+                raise MarinExecError(
+                    f"{path}: the GCS endpoint sent no X-Goog-Generation header, so writes cannot be made atomic; "
+                    "use real GCS or fake-gcs-server (gcp-storage-emulator does not implement generations)"
+                )
+            return body, int(headers["X-Goog-Generation"])
+
+        return self._retrying(f"read {path}", attempt)
+
+    def create(self, path: str, data: bytes) -> Token:
+        def attempt(retried: bool) -> Token:
+            try:
+                return self._upload(path, data, if_generation_match=0)
+            except FileExistsError:
+                if (ours := self._holds(path, data)) is not None:
+                    return ours
+            raise FileExistsError(f"{path} already exists (another writer created it first)")
+
+        return self._retrying(f"create {path}", attempt)
+
+    def swap(self, path: str, data: bytes, expected: Token) -> Token:
+        def attempt(retried: bool) -> Token:
+            try:
+                return self._upload(path, data, if_generation_match=int(expected))
+            except (FileExistsError, FileNotFoundError):  # 412: another generation; 404: the bucket is gone
+                if (ours := self._holds(path, data)) is not None:
+                    return ours
+            raise StorageConflict(
+                f"{path}: no longer at generation {expected} (rewritten or deleted since it was read); "
+                "read it again and decide from what is there now"
+            )
+
+        return self._retrying(f"swap {path}", attempt)
+
+    def delete_if(self, path: str, expected: Token) -> bool:
+        bucket, key = _split(path)
+
+        def attempt(retried: bool) -> bool:
+            try:
+                self._call("DELETE", "b/{}/o/{}", bucket, key, ifGenerationMatch=str(int(expected)))
+            except FileExistsError:  # 412
+                return False
+            except FileNotFoundError:
+                # Already gone. After an attempt that got no reply, that attempt most likely deleted it.
+                return retried
+            return True
+
+        return self._retrying(f"delete {path}", attempt)
+
+    def write(self, path: str, data: bytes) -> None:
+        self._retrying(f"write {path}", lambda retried: self._upload(path, data, if_generation_match=None))
+
+    @contextlib.contextmanager
+    def fenced(self, path: str, expected: Token) -> Iterator[None]:
+        bucket, key = _split(path)
+
+        def attempt(retried: bool) -> int | None:
+            try:
+                _, content = self._call("GET", "b/{}/o/{}", bucket, key, fields="generation")
+            except FileNotFoundError:
+                return None
+            return int(json.loads(content)["generation"])
+
+        current = self._retrying(f"check {path}", attempt)
+        if current != int(expected):
+            raise StorageConflict(f"{path}: expected generation {expected}, found {current}; it changed since read")
+        yield
+
+    def _holds(self, path: str, data: bytes) -> Token | None:
+        """After a failed precondition: the current generation if the object holds exactly ``data``."""
+        current = self.read(path)
+        if current is None or current[0] != data:
+            return None
+        logger.info(f"{path}: already holds our bytes, written by an attempt whose reply was lost; counting it as ours")
+        return current[1]
+
+    def _upload(self, path: str, data: bytes, if_generation_match: int | None) -> int:
+        bucket, key = _split(path)
+        boundary = uuid.uuid4().hex
+        body = b"".join(
+            [
+                f"--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n".encode(),
+                json.dumps({"name": key}).encode(),
+                f"\r\n--{boundary}\r\nContent-Type: application/octet-stream\r\n\r\n".encode(),
+                data,
+                f"\r\n--{boundary}--".encode(),
+            ]
+        )
+        conditions = {} if if_generation_match is None else {"ifGenerationMatch": str(if_generation_match)}
+        _, content = self._call(
+            "POST",
+            self._filesystem()._location + "/upload/storage/v1/b/{}/o",
+            bucket,
+            uploadType="multipart",
+            headers={"Content-Type": f'multipart/related; boundary="{boundary}"'},
+            data=body,
+            **conditions,
+        )
+        return int(json.loads(content)["generation"])
+
+    def _call(self, method: str, url: str, *args: str, **kwargs: Any) -> tuple[Any, bytes]:
+        """One HTTP request, no retries: gcsfs's own retry (6 tries, up to ~35 s) would hide lost replies."""
+        from fsspec.asyn import sync
+        from gcsfs.core import GCSFileSystem
+
+        fs = self._filesystem()
+        request = getattr(GCSFileSystem._request, "__wrapped__", GCSFileSystem._request)
+        _status, headers, _info, content = sync(fs.loop, request, fs, method, url, *args, **kwargs)
+        return headers, content
+
+    def _retrying(self, what: str, attempt: Callable[[bool], T]) -> T:
+        return retry_transient(attempt, what=what, is_transient=_is_transient, timeout=self.retry_timeout)
+
+    def _filesystem(self) -> Any:
+        emulator = os.environ.get("STORAGE_EMULATOR_HOST", "")
+        key = (os.getpid(), emulator)
+        cached = self._cached
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        with self._lock:
+            if self._cached is None or self._cached[0] != key:
+                import aiohttp
+                from gcsfs.core import GCSFileSystem
+
+                fs = GCSFileSystem(
+                    token="anon" if emulator not in ("", "default") else None,
+                    use_listings_cache=False,
+                    skip_instance_cache=True,
+                    requests_timeout=aiohttp.ClientTimeout(total=self.request_timeout),
+                )
+                self._cached = (key, fs)
+            return self._cached[1]
+
+
+def _split(path: str) -> tuple[str, str]:
+    _, rest = strip_protocol(path)
+    bucket, _, key = rest.partition("/")
+    if not bucket or not key:
+        raise ValueError(f"not a gs://bucket/object path: {path}")
+    return bucket, key
+
+
+def _is_transient(error: BaseException) -> bool:
+    from gcsfs.retry import is_retriable
+
+    return isinstance(error, TimeoutError) or is_retriable(error)

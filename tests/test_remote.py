@@ -1,0 +1,342 @@
+"""remote(): job requests, client resolution, and real Fray jobs on the LocalClient and on an in-process Iris."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import re
+import shutil
+import sys
+import threading
+import time
+from pathlib import Path
+from types import ModuleType
+
+import fray
+import pytest
+from fray import ResourceConfig
+
+from marin_exec.errors import PreviousStepFailed, RemoteStepFailed, StepAlreadyDone, StepDefinitionError
+from marin_exec.remote import (
+    RemoteCallable,
+    build_job_request,
+    describe_resources,
+    job_failure,
+    job_name,
+    remote,
+    resolve_client,
+    running_job,
+)
+from marin_exec.settings import current_run_settings, run_settings
+
+# -- functions shipped to jobs (module level: Iris workers unpickle them) ------------------------------------
+
+
+def write_text(path: str, text: str = "done") -> None:
+    Path(path).write_text(text)
+
+
+def write_pid(path: str) -> None:
+    Path(path).write_text(str(os.getpid()))
+
+
+def fail_with(message: str) -> None:
+    raise ValueError(message)
+
+
+def write_env_var(path: str, key: str) -> None:
+    Path(path).write_text(os.environ.get(key, "<unset>"))
+
+
+def write_run_settings(path: str) -> None:
+    settings = current_run_settings()
+    Path(path).write_text(
+        json.dumps(
+            {
+                "force_run_failed": settings.force_run_failed,
+                "heartbeat_interval": settings.heartbeat_interval,
+                "lease_timeout": settings.lease_timeout,
+            }
+        )
+    )
+
+
+def raise_step_already_done(message: str) -> None:
+    raise StepAlreadyDone(message)
+
+
+# -- building requests (nothing submitted) -------------------------------------------------------------------
+
+
+def test_job_name_of_a_step_path_is_lowercase_without_slashes_or_spaces():
+    assert re.fullmatch(r"tokenized-my-data-[0-9a-f]{8}", job_name("Tokenized/My Data"))
+
+
+def test_job_name_is_unique_per_submission_so_iris_never_reruns_a_finished_job():
+    assert job_name("train") != job_name("train")
+
+
+def test_job_name_stays_short_for_long_step_names():
+    name = job_name("checkpoints/" + "very-long-experiment-name-" * 10)
+    assert len(name) <= 60
+    assert re.fullmatch(r"[a-z0-9_.-]+", name)
+
+
+@pytest.mark.parametrize(
+    ("resources", "extras"),
+    [
+        (ResourceConfig.with_tpu("v5litepod-16"), ["tpu"]),
+        (ResourceConfig.with_gpu("H100", count=8), ["gpu"]),
+        (ResourceConfig.with_cpu(cpu=4), []),
+    ],
+)
+def test_job_request_installs_the_extra_of_the_device_by_default(resources, extras):
+    request = build_job_request(remote(write_text, resources=resources), ("unused",))
+    assert request.environment is not None
+    assert list(request.environment.extras) == extras
+
+
+def test_explicit_pip_dependency_groups_replace_the_device_default():
+    tpu = ResourceConfig.with_tpu("v5litepod-16")
+    request = build_job_request(remote(write_text, resources=tpu, pip_dependency_groups=["eval"]), ("unused",))
+    assert request.environment is not None
+    assert list(request.environment.extras) == ["eval"]
+
+
+def test_job_request_carries_the_tpu_resources_and_env_vars():
+    tpu = ResourceConfig.with_tpu("v5litepod-16")
+    request = build_job_request(remote(write_text, resources=tpu, env_vars={"STAGE": "tokenize"}), ("unused",))
+    assert request.resources is tpu
+    assert request.replicas == 4  # one slice of four VMs
+    assert request.environment is not None
+    assert request.environment.env_vars["STAGE"] == "tokenize"
+
+
+@pytest.mark.parametrize(
+    ("resources", "text"),
+    [
+        (ResourceConfig.with_tpu("v5litepod-16"), "tpu v5litepod-16 x1 (cpu=32, ram=128g)"),
+        (ResourceConfig.with_tpu("v5litepod-16", slice_count=2), "tpu v5litepod-16 x2 (cpu=32, ram=128g)"),
+        (ResourceConfig.with_gpu("H100", count=8), "gpu H100 x8"),
+        (ResourceConfig(), "cpu 1, ram 4g"),
+        (ResourceConfig(cpu=0.5, ram="2g", regions=["us-central1"], preemptible=False),
+         "cpu 0.5, ram 2g in us-central1, non-preemptible"),
+        (None, "in the runner's thread"),
+    ],
+)  # fmt: skip
+def test_describe_resources_reads_like_the_resource_request(resources, text):
+    assert describe_resources(resources) == text
+
+
+# -- the decorator --------------------------------------------------------------------------------------------
+
+
+def test_remote_works_bare_and_with_arguments_and_keeps_the_function_name_and_doc():
+    @remote
+    def bare(path: str) -> None:
+        """Bare docstring."""
+
+    @remote(name="tokenized/data", env_vars={"A": "1"})
+    def configured(path: str) -> None:
+        """Configured docstring."""
+
+    assert isinstance(bare, RemoteCallable) and isinstance(configured, RemoteCallable)
+    assert (bare.__name__, bare.__doc__, bare.step_name) == ("bare", "Bare docstring.", "bare")
+    assert (configured.__name__, configured.step_name) == ("configured", "tokenized/data")
+    assert configured.env_vars == {"A": "1"}
+
+
+def test_remote_refuses_to_wrap_a_remote_callable_again():
+    once = remote(write_text)
+    with pytest.raises(StepDefinitionError, match="already remote"):
+        remote(once, resources=ResourceConfig(cpu=2))
+
+
+# -- choosing the client --------------------------------------------------------------------------------------
+
+
+def test_without_any_client_set_every_thread_gets_the_same_process_default_client():
+    seen: list[object] = []
+    threads = [threading.Thread(target=lambda: seen.append(resolve_client())) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    seen.append(resolve_client())
+    assert isinstance(seen[0], fray.LocalClient)
+    assert all(client is seen[0] for client in seen)
+
+
+def test_the_run_settings_client_wins_over_fray_current_client(fray_local_client):
+    run_client = fray.LocalClient(max_threads=1)
+    assert resolve_client() is fray_local_client
+    with run_settings(fray_client=run_client):
+        assert resolve_client() is run_client
+
+
+# -- real jobs on Fray's LocalClient --------------------------------------------------------------------------
+
+
+def test_remote_call_runs_the_function_on_the_local_client(fray_local_client, tmp_path):
+    result = remote(write_text)(str(tmp_path / "out.txt"), text="hello")
+    assert result is None
+    assert (tmp_path / "out.txt").read_text() == "hello"
+
+
+def test_failure_on_the_local_client_becomes_remote_step_failed_with_job_id_and_traceback(fray_local_client):
+    with pytest.raises(RemoteStepFailed) as caught:
+        remote(fail_with, name="tokenized/broken")("boom from a local job")
+    error = caught.value
+    assert error.job_id is not None and error.job_id.startswith("local-tokenized-broken-")
+    assert error.worker_error is not None
+    assert "Traceback" in error.worker_error and "ValueError: boom from a local job" in error.worker_error
+    assert "tokenized/broken" in str(error) and error.job_id in str(error)
+    assert isinstance(error.__cause__, ValueError)
+
+
+def test_step_already_done_raised_in_a_local_job_reaches_the_caller_unchanged(fray_local_client):
+    raised: list[StepAlreadyDone] = []
+
+    def already_done() -> None:
+        raised.append(StepAlreadyDone("tokenized/data-1a2b3c already succeeded"))
+        raise raised[0]
+
+    with pytest.raises(StepAlreadyDone) as caught:
+        remote(already_done)()
+    assert caught.value is raised[0]
+
+
+def test_another_thread_can_terminate_the_job_a_caller_waits_for(fray_local_client):
+    caller = threading.get_ident()
+
+    def terminate_own_job() -> None:
+        deadline = time.monotonic() + 10
+        while running_job(caller) is None and time.monotonic() < deadline:
+            time.sleep(0.001)
+        job = running_job(caller)
+        assert job is not None
+        job.terminate()
+
+    with pytest.raises(RemoteStepFailed, match="ended with status stopped"):
+        remote(terminate_own_job)()
+    assert running_job(caller) is None
+
+
+# -- real jobs on an in-process Iris cluster (about 1.3 s each) -----------------------------------------------
+
+
+def test_remote_call_runs_the_function_in_an_iris_worker_process(fray_iris_client, tmp_path):
+    out = tmp_path / "pid.txt"
+    remote(write_pid, name="Tokenized/My Data")(str(out))
+    assert int(out.read_text()) != os.getpid()
+
+
+def test_failure_on_iris_becomes_remote_step_failed_with_job_id_and_worker_traceback(fray_iris_client):
+    from iris.client import JobFailedError
+
+    with pytest.raises(RemoteStepFailed) as caught:
+        remote(fail_with, name="tokenized/broken")("boom from an iris job")
+    error = caught.value
+    assert error.job_id is not None and "/tokenized-broken-" in error.job_id
+    assert error.worker_error is not None
+    assert "Traceback" in error.worker_error and "ValueError: boom from an iris job" in error.worker_error
+    assert "tokenized/broken" in str(error) and error.job_id in str(error)
+    assert isinstance(error.__cause__, JobFailedError)
+
+
+def test_env_vars_reach_the_iris_worker(fray_iris_client, tmp_path):
+    out = tmp_path / "env.txt"
+    remote(write_env_var, env_vars={"MARIN_EXEC_TEST_STAGE": "tokenize"})(str(out), "MARIN_EXEC_TEST_STAGE")
+    assert out.read_text() == "tokenize"
+
+
+def test_run_settings_of_the_caller_are_in_force_inside_the_iris_job(iris_cluster, tmp_path):
+    from fray.iris_backend import FrayIrisClient
+
+    out = tmp_path / "settings.json"
+    client = FrayIrisClient.from_iris_client(iris_cluster)
+    with run_settings(fray_client=client, force_run_failed=False, heartbeat_interval=0.2, lease_timeout=0.7):
+        remote(write_run_settings)(str(out))
+    assert json.loads(out.read_text()) == {"force_run_failed": False, "heartbeat_interval": 0.2, "lease_timeout": 0.7}
+
+
+def test_step_already_done_raised_in_an_iris_job_reaches_the_caller_as_step_already_done(fray_iris_client):
+    with pytest.raises(StepAlreadyDone, match="tokenized/data-1a2b3c already succeeded"):
+        remote(raise_step_already_done)("tokenized/data-1a2b3c already succeeded")
+
+
+@pytest.fixture
+def workspace_user_module(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> ModuleType:
+    """tests/remote_helpers copied into a fresh workspace as ``src/marin_user_code``, imported from there.
+
+    The caller runs in the workspace with ``src`` on its sys.path, as a researcher running an experiment
+    from a repository checkout. The copy is outside any ``tests`` directory, so cloudpickle pickles its
+    functions by reference, the way it ships a user's own package: the worker has to import it.
+    """
+    workspace = tmp_path_factory.mktemp("workspace")
+    shutil.copytree(Path(__file__).parent / "remote_helpers", workspace / "src" / "marin_user_code")
+    monkeypatch.chdir(workspace)
+    monkeypatch.syspath_prepend(str(workspace / "src"))
+    for name in ("marin_user_code.user_steps", "marin_user_code"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    module = importlib.import_module("marin_user_code.user_steps")
+    assert "tests" not in Path(module.__file__ or "").parts
+    return module
+
+
+def test_job_request_puts_the_callers_workspace_import_roots_on_the_worker_pythonpath(workspace_user_module):
+    request = build_job_request(remote(workspace_user_module.record_where_imported), ("unused",))
+    assert request.environment is not None
+    assert request.environment.env_vars["PYTHONPATH"].split(os.pathsep)[0] == "src"
+
+
+def test_an_explicit_pythonpath_env_var_is_kept_as_given():
+    request = build_job_request(remote(write_text, env_vars={"PYTHONPATH": "/opt/code"}), ("unused",))
+    assert request.environment is not None
+    assert request.environment.env_vars["PYTHONPATH"] == "/opt/code"
+
+
+def test_function_from_a_workspace_module_is_imported_by_reference_in_the_iris_worker(
+    fray_iris_client, workspace_user_module, tmp_path
+):
+    out = tmp_path / "where.json"
+    remote(workspace_user_module.record_where_imported)(str(out))
+    where = json.loads(out.read_text())
+    assert where["running_in_pid"] != os.getpid()
+    assert where["imported_in_pid"] == where["running_in_pid"]  # imported by the worker, not shipped by value
+    assert where["module_file"] == workspace_user_module.__file__
+
+
+# -- failures reported by text only ---------------------------------------------------------------------------
+
+
+def _iris_failure(error_text: str) -> Exception:
+    from iris.client import JobFailedError
+    from iris.cluster.types import JobName
+    from iris.rpc import job_pb2
+
+    status = job_pb2.JobStatus(state=job_pb2.JOB_STATE_FAILED, error=error_text)
+    return JobFailedError(JobName.from_string("/alice/tokenize-1a2b3c4d"), status)
+
+
+def test_a_signal_named_in_a_bare_iris_stderr_line_is_raised_as_that_signal():
+    text = "Exit code: 1. stderr: marin_exec.errors.PreviousStepFailed: tokenized/data-1a2b3c failed before"
+    failure = job_failure(_iris_failure(text), job_id="/alice/tokenize-1a2b3c4d", step_name="tokenized/data")
+    assert isinstance(failure, PreviousStepFailed)
+    assert "tokenized/data-1a2b3c failed before" in str(failure)
+
+
+def test_a_bare_iris_stderr_line_becomes_the_worker_error_of_remote_step_failed():
+    text = "Exit code: 137. stderr: Killed"
+    failure = job_failure(_iris_failure(text), job_id="/alice/tokenize-1a2b3c4d", step_name="tokenized/data")
+    assert isinstance(failure, RemoteStepFailed)
+    assert failure.worker_error == text
+    assert failure.job_id == "/alice/tokenize-1a2b3c4d"
+
+
+def test_wait_all_failure_becomes_remote_step_failed_naming_the_job():
+    failed = fray.JobFailed("/alice/tokenize-1a2b3c4d", fray.JobStatus.FAILED)
+    failure = job_failure(failed, job_id="/alice/tokenize-1a2b3c4d", step_name="tokenized/data")
+    assert isinstance(failure, RemoteStepFailed)
+    assert "/alice/tokenize-1a2b3c4d" in str(failure) and "tokenized/data" in str(failure)
