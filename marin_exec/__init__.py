@@ -1,6 +1,7 @@
 """marin_exec: trace ML pipelines into content-addressed steps and run each exactly once."""
 
 from marin_exec.artifact import Artifact
+from marin_exec.cli import ExecutorMainConfig, executor_main, parse_experiment_args, run_executor
 from marin_exec.disk_cache import disk_cached
 from marin_exec.distributed_lock import distributed_lock
 from marin_exec.errors import (
@@ -37,6 +38,7 @@ __all__ = [
     "STATUS_RUNNING",
     "STATUS_SUCCESS",
     "Artifact",
+    "ExecutorMainConfig",
     "CycleError",
     "Lease",
     "LeaseLostError",
@@ -58,6 +60,9 @@ __all__ = [
     "current_run_settings",
     "disk_cached",
     "distributed_lock",
+    "executor_main",
+    "parse_experiment_args",
+    "run_executor",
     "run_settings",
     "versioned",
     "worker_id",

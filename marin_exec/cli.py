@@ -1,0 +1,226 @@
+"""``executor_main``: the command line around trace → compile → run (DESIGN §3 CLI).
+
+It parses ``sys.argv`` with draccus at call time, compiles the traced steps, and either prints the dry-run plan or
+runs the plan, writing the run-level info JSON. A ``MarinExecError`` becomes one clean message on stderr and exit
+status 1; programmatic callers who want the exception call ``run_executor``. This is the only module that
+configures logging.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import shlex
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from marin_exec.errors import MarinExecError, MissingPrefixError
+from marin_exec.render import GroupView, render_plan, render_summary
+from marin_exec.runner import RunReport, StepRunner
+from marin_exec.step_spec import StepSpec
+from marin_exec.storage import store_for
+from marin_exec.versioning import hash_version
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class ExecutorMainConfig:
+    """Flags of every experiment script (``python experiments/x.py --help``)."""
+
+    prefix: str | None = None  # where outputs go (local dir, gs://..., s3://...); default $MARIN_PREFIX
+    executor_info_base_path: str | None = None  # run-level info JSON; default {prefix}/experiments
+    dry_run: bool = False  # print the plan with each step's status; run and write nothing
+    force_run_failed: bool = True  # rerun steps whose status is FAILED
+    run_only: list[str] | None = None  # regexes on step names: run the matches and what they need
+    max_concurrent: int = 8  # steps running at once in this process
+    heartbeat_interval: float | None = None  # seconds between lease refreshes (default 30)
+    lease_timeout: float | None = None  # seconds without heartbeat before a lease is stale (default 90)
+
+
+@dataclasses.dataclass(frozen=True)
+class CompiledSteps:
+    """What the runner and the renderer need: the specs in plan order and the groups for display."""
+
+    specs: list[StepSpec]
+    groups: list[GroupView]
+
+
+def executor_main(
+    steps: Sequence[Any], description: str | None = None, config: ExecutorMainConfig | None = None
+) -> None:
+    """Run ``steps`` (StepRefs from @step calls, or StepSpecs) as a command-line program."""
+    if config is None:
+        config = parse_args(sys.argv[1:])
+    _configure_logging()
+    try:
+        run_executor(steps, config, description=description)
+    except MarinExecError as e:
+        print(f"error: {e}", file=sys.stderr)
+        if e.__cause__ is not None and not isinstance(e.__cause__, MarinExecError):
+            cause = e.__cause__
+            print(f"caused by: {type(cause).__name__}: {cause}", file=sys.stderr)
+        print(f"to rerun: {_rerun_command(config)}", file=sys.stderr)
+        sys.exit(1)
+
+
+def parse_args(argv: Sequence[str], config_class: type[Any] = ExecutorMainConfig) -> Any:
+    """draccus parsing, also accepting ``--run_only REGEX`` for a single pattern (draccus wants ``[a, b]``)."""
+    import draccus
+
+    args = list(argv)
+    for i, arg in enumerate(args[:-1]):
+        if arg == "--run_only" and not args[i + 1].lstrip().startswith("["):
+            args[i + 1] = f"[{args[i + 1]}]"
+    return draccus.parse(config_class, args=args)
+
+
+def parse_experiment_args(
+    experiment_class: type[Any], argv: Sequence[str] | None = None
+) -> tuple[Any, ExecutorMainConfig]:
+    """Parse an experiment's own flags and the executor's from one command line.
+
+    ``experiment_class`` is a dataclass of hyperparameters (``--smoothing 0.5``); its field names must not clash
+    with ``ExecutorMainConfig``'s. Returns ``(experiment_config, executor_config)`` for ``executor_main(config=...)``.
+    """
+    import typing
+
+    executor_fields = {f.name for f in dataclasses.fields(ExecutorMainConfig)}
+    clash = executor_fields & {f.name for f in dataclasses.fields(experiment_class)}
+    if clash:
+        raise MarinExecError(
+            f"{experiment_class.__name__} has fields named like executor flags: {sorted(clash)}; rename them"
+        )
+    specs = []
+    for cls in (ExecutorMainConfig, experiment_class):
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            specs.append((f.name, hints[f.name], _copy_field(f)))
+    flags_class = dataclasses.make_dataclass(f"{experiment_class.__name__}Flags", specs)
+    flags = parse_args(sys.argv[1:] if argv is None else argv, flags_class)
+    values = dataclasses.asdict(flags)
+    executor = ExecutorMainConfig(**{k: v for k, v in values.items() if k in executor_fields})
+    experiment = experiment_class(**{k: getattr(flags, k) for k in values if k not in executor_fields})
+    return experiment, executor
+
+
+def _copy_field(f: dataclasses.Field[Any]) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return dataclasses.field(default=f.default)
+    if f.default_factory is not dataclasses.MISSING:
+        return dataclasses.field(default_factory=f.default_factory)
+    return dataclasses.field()
+
+
+def run_executor(steps: Sequence[Any], config: ExecutorMainConfig, description: str | None = None) -> RunReport:
+    """Compile and run (or dry-run) ``steps``; raises MarinExecError subclasses such as StepsFailed."""
+    prefix = config.prefix or os.environ.get("MARIN_PREFIX")
+    if not prefix:
+        raise MissingPrefixError(
+            "no output prefix: pass --prefix /path/or/gs://bucket/dir or set the MARIN_PREFIX environment variable"
+        )
+    prefix = prefix.rstrip("/")
+    with _prefix_env(prefix):  # StepSpecs built without output_path_prefix take --prefix too
+        return _run_compiled(steps, config, prefix, description)
+
+
+@contextlib.contextmanager
+def _prefix_env(prefix: str) -> Iterator[None]:
+    previous = os.environ.get("MARIN_PREFIX")
+    os.environ["MARIN_PREFIX"] = prefix
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("MARIN_PREFIX", None)
+        else:
+            os.environ["MARIN_PREFIX"] = previous
+
+
+def _run_compiled(steps: Sequence[Any], config: ExecutorMainConfig, prefix: str, description: str | None) -> RunReport:
+    compiled = compile_steps(steps, prefix)
+    runner = StepRunner()
+    options: dict[str, Any] = dict(
+        force_run_failed=config.force_run_failed,
+        max_concurrent=config.max_concurrent,
+        run_only=config.run_only,
+        heartbeat_interval=config.heartbeat_interval,
+        lease_timeout=config.lease_timeout,
+    )
+    if config.dry_run:
+        plan = runner.run(compiled.specs, dry_run=True, **options)
+        print(render_plan(plan, prefix=prefix, groups=compiled.groups, description=description))
+        return plan
+    info_path = _write_run_info(compiled.specs, config, prefix, description)
+    logger.info(f"running {len(compiled.specs)} step(s) under {prefix}; run info: {info_path}")
+    report: RunReport | None = None
+    try:
+        report = runner.run(compiled.specs, **options)
+        return report
+    finally:
+        if report is not None:
+            print(render_summary(report))
+
+
+def compile_steps(steps: Sequence[Any], prefix: str) -> CompiledSteps:
+    """StepSpecs pass through; StepRefs from tracing go through the compiler."""
+    specs = [s for s in steps if isinstance(s, StepSpec)]
+    refs = [s for s in steps if not isinstance(s, StepSpec)]
+    groups: list[GroupView] = []
+    if refs:
+        from marin_exec.compiler import compile_graph
+
+        plan = compile_graph(refs, prefix=prefix)
+        specs = [*plan.specs, *specs]
+        groups = list(plan.group_views())
+    return CompiledSteps(specs=specs, groups=groups)
+
+
+def _write_run_info(specs: list[StepSpec], config: ExecutorMainConfig, prefix: str, description: str | None) -> str:
+    base = (config.executor_info_base_path or f"{prefix}/experiments").rstrip("/")
+    script = os.path.splitext(os.path.basename(sys.argv[0] or "interactive"))[0] or "interactive"
+    every = _transitive(specs)
+    run_hash = hash_version(json.dumps(sorted(s.output_path for s in every)))
+    path = f"{base}/{script}-{run_hash}.json"
+    record = {
+        "description": description,
+        "command": _rerun_command(config),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "prefix": prefix,
+        "steps": [{"name": s.name, "output_path": s.output_path, "version": s.version, "info": s.info} for s in every],
+    }
+    store_for(path).write(path, json.dumps(record, indent=2, default=repr).encode())
+    return path
+
+
+def _transitive(specs: list[StepSpec]) -> list[StepSpec]:
+    seen: dict[str, StepSpec] = {}
+    stack = list(reversed(specs))
+    while stack:
+        spec = stack.pop()
+        if spec.output_path in seen:
+            continue
+        seen[spec.output_path] = spec
+        stack.extend(reversed(spec.deps))
+    return list(seen.values())
+
+
+def _rerun_command(config: ExecutorMainConfig) -> str:
+    argv = [sys.executable if sys.argv[0].endswith(".py") else "", *sys.argv]
+    argv = [a for a in argv if a]
+    if config.prefix is None and os.environ.get("MARIN_PREFIX"):
+        argv += ["--prefix", os.environ["MARIN_PREFIX"]]
+    if "--force_run_failed" not in argv:
+        argv += ["--force_run_failed", "true"]
+    return shlex.join(argv)
+
+
+def _configure_logging() -> None:
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")

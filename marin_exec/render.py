@@ -1,0 +1,149 @@
+"""Text a person reads: the dry-run plan (each step's status, path, reason and dependencies) and run summaries.
+
+Pure formatting of a ``RunReport`` and the plan's groups; it reads and writes nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+from marin_exec.runner import (
+    BLOCKED,
+    CACHED,
+    DEP_FAILED,
+    DONE,
+    FAILED,
+    FAILED_BEFORE,
+    RAN,
+    RUNNING_ELSEWHERE,
+    WILL_RUN,
+    RunReport,
+    StepOutcome,
+)
+from marin_exec.step_spec import StepSpec
+
+PLAN_STATES = (DONE, WILL_RUN, RUNNING_ELSEWHERE, FAILED_BEFORE, BLOCKED)
+RUN_STATES = (RAN, CACHED, FAILED, DEP_FAILED)
+
+
+@dataclasses.dataclass(frozen=True)
+class GroupView:
+    """A group step as the dry run shows it: its name and the items its body called, in call order."""
+
+    name: str
+    children: Sequence[StepSpec | GroupView]
+    description: str | None = None
+
+
+def render_plan(
+    report: RunReport,
+    *,
+    prefix: str,
+    groups: Sequence[GroupView] = (),
+    description: str | None = None,
+) -> str:
+    """The dry-run text: groups with their steps, one line per step plus its dependencies and reason."""
+    outcomes = {id(o.spec): o for o in report.outcomes.values()}
+    by_path = {path: o for path, o in report.outcomes.items()}
+    width = max((len(o.state) for o in report.outcomes.values()), default=8) + 2
+    lines = [f"Plan{': ' + description if description else ''}", f"  {len(by_path)} step(s) under {prefix}", ""]
+    shown: set[str] = set()
+
+    def step_lines(spec: StepSpec, indent: str) -> None:
+        outcome = outcomes.get(id(spec)) or by_path.get(spec.output_path)
+        if outcome is None:
+            return
+        path = spec.output_path
+        repeat = path in shown
+        shown.add(path)
+        label = f"[{outcome.state}]".ljust(width + 2)
+        where = _relative(path, prefix)
+        if repeat:
+            lines.append(f"{indent}{label}{spec.name}  (shown above)")
+            return
+        lines.append(f"{indent}{label}{spec.name}  ->  {where}")
+        pad = indent + " " * (width + 2)
+        if outcome.reason and outcome.state != DONE:
+            lines.append(f"{pad}why: {outcome.reason}")
+        if spec.deps:
+            needs = ", ".join(_dep_label(d, outcomes, by_path) for d in _unique(spec.deps))
+            lines.append(f"{pad}needs: {needs}")
+        if spec.pseudo_deps:
+            lines.append(f"{pad}reads (not waited for): {', '.join(d.name for d in _unique(spec.pseudo_deps))}")
+        if spec.resources is not None:
+            lines.append(f"{pad}runs as a Fray job: {_describe_resources(spec.resources)}")
+
+    def group_lines(group: GroupView, indent: str) -> None:
+        title = f"{indent}{group.name}  (group"
+        title += f": {group.description})" if group.description else ")"
+        lines.append(title)
+        for child in group.children:
+            if isinstance(child, GroupView):
+                group_lines(child, indent + "  ")
+            else:
+                step_lines(child, indent + "  ")
+
+    for group in groups:
+        group_lines(group, "")
+        lines.append("")
+    rest = [o.spec for o in report.outcomes.values() if o.spec.output_path not in shown]
+    if rest and groups:
+        lines.append("other steps")
+    for spec in rest:
+        step_lines(spec, "  " if groups else "")
+    lines.append("")
+    lines.append("Summary: " + summarize(report, PLAN_STATES) + ". Dry run: nothing was run or written.")
+    if report.unmatched_patterns:
+        lines.append(f"Warning: --run_only patterns matched no step: {', '.join(report.unmatched_patterns)}")
+    return "\n".join(lines)
+
+
+def render_summary(report: RunReport) -> str:
+    """One paragraph after a real run: counts, time, and each failure with its cause."""
+    lines = [f"Summary: {summarize(report, RUN_STATES)} in {report.seconds:.2f} s."]
+    for outcome in report.by_state(FAILED):
+        lines.append(f"  failed: {outcome.spec.name_with_hash}: {_error_line(outcome)}")
+    for outcome in report.by_state(DEP_FAILED):
+        lines.append(f"  not run: {outcome.spec.name_with_hash}: {outcome.reason}")
+    return "\n".join(lines)
+
+
+def summarize(report: RunReport, states: Sequence[str]) -> str:
+    return ", ".join(f"{report.count(state)} {state}" for state in states)
+
+
+def _error_line(outcome: StepOutcome) -> str:
+    error = outcome.error
+    if error is None:
+        return "unknown error"
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0] if text else ''}"
+
+
+def _dep_label(dep: StepSpec, outcomes: dict[int, StepOutcome], by_path: dict[str, StepOutcome]) -> str:
+    outcome = outcomes.get(id(dep)) or by_path.get(dep.output_path)
+    return f"{dep.name} ({outcome.state})" if outcome else dep.name
+
+
+def _unique(specs: Sequence[StepSpec]) -> list[StepSpec]:
+    seen: set[str] = set()
+    out = []
+    for spec in specs:
+        if spec.output_path not in seen:
+            seen.add(spec.output_path)
+            out.append(spec)
+    return out
+
+
+def _relative(path: str, prefix: str) -> str:
+    prefix = prefix.rstrip("/")
+    return path[len(prefix) + 1 :] if path.startswith(prefix + "/") else path
+
+
+def _describe_resources(resources: object) -> str:
+    try:
+        from marin_exec.remote import describe_resources
+    except ImportError:
+        return repr(resources)
+    return describe_resources(resources)
