@@ -1,8 +1,12 @@
 """Cost of remote(): a trivial call on Fray's LocalClient against a direct call, and Iris per-job latency.
 
-Run: ``.venv/bin/python benchmarks/bench_remote.py [--local-calls 200] [--iris-jobs 10]``. Starts an
-in-process Iris LocalCluster (HOME pointed at a temporary directory while it starts, client build date
-stamped as today for Iris's freshness gate) and prints a table of medians. Writes only under a temp dir.
+Also the cost of ``resources=`` on a whole step: the same trivial StepSpec run through ``StepRunner.run``
+with ``resources=ResourceConfig.with_cpu()`` on a LocalClient and without resources (in the runner's
+thread), each run on a fresh output path, the two kinds interleaved. Target: remote costs < 5 ms more.
+
+Run: ``.venv/bin/python benchmarks/bench_remote.py [--local-calls 200] [--steps 100] [--iris-jobs 10]``.
+Starts an in-process Iris LocalCluster (HOME pointed at a temporary directory while it starts, client build
+date stamped as today for Iris's freshness gate) and prints a table of medians. Writes only under a temp dir.
 """
 
 from __future__ import annotations
@@ -17,11 +21,37 @@ from collections.abc import Callable
 from pathlib import Path
 
 from marin_exec.remote import build_job_request, remote
+from marin_exec.runner import StepRunner
 from marin_exec.settings import run_settings
+from marin_exec.step_spec import StepSpec
 
 
 def touch(path: str) -> None:
     Path(path).write_text("x")
+
+
+def step_noop(output_path: str) -> None:
+    """A step that does nothing: what remains is the runner, the wrapper stack and the commit."""
+
+
+def _step_runs(client: object, prefix: str, n: int) -> tuple[list[float], list[float]]:
+    """Seconds per ``StepRunner.run`` of one fresh step, with and without resources, interleaved."""
+    from fray import ResourceConfig
+
+    runner = StepRunner(client=client)
+    with_resources: list[float] = []
+    without: list[float] = []
+    for i in range(-5, n):  # the first five of each kind warm up imports and caches
+        for resources, samples in ((ResourceConfig.with_cpu(), with_resources), (None, without)):
+            kind = "remote" if resources is not None else "local"
+            spec = StepSpec(
+                name=f"bench/{kind}", fn=step_noop, hash_attrs={"i": i}, resources=resources, output_path_prefix=prefix
+            )
+            start = time.perf_counter()
+            runner.run([spec])
+            if i >= 0:
+                samples.append(time.perf_counter() - start)
+    return with_resources, without
 
 
 def _timings(call: Callable[[], object], n: int) -> list[float]:
@@ -41,6 +71,7 @@ def _row(label: str, samples: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--local-calls", type=int, default=200)
+    parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--iris-jobs", type=int, default=10)
     options = parser.parse_args()
 
@@ -55,6 +86,11 @@ def main() -> None:
     with run_settings(fray_client=local):
         remote_touch(target)  # warm-up: imports, thread start
         rows.append(_row("remote call, LocalClient", _timings(lambda: remote_touch(target), options.local_calls)))
+    remote_steps, local_steps = _step_runs(local, str(work / "steps"), options.steps)
+    rows.append(_row("StepRunner.run, step in runner thread", local_steps))
+    rows.append(_row("StepRunner.run, resources, LocalClient", remote_steps))
+    extra_ms = (statistics.median(remote_steps) - statistics.median(local_steps)) * 1000
+    paired_ms = statistics.median(r - lo for r, lo in zip(remote_steps, local_steps, strict=True)) * 1000
     local.shutdown()
 
     import iris.version
@@ -84,6 +120,10 @@ def main() -> None:
     print(f"| {'case':<38} | {'n':>4} | {'min ms':>9} | {'median ms':>9} | {'max ms':>9} |")
     print(f"|{'-' * 40}|{'-' * 6}|{'-' * 11}|{'-' * 11}|{'-' * 11}|")
     print("\n".join(rows))
+    print(
+        f"resources= on a LocalClient costs {extra_ms:+.3f} ms per step (median against median), "
+        f"{paired_ms:+.3f} ms (median of interleaved pairs); target < 5 ms"
+    )
 
 
 if __name__ == "__main__":

@@ -3,8 +3,8 @@
 The job re-establishes the caller's run settings (force flag, heartbeat interval, lease timeout) before it
 calls the function, so the whole ``disk_cached(distributed_lock(...))`` chain behaves the same inside a job
 as in the runner's thread, on every backend. A failed job becomes ``RemoteStepFailed`` carrying the job id
-and the worker's traceback, whichever backend ran it; the signals ``StepAlreadyDone``, ``PreviousStepFailed``
-and ``LeaseLostError`` pass through as themselves.
+and the worker's traceback, whichever backend ran it (``remote_failure`` does that translation); the signals
+``StepAlreadyDone``, ``PreviousStepFailed`` and ``LeaseLostError`` pass through as themselves.
 
 Deliberately does not: return the function's value (Fray discards it; results travel through the output
 path), retry a failed job, take locks or write status (the shipped function does that), or terminate a job
@@ -16,25 +16,24 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import logging
 import os
 import re
 import sys
 import threading
-import traceback
 import types
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
-from marin_exec.errors import (
-    LeaseLostError,
-    PreviousStepFailed,
-    RemoteStepFailed,
-    StepAlreadyDone,
-    StepDefinitionError,
+from marin_exec.errors import StepDefinitionError
+from marin_exec.remote_failure import (
+    PASS_THROUGH_SIGNALS,
+    exit_with_error_record,
+    in_iris_task_process,
+    job_failure,
+    unfinished_job_failure,
 )
 from marin_exec.settings import RunSettings, current_run_settings, run_settings
 
@@ -43,16 +42,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# Exceptions a job may end with that the caller must see as themselves, not as a job failure.
-PASS_THROUGH_SIGNALS: tuple[type[Exception], ...] = (StepAlreadyDone, PreviousStepFailed, LeaseLostError)
-
 _JOB_NAME_MAX = 48  # before the unique suffix
 _DEFAULT_CLIENT_THREADS = 32
-# A job that fails inside an Iris task prints this, then one JSON record, as its last stderr line: Iris
-# reports only that line, so the record carries the exception's type and the whole traceback.
-_ERROR_RECORD_MARKER = "marin_exec-job-error "
-_ERROR_RECORD_MAX_CHARS = 12_000
-_SIGNAL_LINE = re.compile(r"marin_exec\.errors\.(StepAlreadyDone|PreviousStepFailed|LeaseLostError): (.*)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,12 +127,7 @@ class RemoteJob:
                 raise  # Local backend: the worker's own exception object.
             raise job_failure(exc, job_id=self.job_id, step_name=self.step_name) from exc
         if status != JobStatus.SUCCEEDED:
-            raise RemoteStepFailed(
-                f"Step {self.step_name}: Fray job {self.job_id} ended with status {status} (it was terminated "
-                "or preempted). Rerun the pipeline to run the step again.",
-                job_id=self.job_id,
-                worker_error=None,
-            )
+            raise unfinished_job_failure(status, job_id=self.job_id, step_name=self.step_name)
         logger.info(f"{self.step_name}: Fray job {self.job_id} succeeded")
 
 
@@ -292,96 +278,15 @@ def describe_resources(resources: ResourceConfig | None) -> str:
     return text
 
 
-def job_failure(exc: BaseException, *, job_id: str, step_name: str) -> Exception:
-    """Turn whatever a backend raised for a failed job into ``RemoteStepFailed`` (or the signal it carries).
-
-    Fray's local backend raises the worker's exception itself, Iris raises ``JobFailedError`` whose text ends
-    with the worker's last stderr line, and ``fray.wait_all`` raises ``fray.JobFailed`` with the status only.
-    """
-    from fray import JobFailed
-    from iris.client import JobFailedError
-
-    if isinstance(exc, PASS_THROUGH_SIGNALS):
-        return exc
-    if isinstance(exc, JobFailedError):
-        text = exc.status.error or str(exc)
-        record = _parse_error_record(text)
-        if record is None:  # not raised through _job_main (or cut short): all we have is the last stderr line
-            match = _SIGNAL_LINE.search(text)
-            record = {"type": f"marin_exec.errors.{match.group(1)}", "message": match.group(2)} if match else {}
-            record["traceback"] = text
-        signal = _signal_named(record.get("type", ""))
-        if signal is not None:
-            return signal(f"{record['message']} (raised in Fray job {job_id})")
-        worker_error = record["traceback"]
-    elif isinstance(exc, JobFailed):
-        worker_error = f"{exc} (no worker error is available from this backend; see the job's logs)"
-    else:
-        worker_error = "".join(traceback.format_exception(exc)).rstrip()
-    indented = "\n".join(f"    {line}" for line in worker_error.splitlines())
-    advice = "Fix the cause above and rerun; steps that already succeeded are not run again."
-    if "ModuleNotFoundError" in worker_error:
-        advice = (
-            "The worker could not import code the job refers to: install it in the job's environment, or run "
-            "from the workspace root so its import roots reach the worker's PYTHONPATH; then rerun."
-        )
-    return RemoteStepFailed(
-        f"Step {step_name} failed in Fray job {job_id}. Worker error:\n{indented}\n"
-        f"{advice} The job's full logs are kept by the Fray backend under {job_id}.",
-        job_id=job_id,
-        worker_error=worker_error,
-    )
-
-
 def _job_main(fn: Callable[..., Any], settings_fields: dict[str, Any], args: tuple, kwargs: dict) -> None:
     """Entry point of every job: re-establish the caller's run settings, then call ``fn``."""
     with run_settings(**settings_fields):
         try:
             fn(*args, **kwargs)
         except Exception as exc:
-            if _in_iris_task_process():
-                _exit_with_error_record(exc)
+            if in_iris_task_process():
+                exit_with_error_record(exc)
             raise
-
-
-def _in_iris_task_process() -> bool:
-    """True in the main thread of Iris's callable runner, the process that exists only for this job."""
-    return (
-        threading.current_thread() is threading.main_thread()
-        and bool(sys.argv)
-        and os.path.basename(sys.argv[0]) == "_callable_runner.py"
-    )
-
-
-def _exit_with_error_record(exc: Exception) -> None:
-    traceback.print_exception(exc)
-    record = {
-        "type": f"{type(exc).__module__}.{type(exc).__qualname__}",
-        "message": str(exc),
-        "traceback": "".join(traceback.format_exception(exc))[-_ERROR_RECORD_MAX_CHARS:].rstrip(),
-    }
-    print(_ERROR_RECORD_MARKER + json.dumps(record), file=sys.stderr, flush=True)
-    sys.stdout.flush()
-    raise SystemExit(1)
-
-
-def _parse_error_record(text: str) -> dict[str, str] | None:
-    start = text.find(_ERROR_RECORD_MARKER)
-    if start < 0:
-        return None
-    try:
-        record, _ = json.JSONDecoder().raw_decode(text, start + len(_ERROR_RECORD_MARKER))
-    except ValueError:
-        return None
-    return record if isinstance(record, dict) and {"type", "message", "traceback"} <= record.keys() else None
-
-
-def _signal_named(qualified_type: str) -> type[Exception] | None:
-    module, _, name = qualified_type.rpartition(".")
-    for signal in PASS_THROUGH_SIGNALS:
-        if name == signal.__name__ and module == "marin_exec.errors":
-            return signal
-    return None
 
 
 def _callable_name(fn: Callable[..., Any]) -> str:

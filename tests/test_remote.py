@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import re
-import shutil
-import sys
 import threading
 import time
 from pathlib import Path
-from types import ModuleType
 
 import fray
 import pytest
@@ -22,12 +18,12 @@ from marin_exec.remote import (
     RemoteCallable,
     build_job_request,
     describe_resources,
-    job_failure,
     job_name,
     remote,
     resolve_client,
     running_job,
 )
+from marin_exec.remote_failure import job_failure
 from marin_exec.settings import current_run_settings, run_settings
 
 # -- functions shipped to jobs (module level: Iris workers unpickle them) ------------------------------------
@@ -264,25 +260,6 @@ def test_run_settings_of_the_caller_are_in_force_inside_the_iris_job(iris_cluste
 def test_step_already_done_raised_in_an_iris_job_reaches_the_caller_as_step_already_done(fray_iris_client):
     with pytest.raises(StepAlreadyDone, match="tokenized/data-1a2b3c already succeeded"):
         remote(raise_step_already_done)("tokenized/data-1a2b3c already succeeded")
-
-
-@pytest.fixture
-def workspace_user_module(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> ModuleType:
-    """tests/remote_helpers copied into a fresh workspace as ``src/marin_user_code``, imported from there.
-
-    The caller runs in the workspace with ``src`` on its sys.path, as a researcher running an experiment
-    from a repository checkout. The copy is outside any ``tests`` directory, so cloudpickle pickles its
-    functions by reference, the way it ships a user's own package: the worker has to import it.
-    """
-    workspace = tmp_path_factory.mktemp("workspace")
-    shutil.copytree(Path(__file__).parent / "remote_helpers", workspace / "src" / "marin_user_code")
-    monkeypatch.chdir(workspace)
-    monkeypatch.syspath_prepend(str(workspace / "src"))
-    for name in ("marin_user_code.user_steps", "marin_user_code"):
-        monkeypatch.delitem(sys.modules, name, raising=False)
-    module = importlib.import_module("marin_user_code.user_steps")
-    assert "tests" not in Path(module.__file__ or "").parts
-    return module
 
 
 def test_job_request_puts_the_callers_workspace_import_roots_on_the_worker_pythonpath(workspace_user_module):

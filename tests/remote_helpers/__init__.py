@@ -1,1 +1,1 @@
-"""User code for tests/test_remote.py: plain functions that know nothing about marin_exec or tests."""
+"""User code for tests/test_remote.py and tests/test_remote_steps.py: plain functions, no marin_exec."""
