@@ -10,6 +10,7 @@ import dataclasses
 import enum
 import json
 import pathlib
+import sys
 import types
 import typing
 from typing import Any, TypeVar, get_args, get_origin
@@ -107,7 +108,7 @@ def from_json(value: Any, tp: Any) -> Any:
         if callable(validate):
             return validate(value)
         if dataclasses.is_dataclass(tp) and isinstance(value, dict):
-            hints = typing.get_type_hints(tp)
+            hints = _field_types(tp)
             kwargs = {
                 f.name: from_json(value[f.name], hints.get(f.name, Any))
                 for f in dataclasses.fields(tp)
@@ -119,3 +120,21 @@ def from_json(value: Any, tp: Any) -> Any:
         if issubclass(tp, pathlib.PurePath):
             return tp(value)
     return value
+
+
+def _field_types(tp: type) -> dict[str, Any]:
+    """The dataclass's resolved field types; a field whose annotation cannot be resolved here (a name imported
+    only under TYPE_CHECKING, a class local to a function) maps to Any, so its plain JSON value is kept."""
+    try:
+        return typing.get_type_hints(tp)
+    except NameError:
+        pass
+    module_globals = getattr(sys.modules.get(tp.__module__), "__dict__", {})
+    resolved: dict[str, Any] = {}
+    for field in dataclasses.fields(tp):
+        try:
+            holder = types.SimpleNamespace(__annotations__={field.name: field.type})
+            resolved[field.name] = typing.get_type_hints(holder, module_globals)[field.name]
+        except NameError:
+            resolved[field.name] = Any
+    return resolved

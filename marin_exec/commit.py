@@ -28,6 +28,13 @@ class CommitScope:
         self.output_path = _normalise(output_path)
         self.lease: Lease | None = None
         self.heartbeat: Heartbeat | None = None
+        # Set by a distributed_lock running in this scope: from then on a status write needs its lease.
+        self.locked = False
+
+    @property
+    def may_write_status(self) -> bool:
+        """False when a lock ran here but never handed over a lease (e.g. PreviousStepFailed while acquiring)."""
+        return not self.locked or self.lease is not None
 
     def adopt(self, lease: Lease, heartbeat: Heartbeat) -> None:
         self.lease, self.heartbeat = lease, heartbeat

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from marin_exec.commit import commit_scope
+from marin_exec.commit import CommitScope, commit_scope
 from marin_exec.errors import LeaseLostError, StepAlreadyDone
 from marin_exec.status import STATUS_FAILED, STATUS_SUCCESS, StatusFile
 
@@ -44,18 +44,33 @@ def disk_cached(
         except LeaseLostError:
             raise  # another worker owns the step now: write nothing
         except BaseException:
-            try:
-                with scope.fenced():
-                    status.write(STATUS_FAILED)
-            except LeaseLostError as lost:
-                logger.error(f"{output_path}: step failed after losing its lease; not recording FAILED: {lost}")
+            _record_failure(scope, status, output_path)
             raise
-        with scope.fenced():
+        try:
+            # Check the lease, then save outside the fence so the heartbeat keeps refreshing during a long save.
+            with scope.fenced():
+                pass
             if save is not None:
                 save(result, output_path)
+        except LeaseLostError:
+            raise
+        except BaseException:
+            _record_failure(scope, status, output_path)
+            raise
         with scope.fenced():
             status.write(STATUS_SUCCESS)
         return result
+
+
+def _record_failure(scope: CommitScope, status: StatusFile, output_path: str) -> None:
+    """Write FAILED under the lease; never when the lock refused the step or the lease was lost."""
+    if not scope.may_write_status:
+        return
+    try:
+        with scope.fenced():
+            status.write(STATUS_FAILED)
+    except LeaseLostError as lost:
+        logger.error(f"{output_path}: step failed after losing its lease; not recording FAILED: {lost}")
 
 
 def _on_hit(fn: Callable[[str], T], output_path: str, load: Callable[[str], T] | None) -> T | None:

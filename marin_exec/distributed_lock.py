@@ -48,6 +48,9 @@ def distributed_lock(
 
         status = StatusFile(output_path)
         lease = Lease(output_path, timeout=timeout)
+        enclosing = scope_for(output_path)
+        if enclosing is not None:
+            enclosing.locked = True  # disk_cached writes no status unless we hand it the lease
         _acquire(lease, status, force)
         heartbeat = Heartbeat(lease, interval).start()
         handed_over = False

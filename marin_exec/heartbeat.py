@@ -49,8 +49,8 @@ class Heartbeat:
             try:
                 self.lease.refresh()
             except LeaseLostError as e:
+                self._lost = e  # record before anything else, so a check racing this thread sees the loss
                 logger.error(f"{self.lease.output_path}: heartbeat found the lease taken over: {e}")
-                self._lost = e
                 if self.on_lost is not None:
                     try:
                         self.on_lost()

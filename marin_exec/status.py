@@ -99,7 +99,8 @@ class Lease:
         self.output_path = output_path
         self.path = join(output_path, LOCK_FILENAME)
         self.timeout = timeout
-        self.owner = owner or worker_id()
+        # Unique per Lease object: two leases of one thread (or of a reused thread id) never pass for each other.
+        self.owner = owner or f"{worker_id()}-{uuid.uuid4().hex[:6]}"
         self._token: Token | None = None
         self._store = store_for(self.path)
         # Serialises the heartbeat's refresh with fenced writes and release: both use (and refresh replaces)
@@ -124,21 +125,22 @@ class Lease:
         return record
 
     def try_acquire(self) -> bool:
-        """Take the lease if it is free, released or stale; False if a live holder has it."""
-        try:
-            self._token = self._store.create(self.path, self._record())
-            return True
-        except FileExistsError:
-            pass
+        """Take the lease if it is free, released or stale; False if a live holder has it.
+
+        It reads before it writes, so waiting on a live holder costs reads only (object stores limit how often
+        one object may be written).
+        """
         found = self._store.read(self.path)
         if found is None:
-            return False  # released between our create and read: the caller retries
+            try:
+                self._token = self._store.create(self.path, self._record())
+                return True
+            except FileExistsError:
+                found = self._store.read(self.path)
+                if found is None:
+                    return False  # released again in between: the caller polls again
         data, token = found
         record = _parse_record(data)
-        if record is not None and record.get("worker_id") == self.owner:
-            # Our own create went through but its reply was lost (object-store retry): it is ours.
-            self._token = token
-            return True
         if record is not None and record.get("worker_id") is not None and not self._is_stale(record):
             return False
         if record is not None and record.get("worker_id") is not None:
