@@ -2,6 +2,7 @@
 
 from marin_exec.artifact import Artifact
 from marin_exec.cli import ExecutorMainConfig, executor_main, parse_experiment_args, run_executor
+from marin_exec.compiler import Plan, compile_graph
 from marin_exec.disk_cache import disk_cached
 from marin_exec.distributed_lock import distributed_lock
 from marin_exec.errors import (
@@ -18,6 +19,7 @@ from marin_exec.errors import (
     TracingError,
     VersioningError,
 )
+from marin_exec.remote import RemoteCallable, remote
 from marin_exec.runner import RunReport, StepRunner
 from marin_exec.settings import RunSettings, current_run_settings, run_settings
 from marin_exec.status import (
@@ -29,7 +31,10 @@ from marin_exec.status import (
     StatusFile,
     worker_id,
 )
+from marin_exec.step import DeferredCall, deferred, step
+from marin_exec.step_ref import StepRef
 from marin_exec.step_spec import StepSpec
+from marin_exec.tracing import Graph, output, trace
 from marin_exec.versioning import versioned
 
 __all__ = [
@@ -38,32 +43,43 @@ __all__ = [
     "STATUS_RUNNING",
     "STATUS_SUCCESS",
     "Artifact",
-    "ExecutorMainConfig",
     "CycleError",
+    "DeferredCall",
+    "ExecutorMainConfig",
+    "Graph",
     "Lease",
     "LeaseLostError",
     "MarinExecError",
     "MissingPrefixError",
     "PathCollisionError",
+    "Plan",
     "PreviousStepFailed",
+    "RemoteCallable",
     "RemoteStepFailed",
     "RunReport",
     "RunSettings",
     "StatusFile",
     "StepAlreadyDone",
     "StepDefinitionError",
+    "StepRef",
     "StepRunner",
     "StepSpec",
     "StepsFailed",
     "TracingError",
     "VersioningError",
+    "compile_graph",
     "current_run_settings",
+    "deferred",
     "disk_cached",
     "distributed_lock",
     "executor_main",
+    "output",
     "parse_experiment_args",
+    "remote",
     "run_executor",
     "run_settings",
+    "step",
+    "trace",
     "versioned",
     "worker_id",
 ]

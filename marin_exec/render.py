@@ -64,7 +64,7 @@ def render_plan(
             return
         lines.append(f"{indent}{label}{spec.name}  ->  {where}")
         pad = indent + " " * (width + 2)
-        if outcome.reason and outcome.state != DONE:
+        if outcome.reason and outcome.state != DONE and outcome.reason != "never ran":
             lines.append(f"{pad}why: {outcome.reason}")
         if spec.deps:
             needs = ", ".join(_dep_label(d, outcomes, by_path) for d in _unique(spec.deps))
@@ -92,7 +92,8 @@ def render_plan(
         lines.append("other steps")
     for spec in rest:
         step_lines(spec, "  " if groups else "")
-    lines.append("")
+    if lines[-1] != "":
+        lines.append("")
     lines.append("Summary: " + summarize(report, PLAN_STATES) + ". Dry run: nothing was run or written.")
     if report.unmatched_patterns:
         lines.append(f"Warning: --run_only patterns matched no step: {', '.join(report.unmatched_patterns)}")

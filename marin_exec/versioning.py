@@ -66,6 +66,12 @@ def encode(value: Any, key: str, step: str | None = None) -> Any:
         return str(value)
     if isinstance(value, datetime.timedelta):
         return {"days": value.days, "seconds": value.seconds, "microseconds": value.microseconds}
+    if isinstance(value, VersionedValue) or type(value).__name__ == "StepRef":
+        where = f"step '{step}': " if step else ""
+        raise VersioningError(
+            f"{where}'{key}' holds {value!r}; versioned values cannot be nested and StepRefs cannot be versioned: "
+            "pass the plain value (or the StepRef itself, outside versioned())"
+        )
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: encode(getattr(value, f.name), f"{key}.{f.name}", step) for f in dataclasses.fields(value)}
     if isinstance(value, dict):

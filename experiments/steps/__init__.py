@@ -1,0 +1,1 @@
+"""Wiring layer: library functions wrapped with ``deferred`` and the ``@step`` functions that call them."""

@@ -1,0 +1,273 @@
+"""Compiler: a traced graph becomes ``StepSpec``s, each with its version inputs, dependencies and the function the
+runner will call.
+
+For every job node it numbers the config's references (one counter for blocking and nonblocking ones, every
+occurrence its own index), builds ``hash_attrs`` (DESIGN §4), replaces every StepRef by a concrete path and every
+``versioned`` value by its value, and hands the rest to ``StepSpec`` — which computes the version and hash and
+chooses the wrapper stack. It does no I/O and never recurses along dependency chains. It does not run or
+schedule anything.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import functools
+import logging
+import pathlib
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from marin_exec.errors import CycleError, PathCollisionError, TracingError
+from marin_exec.step import DESCEND, call_roots, dataclass_fields, map_config
+from marin_exec.step_ref import StepRef
+from marin_exec.step_spec import StepSpec, resolve_prefix, under_prefix
+from marin_exec.tracing import Graph, StepNode
+from marin_exec.versioning import VersionedValue
+
+if TYPE_CHECKING:
+    from marin_exec.render import GroupView
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """A compiled graph: the specs to run in dependency order, and how traced nodes map onto them."""
+
+    graph: Graph
+    specs: tuple[StepSpec, ...]  # scheduled steps, each once, every spec after its deps
+    spec_of: Mapping[StepNode, StepSpec]  # every compiled job node (also pseudo-only ones) -> its spec
+
+    @property
+    def groups(self) -> tuple[StepNode, ...]:
+        return self.graph.groups
+
+    def group_views(self) -> list[GroupView]:
+        """The top-level groups with their children, in call order, for the dry-run tree."""
+        from marin_exec.render import GroupView
+
+        def view(group: StepNode) -> GroupView:
+            children = [view(child) if child.is_group else self.spec_of[child] for child in group.children]
+            return GroupView(name=group.name, children=children, description=group.description)
+
+        return [view(root) for root in self.graph.roots if root.is_group]
+
+
+def compile_graph(graph_or_refs: Graph | StepRef | Iterable[StepRef], *, prefix: str | None = None) -> Plan:
+    """Lower a traced graph (or the StepRefs of traced steps) to StepSpecs under ``prefix`` ($MARIN_PREFIX if None).
+
+    The same output path reached twice with the same function and version is one spec; anything else claiming a
+    path already taken is a ``PathCollisionError`` naming both steps.
+    """
+    graph = graph_or_refs if isinstance(graph_or_refs, Graph) else Graph.from_refs(graph_or_refs)
+    spec_of: dict[StepNode, StepSpec] = {}
+    owner_of: dict[str, StepNode] = {}  # output path -> the node whose spec was kept
+    for node in graph.nodes:  # dependency order: every referenced node comes first
+        if node.is_group:
+            continue
+        spec = _lower(node, spec_of, prefix)
+        path = spec.output_path
+        owner = owner_of.get(path)
+        if owner is None:
+            owner_of[path] = node
+            if node.override_output_path is not None:
+                _warn_if_pinned_elsewhere(spec, prefix)
+        else:
+            spec = _same_step(owner, spec_of[owner], node, spec)
+        spec_of[node] = spec
+    specs: dict[int, StepSpec] = {}
+    for node in graph.scheduled:
+        if not node.is_group:
+            specs.setdefault(id(spec_of[node]), spec_of[node])
+    logger.debug(f"compiled {len(spec_of)} traced step(s) into {len(specs)} scheduled spec(s)")
+    return Plan(graph=graph, specs=tuple(specs.values()), spec_of=spec_of)
+
+
+def _lower(node: StepNode, spec_of: Mapping[StepNode, StepSpec], prefix: str | None) -> StepSpec:
+    assert node.call is not None
+    hash_attrs: dict[str, Any] = {}
+    deps: list[StepSpec] = []
+    pseudo_deps: list[StepSpec] = []
+    index = 0
+    for key, value in node.inputs:
+        if not isinstance(value, StepRef):
+            hash_attrs[key] = value  # a versioned value, already encoded
+        elif value.hardcoded_path is not None:
+            hash_attrs[key] = value.hardcoded_path
+        else:
+            assert value.node is not None
+            dep = spec_of.get(value.node)
+            if dep is None:
+                raise CycleError(
+                    f"step '{node.name}' references '{value.node.name}', which was not compiled before it; the "
+                    "traced graph is not in dependency order (a config changed after its step body returned?)"
+                )
+            hash_attrs[key] = f"DEP[{index}]" + (f"/{value.subpath}" if value.subpath else "")
+            index += 1
+            (deps if value.blocking else pseudo_deps).append(dep)
+    call = node.call
+    args = _resolve(node, call.args, spec_of, prefix)
+    kwargs = _resolve(node, call.kwargs, spec_of, prefix)
+    # The provenance holds the instantiated config, which needs this step's output path, which needs the spec:
+    # the info dict is completed right after construction, before anything can read it.
+    info: dict[str, Any] = {
+        "description": node.description,
+        "fn_name": _qualified_name(call.fn),
+        "step_fn_name": node.qualname,
+    }
+    spec = StepSpec(
+        name=node.name,
+        fn=StepCall(fn=call.fn, args=args, kwargs=kwargs),
+        deps=deps,
+        pseudo_deps=pseudo_deps,
+        hash_attrs=hash_attrs,
+        output_path_prefix=prefix,
+        override_output_path=node.override_output_path,
+        resources=node.resources,
+        env_vars=node.env_vars,
+        pip_dependency_groups=node.pip_dependency_groups,
+        info=info,
+    )
+    info["config"] = _config_info(call.fn, args, kwargs, spec.output_path)
+    return spec
+
+
+def _resolve(node: StepNode, arguments: Any, spec_of: Mapping[StepNode, StepSpec], prefix: str | None) -> Any:
+    """``arguments`` with references replaced by concrete paths and versioned values by their values.
+
+    ``output()`` becomes an ``OwnOutput`` placeholder, filled with the output path when the step is called.
+    """
+
+    referenced = {id(ref.node) for _, ref in node.refs}
+
+    def leaf(obj: Any) -> Any:
+        if isinstance(obj, VersionedValue):
+            return obj.value
+        if not isinstance(obj, StepRef):
+            return DESCEND
+        if obj.frame is not None:
+            return OwnOutput(obj.subpath)
+        if obj.hardcoded_path is not None:
+            return under_prefix(obj.hardcoded_path, resolve_prefix(prefix, node.name))
+        assert obj.node is not None
+        if id(obj.node) not in referenced or obj.node not in spec_of:
+            raise TracingError(
+                f"step '{node.name}': its config now holds {obj!r}, which was not there when its body returned. "
+                "Configs must not change after a step is traced (was a list or dict in it modified later?)."
+            )
+        base = spec_of[obj.node].output_path
+        return f"{base}/{obj.subpath}" if obj.subpath else base
+
+    return map_config(arguments, leaf)
+
+
+@dataclasses.dataclass(frozen=True)
+class OwnOutput:
+    """Stands for the step's own output path (``output(subpath)``) until the step is called."""
+
+    subpath: str | None = None
+
+    def under(self, output_path: str) -> str:
+        return f"{output_path}/{self.subpath}" if self.subpath else output_path
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class StepCall:
+    """The function a compiled step runs: ``fn(*args, **kwargs)`` with ``output()`` filled in.
+
+    Picklable when ``fn`` and the config are (it holds no StepRef, node or spec). ``__wrapped__`` is ``fn``, so the
+    artifact type comes from ``fn``'s return annotation.
+    """
+
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+
+    @property
+    def __wrapped__(self) -> Callable[..., Any]:
+        return self.fn
+
+    def __call__(self, output_path: str) -> Any:
+        args, kwargs = _fill_output((self.args, self.kwargs), output_path)
+        return self.fn(*args, **kwargs)
+
+
+def _fill_output(arguments: Any, output_path: str) -> Any:
+    return map_config(arguments, lambda obj: obj.under(output_path) if isinstance(obj, OwnOutput) else DESCEND)
+
+
+# -- provenance ---------------------------------------------------------------------------------------------------
+
+
+def _config_info(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], output_path: str) -> Any:
+    """The instantiated config as JSON data: the single argument, or the arguments by parameter name."""
+    roots = call_roots(fn, args, kwargs, check=False)
+    if len(roots) == 1 and roots[0][0] == "":
+        return _json_data(roots[0][1], output_path)
+    return {key: _json_data(value, output_path) for key, value in roots}
+
+
+def _json_data(value: Any, output_path: str) -> Any:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, OwnOutput):
+        return value.under(output_path)
+    if isinstance(value, enum.Enum):
+        return _json_data(value.value, output_path)
+    if isinstance(value, pathlib.PurePath):
+        return str(value)
+    fields = dataclass_fields(type(value))
+    if fields is not None:
+        return {f.name: _json_data(getattr(value, f.name), output_path) for f in fields}
+    if isinstance(value, dict):
+        return {str(k): _json_data(v, output_path) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_json_data(v, output_path) for v in value]
+    return repr(value)
+
+
+def _qualified_name(fn: Any) -> str:
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
+
+
+# -- one path, one step ---------------------------------------------------------------------------------------------
+
+
+def _same_step(owner: StepNode, kept: StepSpec, node: StepNode, spec: StepSpec) -> StepSpec:
+    """``kept`` if ``node`` is the same step as ``owner`` (same function and version); else a collision error."""
+    assert owner.call is not None and node.call is not None
+    path = kept.output_path
+    if owner.call.fn is not node.call.fn:
+        raise PathCollisionError(
+            f"output path {path} is claimed by two different functions: step '{owner.name}' runs "
+            f"{_qualified_name(owner.call.fn)} and step '{node.name}' runs {_qualified_name(node.call.fn)}. "
+            "Give one of them another name or output path."
+        )
+    if kept.version_str != spec.version_str:
+        raise PathCollisionError(
+            f"steps '{owner.name}' (hash {kept.hash_id}) and '{node.name}' (hash {spec.hash_id}) have different "
+            f"versions but both use output path {path}; pin them to different paths or drop with_output_path / "
+            "override_output_path from one of them"
+        )
+    assert isinstance(kept.fn, StepCall) and isinstance(spec.fn, StepCall)
+    try:
+        same_config = (kept.fn.args, kept.fn.kwargs) == (spec.fn.args, spec.fn.kwargs)
+    except Exception:  # configs holding arrays and the like cannot always be compared
+        same_config = True
+    if not same_config:
+        logger.warning(
+            f"{node.name}: traced twice with the same version but different unversioned config values; both are "
+            f"one step at {path} and the first config is the one that runs"
+        )
+    return kept
+
+
+def _warn_if_pinned_elsewhere(spec: StepSpec, prefix: str | None) -> None:
+    computed = f"{resolve_prefix(prefix, spec.name)}/{spec.name_with_hash}"
+    if computed != spec.output_path:
+        logger.warning(
+            f"{spec.name}: output path pinned to {spec.output_path} instead of {computed}; the version is unchanged"
+        )

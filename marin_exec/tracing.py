@@ -1,0 +1,216 @@
+"""Tracing state: the context of the step body being traced, the traced graph (``StepNode``, ``Graph``),
+``output()`` and ``trace()``.
+
+A ``contextvars.ContextVar`` holds the frame of the ``@step`` body running now; ``@step`` sets it with a token and
+resets it in ``finally``. A ``StepNode`` is created only when its body has returned, so every reference in a config
+points at a finished node: nodes numbered in completion order are already in dependency order and the graph cannot
+have a cycle. This module computes no version, hash or path (the compiler does) and never does I/O.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from marin_exec.errors import TracingError
+from marin_exec.step_ref import StepRef
+
+if TYPE_CHECKING:
+    from marin_exec.step import DeferredCall
+
+logger = logging.getLogger(__name__)
+
+_completion_order = itertools.count()
+
+
+class Frame:
+    """One body being traced: a @step body (``is_step``) or the top level of ``trace()``."""
+
+    __slots__ = ("name", "qualname", "is_step", "children", "calls")
+
+    def __init__(self, name: str, qualname: str, is_step: bool):
+        self.name = name
+        self.qualname = qualname
+        self.is_step = is_step
+        self.children: list[StepNode] = []  # steps this body called, in call order
+        self.calls: list[DeferredCall] = []  # deferred calls this body made
+
+    def __repr__(self) -> str:
+        return f"Frame({self.name!r})"
+
+
+_FRAME: ContextVar[Frame | None] = ContextVar("marin_exec_tracing_frame", default=None)
+
+
+def current_frame() -> Frame | None:
+    """The frame of the body being traced in this context, None outside any trace."""
+    return _FRAME.get()
+
+
+def current_step_name() -> str | None:
+    """The name of the @step being traced now (for error messages), None outside a step body."""
+    frame = _FRAME.get()
+    return frame.name if frame is not None and frame.is_step else None
+
+
+def run_in_frame(frame: Frame, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Call ``fn(*args, **kwargs)`` with ``frame`` as the current tracing frame; the previous one is restored."""
+    token = _FRAME.set(frame)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        _FRAME.reset(token)
+
+
+@dataclasses.dataclass(eq=False)
+class StepNode:
+    """A traced @step call: a job (its body returned a deferred call) or a group (it returned None).
+
+    ``inputs`` lists what the config contributes to the step's identity, in walk order: ``(key, StepRef)`` for
+    references (blocking, nonblocking and hard-coded) and ``(key, encoded value)`` for versioned values.
+    Nodes are compared by identity. Only ``override_output_path`` may change after creation (``with_output_path``).
+    """
+
+    name: str
+    qualname: str  # module.qualname of the @step function
+    description: str | None
+    call: DeferredCall | None
+    children: tuple[StepNode, ...]
+    inputs: tuple[tuple[str, Any], ...]
+    override_output_path: str | None = None
+    resources: Any = None
+    env_vars: dict[str, str] | None = None
+    pip_dependency_groups: list[str] | None = None
+    seq: int = dataclasses.field(default_factory=lambda: next(_completion_order))
+
+    @property
+    def is_group(self) -> bool:
+        return self.call is None
+
+    @property
+    def refs(self) -> Iterator[tuple[str, StepRef]]:
+        """The references among the inputs, in walk order (hard-coded ones included)."""
+        return ((key, value) for key, value in self.inputs if isinstance(value, StepRef))
+
+    @property
+    def dependencies(self) -> list[StepNode]:
+        """Steps referenced blocking, in walk order (a step referenced twice appears twice)."""
+        return [ref.node for _, ref in self.refs if ref.node is not None and ref.blocking]
+
+    @property
+    def pseudo_dependencies(self) -> list[StepNode]:
+        """Steps referenced nonblocking, in walk order."""
+        return [ref.node for _, ref in self.refs if ref.node is not None and not ref.blocking]
+
+    def pin_output_path(self, path: str) -> None:
+        if self.override_output_path is not None and self.override_output_path != path:
+            raise TracingError(
+                f"step '{self.name}' is pinned to output path '{self.override_output_path}' and cannot also be "
+                f"pinned to '{path}'; keep one with_output_path / override_output_path"
+            )
+        self.override_output_path = path
+
+    def __repr__(self) -> str:
+        kind = "group" if self.is_group else "step"
+        return f"StepNode({kind} {self.name!r})"
+
+
+@dataclasses.dataclass(frozen=True)
+class Graph:
+    """The traced steps reachable from ``roots`` through the steps each body called and each config references."""
+
+    roots: tuple[StepNode, ...]
+
+    @staticmethod
+    def from_refs(refs: StepRef | Iterable[StepRef]) -> Graph:
+        """The graph of the steps behind ``refs`` (as returned by calling @step functions)."""
+        items = [refs] if isinstance(refs, StepRef) else list(refs)
+        roots: list[StepNode] = []
+        for item in items:
+            if isinstance(item, StepRef) and item.node is not None:
+                roots.append(item.node)
+                continue
+            if getattr(item, "__marin_step__", None) is not None:
+                fn_name = getattr(item, "__name__", "step")
+                problem = f"the @step function {fn_name} itself; call it: {fn_name}(...)"
+            elif isinstance(item, StepRef):
+                problem = f"{item!r}, which is not a step"
+            else:
+                problem = f"{type(item).__name__} {item!r}"
+            raise TracingError(
+                f"steps to run must be the StepRefs returned by calling @step functions, but got {problem}"
+            )
+        return Graph(roots=tuple(_unique(roots)))
+
+    @cached_property
+    def nodes(self) -> tuple[StepNode, ...]:
+        """Every node reachable from the roots, in dependency order (each after everything it references)."""
+        return tuple(sorted(_reachable(self.roots, through_nonblocking=True), key=lambda node: node.seq))
+
+    @cached_property
+    def scheduled(self) -> tuple[StepNode, ...]:
+        """The nodes the plan runs: reachable without going through a nonblocking reference, in dependency order."""
+        return tuple(sorted(_reachable(self.roots, through_nonblocking=False), key=lambda node: node.seq))
+
+    @property
+    def steps(self) -> tuple[StepNode, ...]:
+        return tuple(node for node in self.nodes if not node.is_group)
+
+    @property
+    def groups(self) -> tuple[StepNode, ...]:
+        return tuple(node for node in self.nodes if node.is_group)
+
+
+def _reachable(roots: Iterable[StepNode], *, through_nonblocking: bool) -> list[StepNode]:
+    seen: set[int] = set()
+    found: list[StepNode] = []
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        found.append(node)
+        stack.extend(node.children)
+        for _, ref in node.refs:
+            if ref.node is not None and (ref.blocking or through_nonblocking):
+                stack.append(ref.node)
+    return found
+
+
+def _unique(nodes: Iterable[StepNode]) -> list[StepNode]:
+    seen: set[int] = set()
+    return [node for node in nodes if not (id(node) in seen or seen.add(id(node)))]  # type: ignore[func-returns-value]
+
+
+def output(subpath: str | None = None) -> StepRef:
+    """This step's own output path (or ``subpath`` under it); valid only inside a @step function body."""
+    frame = _FRAME.get()
+    if frame is None or not frame.is_step:
+        shown = repr(subpath) if subpath else ""
+        raise TracingError(
+            f"output({shown}) was called outside a @step function body; call it inside a "
+            "@step function body, where it stands for that step's own output path"
+        )
+    ref = StepRef(frame=frame)
+    return ref / subpath if subpath else ref
+
+
+def trace(entry: Callable[..., Any], *args: Any, **kwargs: Any) -> Graph:
+    """Run ``entry(*args, **kwargs)`` under tracing and return the graph of every step it called; runs nothing.
+
+    ``entry`` is usually a @step function; a plain function that calls @step functions works too.
+    """
+    qualname = getattr(entry, "__qualname__", repr(entry))
+    frame = Frame(name=f"trace({qualname})", qualname=qualname, is_step=False)
+    result = run_in_frame(frame, entry, args, kwargs)
+    roots = list(frame.children)
+    returned = [result] if isinstance(result, StepRef) else result if isinstance(result, (list, tuple)) else []
+    roots.extend(ref.node for ref in returned if isinstance(ref, StepRef) and ref.node is not None)
+    logger.debug(f"trace({qualname}): {len(roots)} root step(s)")
+    return Graph(roots=tuple(_unique(roots)))

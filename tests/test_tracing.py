@@ -1,0 +1,343 @@
+"""Tracing: @step bodies record deferred calls, groups stand for their children, and misuse is a clear error."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+
+import pytest
+
+from marin_exec.errors import StepDefinitionError, TracingError, VersioningError
+from marin_exec.step import DeferredCall, deferred, step
+from marin_exec.step_ref import StepRef
+from marin_exec.tracing import current_frame, output, trace
+from marin_exec.versioning import versioned
+
+CALLS: list[object] = []
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    input_path: object = None
+    output_path: object = None
+    size: object = None
+
+
+def _process(config: Config) -> Config:
+    """Library function: records that it ran."""
+    CALLS.append(config)
+    return config
+
+
+process = deferred(_process)
+
+
+@step(name="raw/{name}", description="download {name} at size {size}")
+def raw(name: str, size: int = 3):
+    return process(Config(output_path=output(), size=versioned(size)))
+
+
+@step(name="tokenized/{name}")
+def tokenized(name: str, source: StepRef):
+    return process(Config(input_path=source / "data", output_path=output()))
+
+
+def test_calling_a_step_records_the_deferred_call_and_runs_nothing():
+    CALLS.clear()
+    ref = raw("corpus")
+    assert CALLS == []
+    assert ref.node is not None and isinstance(ref.node.call, DeferredCall)
+    assert ref.node.call.fn is _process
+
+
+def test_deferred_outside_tracing_runs_the_function_with_versioned_values_unwrapped():
+    assert process(Config(size=versioned(5))) == Config(size=5)
+
+
+def test_decorators_keep_name_doc_and_wrapped():
+    assert (process.__name__, process.__doc__, process.__wrapped__) == ("_process", _process.__doc__, _process)  # type: ignore[attr-defined]
+
+    def documented(name: str):
+        """Docstring."""
+        return process(Config(output_path=output()))
+
+    decorated = step(name="d")(documented)
+    assert (decorated.__name__, decorated.__doc__, decorated.__wrapped__) == ("documented", "Docstring.", documented)  # type: ignore[attr-defined]
+
+
+def test_placeholders_are_filled_from_arguments_including_defaults():
+    ref = raw(name="corpus")
+    assert ref.node is not None
+    assert (ref.node.name, ref.node.description) == ("raw/corpus", "download corpus at size 3")
+
+
+def test_unknown_placeholder_is_an_error_naming_the_function_and_placeholder():
+    with pytest.raises(TracingError, match=r"unknown_placeholder.*\{dataset\}"):
+
+        @step(name="tokenized/{dataset}")
+        def unknown_placeholder(name: str):
+            return process(Config())
+
+
+def test_placeholder_filled_with_a_step_ref_is_an_error():
+    @step(name="derived/{source}")
+    def derived(source: StepRef):
+        return process(Config(input_path=source))
+
+    with pytest.raises(TracingError, match="plain parameters"):
+        derived(raw("a"))
+
+
+def test_step_applied_twice_is_refused_at_decoration():
+    with pytest.raises(StepDefinitionError, match="applied twice"):
+
+        @step(name="outer")
+        @step(name="inner")
+        def twice():
+            return process(Config())
+
+
+def test_deferred_applied_twice_is_refused():
+    with pytest.raises(StepDefinitionError, match="applied twice"):
+        deferred(process)
+
+
+def test_step_without_a_name_is_refused_with_an_example():
+    with pytest.raises(StepDefinitionError, match='@step\\(name="nameless"\\)'):
+
+        @step  # type: ignore[arg-type]
+        def nameless():
+            return process(Config())
+
+
+@pytest.mark.parametrize("name", ["a/../b", "a//b", "/abs", "has space", "", "trailing/"])
+def test_bad_step_name_is_rejected_at_definition(name):
+    with pytest.raises(StepDefinitionError, match="invalid"):
+
+        @step(name=name)
+        def badly_named():
+            return process(Config())
+
+
+def test_bad_name_from_a_placeholder_value_is_rejected_when_called():
+    with pytest.raises(StepDefinitionError, match="raw/has space"):
+        raw("has space")
+
+
+def test_output_outside_a_step_body_says_to_call_it_inside_one():
+    with pytest.raises(TracingError, match="inside a @step function body"):
+        output()
+
+
+def test_output_of_one_step_used_in_another_step_is_an_error():
+    leaked = {}
+
+    @step(name="leaks")
+    def leaks():
+        leaked["ref"] = output()
+        return process(Config(output_path=output()))
+
+    @step(name="uses_leaked")
+    def uses_leaked():
+        return process(Config(input_path=leaked["ref"]))
+
+    leaks()
+    with pytest.raises(TracingError, match="output\\(\\) of step 'leaks'|of step 'leaks'"):
+        uses_leaked()
+
+
+def test_reading_an_attribute_of_a_deferred_call_is_an_error_explaining_why():
+    @step(name="reads_result")
+    def reads_result():
+        result = process(Config())
+        return process(Config(size=result.size))
+
+    with pytest.raises(TracingError, match=r"'.size'.*result does not exist yet"):
+        reads_result()
+
+
+def test_body_returning_something_else_is_an_error():
+    @step(name="returns_int")
+    def returns_int():
+        return 3
+
+    with pytest.raises(TracingError, match="returned int 3"):
+        returns_int()
+
+
+def test_body_that_calls_a_deferred_function_but_returns_none_says_to_return_it():
+    @step(name="forgot_return")
+    def forgot_return():
+        process(Config(output_path=output()))
+
+    with pytest.raises(TracingError, match="`return _process\\(...\\)`"):
+        forgot_return()
+
+
+def test_body_making_two_deferred_calls_is_an_error():
+    @step(name="two_calls")
+    def two_calls():
+        process(Config())
+        return process(Config())
+
+    with pytest.raises(TracingError, match="exactly one deferred call"):
+        two_calls()
+
+
+def test_group_stands_for_the_steps_its_body_called():
+    @step(name="pipeline")
+    def pipeline():
+        source = raw("a")
+        tokenized("a", source)
+
+    graph = trace(pipeline)
+    (root,) = graph.roots
+    assert root.is_group
+    assert [child.name for child in root.children] == ["raw/a", "tokenized/a"]
+    assert [node.name for node in graph.steps] == ["raw/a", "tokenized/a"]
+
+
+def test_group_reference_in_a_config_names_the_group_and_its_steps():
+    @step(name="prep")
+    def prep():
+        raw("a")
+
+    with pytest.raises(TracingError, match=r"'prep', which is a group.*raw/a"):
+        tokenized("a", prep())
+
+
+def test_dependencies_are_exactly_the_references_in_the_config():
+    @step(name="pipeline")
+    def pipeline():
+        unrelated = raw("unrelated")
+        source = raw("a")
+        tokenized("a", source)
+        return None if unrelated is None else None
+
+    graph = trace(pipeline)
+    by_name = {node.name: node for node in graph.nodes}
+    assert by_name["tokenized/a"].dependencies == [by_name["raw/a"]]
+    assert "raw/unrelated" in by_name  # called, so in the plan, but nobody waits for it
+
+
+def test_references_are_found_in_nested_dataclasses_dicts_lists_and_tuples():
+    @dataclasses.dataclass(frozen=True)
+    class Outer:
+        inner: Config
+        table: dict
+        items: list
+        pair: tuple
+
+    @step(name="nested")
+    def nested(a: StepRef, b: StepRef):
+        config = Outer(inner=Config(input_path=a), table={"x": b}, items=[1, a / "f"], pair=(b, 2))
+        return process(config)
+
+    ref = nested(raw("a"), raw("b"))
+    assert ref.node is not None
+    assert [key for key, _ in ref.node.refs] == ["inner.input_path", "table.x", "items.[1]", "pair.[0]"]
+
+
+def test_a_set_holding_a_reference_is_an_error():
+    @step(name="with_set")
+    def with_set(a: StepRef):
+        return process(Config(input_path={a}))
+
+    with pytest.raises(TracingError, match="sets have no stable order"):
+        with_set(raw("a"))
+
+
+def test_nested_versioned_is_an_error():
+    @step(name="nested_versioned")
+    def nested_versioned():
+        return process(Config(size=versioned([versioned(1)])))
+
+    with pytest.raises(TracingError, match="cannot be nested"):
+        nested_versioned()
+
+
+def test_versioning_a_step_ref_is_an_error():
+    @step(name="versions_ref")
+    def versions_ref(a: StepRef):
+        return process(Config(input_path=versioned(a)))
+
+    with pytest.raises(TracingError, match="cannot be versioned"):
+        versions_ref(raw("a"))
+
+
+def test_step_ref_inside_a_versioned_value_is_an_error():
+    @step(name="ref_inside_versioned")
+    def ref_inside_versioned(a: StepRef):
+        return process(Config(input_path=versioned({"paths": [a]})))
+
+    with pytest.raises(TracingError, match="input_path.paths.\\[0\\].*cannot be versioned"):
+        ref_inside_versioned(raw("a"))
+
+
+def test_unencodable_versioned_value_names_the_dotted_key_and_type():
+    @step(name="unencodable")
+    def unencodable():
+        return process(Config(size=versioned({"when": datetime.date(2024, 1, 1)})))
+
+    with pytest.raises(VersioningError, match=r"unencodable.*'size.when'.*datetime.date"):
+        unencodable()
+
+
+def test_deferred_call_result_in_a_config_is_an_error():
+    @step(name="chained")
+    def chained():
+        return process(Config(input_path=process(Config())))
+
+    with pytest.raises(TracingError, match="Make that call its own @step"):
+        chained()
+
+
+def test_tracing_context_is_reset_when_a_body_raises():
+    @step(name="fails")
+    def fails():
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        fails()
+    assert current_frame() is None
+
+
+def test_trace_of_a_plain_function_collects_its_top_level_step_calls():
+    def entry():
+        raw("a")
+        raw("b")
+
+    assert [node.name for node in trace(entry).roots] == ["raw/a", "raw/b"]
+
+
+def test_deferred_called_outside_tracing_with_a_step_ref_is_an_error():
+    with pytest.raises(TracingError, match="outside any @step body"):
+        process(Config(input_path=raw("a")))
+
+
+def test_deferred_called_during_trace_but_outside_a_step_body_is_an_error():
+    with pytest.raises(TracingError, match="outside any @step body"):
+        trace(lambda: process(Config()))
+
+
+def test_deferred_call_repr_reads_like_source():
+    ref = tokenized("a", raw("a"))
+    assert ref.node is not None
+    assert repr(ref.node.call) == '_process(Config(input_path=raw/a/"data", output_path=output(), size=None))'
+
+
+def test_wrong_arguments_to_a_deferred_function_are_an_error_when_traced():
+    @step(name="wrong_args")
+    def wrong_args():
+        return process(Config(), Config())
+
+    with pytest.raises(TracingError, match="cannot be called with these arguments"):
+        wrong_args()
+
+
+def test_step_ref_from_a_finished_trace_can_feed_a_later_top_level_call():
+    source = raw("a")
+    consumer = tokenized("a", source)
+    assert consumer.node is not None
+    assert consumer.node.dependencies == [source.node]
+    assert isinstance(consumer, StepRef)
