@@ -42,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+
 class GcsStore:
     """``AtomicStore`` for ``gs://`` paths (see the module docstring). Safe to share between threads."""
 
