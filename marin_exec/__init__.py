@@ -31,10 +31,10 @@ from marin_exec.status import (
     StatusFile,
     worker_id,
 )
-from marin_exec.step import DeferredCall, deferred, step
+from marin_exec.step import deferred, step
 from marin_exec.step_ref import StepRef
 from marin_exec.step_spec import StepSpec
-from marin_exec.tracing import Graph, output, trace
+from marin_exec.tracing import DeferredCall, Graph, output, trace
 from marin_exec.versioning import versioned
 
 __all__ = [

@@ -19,8 +19,9 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from marin_exec.compiler import GroupView
 from marin_exec.errors import MarinExecError, MissingPrefixError
-from marin_exec.render import GroupView, render_plan, render_summary
+from marin_exec.render import render_plan, render_summary
 from marin_exec.runner import RunReport, StepRunner
 from marin_exec.step_spec import StepSpec
 from marin_exec.storage import store_for

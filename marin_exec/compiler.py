@@ -12,23 +12,28 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import functools
 import logging
 import pathlib
-from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
+from marin_exec.config_walk import DESCEND, call_roots, dataclass_fields, map_config
 from marin_exec.errors import CycleError, PathCollisionError, TracingError
-from marin_exec.step import DESCEND, call_roots, dataclass_fields, map_config
 from marin_exec.step_ref import StepRef
 from marin_exec.step_spec import StepSpec, resolve_prefix, under_prefix
-from marin_exec.tracing import Graph, StepNode
+from marin_exec.tracing import Graph, StepNode, qualified_name
 from marin_exec.versioning import VersionedValue
 
-if TYPE_CHECKING:
-    from marin_exec.render import GroupView
-
 logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class GroupView:
+    """A group step as the dry run shows it: its name and the items its body called, in call order."""
+
+    name: str
+    children: Sequence[StepSpec | GroupView]
+    description: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,7 +50,6 @@ class Plan:
 
     def group_views(self) -> list[GroupView]:
         """The top-level groups with their children, in call order, for the dry-run tree."""
-        from marin_exec.render import GroupView
 
         def view(group: StepNode) -> GroupView:
             children = [view(child) if child.is_group else self.spec_of[child] for child in group.children]
@@ -113,7 +117,7 @@ def _lower(node: StepNode, spec_of: Mapping[StepNode, StepSpec], prefix: str | N
     # the info dict is completed right after construction, before anything can read it.
     info: dict[str, Any] = {
         "description": node.description,
-        "fn_name": _qualified_name(call.fn),
+        "fn_name": qualified_name(call.fn),
         "step_fn_name": node.qualname,
     }
     spec = StepSpec(
@@ -227,12 +231,6 @@ def _json_data(value: Any, output_path: str) -> Any:
     return repr(value)
 
 
-def _qualified_name(fn: Any) -> str:
-    while isinstance(fn, functools.partial):
-        fn = fn.func
-    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
-
-
 # -- one path, one step ---------------------------------------------------------------------------------------------
 
 
@@ -243,7 +241,7 @@ def _same_step(owner: StepNode, kept: StepSpec, node: StepNode, spec: StepSpec) 
     if owner.call.fn is not node.call.fn:
         raise PathCollisionError(
             f"output path {path} is claimed by two different functions: step '{owner.name}' runs "
-            f"{_qualified_name(owner.call.fn)} and step '{node.name}' runs {_qualified_name(node.call.fn)}. "
+            f"{qualified_name(owner.call.fn)} and step '{node.name}' runs {qualified_name(node.call.fn)}. "
             "Give one of them another name or output path."
         )
     if kept.version_str != spec.version_str:

@@ -5,9 +5,9 @@ Pure formatting of a ``RunReport`` and the plan's groups; it reads and writes no
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 
+from marin_exec.compiler import GroupView
 from marin_exec.runner import (
     BLOCKED,
     CACHED,
@@ -25,15 +25,6 @@ from marin_exec.step_spec import StepSpec
 
 PLAN_STATES = (DONE, WILL_RUN, RUNNING_ELSEWHERE, FAILED_BEFORE, BLOCKED)
 RUN_STATES = (RAN, CACHED, FAILED, DEP_FAILED)
-
-
-@dataclasses.dataclass(frozen=True)
-class GroupView:
-    """A group step as the dry run shows it: its name and the items its body called, in call order."""
-
-    name: str
-    children: Sequence[StepSpec | GroupView]
-    description: str | None = None
 
 
 def render_plan(

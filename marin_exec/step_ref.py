@@ -38,18 +38,22 @@ class StepRef:
     @staticmethod
     def hardcoded(path: str | os.PathLike[str]) -> StepRef:
         """An input no step produces; a relative path is under the prefix. It enters the version as written."""
-        path = os.fspath(path)
+        if isinstance(path, os.PathLike):
+            path = os.fspath(path)
         if not isinstance(path, str) or not path:
-            raise TracingError(f"StepRef.hardcoded({path!r}): give a non-empty path such as 'raw/external/v1'")
+            raise TracingError(
+                f"StepRef.hardcoded({path!r}){_while_tracing()}: give a non-empty str path such as 'raw/external/v1'"
+            )
         return StepRef(hardcoded_path=path)
 
     def __truediv__(self, subpath: str | os.PathLike[str]) -> StepRef:
         """The path ``subpath`` under this reference: ``tokenized / "data" / "train.jsonl"``."""
-        subpath = os.fspath(subpath)
+        if isinstance(subpath, os.PathLike):
+            subpath = os.fspath(subpath)
         if not isinstance(subpath, str) or not subpath or subpath.startswith("/") or ".." in subpath.split("/"):
             raise TracingError(
-                f"{self!r} / {subpath!r}: a sub path must be a non-empty relative path without '..' "
-                "(such as 'data/train.jsonl'), so that it stays under the step's output path"
+                f"{self!r} / {subpath!r}{_while_tracing()}: a sub path must be a non-empty relative path string "
+                "without '..' (such as 'data/train.jsonl'), so that it stays under the step's output path"
             )
         if self.hardcoded_path is not None:
             return dataclasses.replace(self, hardcoded_path=_join(self.hardcoded_path, subpath))
@@ -62,7 +66,10 @@ class StepRef:
     def nonblocking(self) -> StepRef:
         """A reference that enters the version but is neither scheduled nor waited for (e.g. live checkpoints)."""
         if self.frame is not None:
-            raise TracingError(f"{self!r}.nonblocking(): a step's own output() cannot be nonblocking")
+            raise TracingError(
+                f"step '{self.frame.name}': {self!r}.nonblocking() was called, but a step never waits for its own "
+                "output, so there is nothing to make nonblocking. Use output() as it is."
+            )
         return dataclasses.replace(self, blocking=False)
 
     def with_output_path(self, path: str) -> StepRef:
@@ -90,15 +97,11 @@ class StepRef:
     # -- refusing to be data -----------------------------------------------------------------------------------
 
     def _refuse(self, use: str) -> NoReturn:
-        from marin_exec.tracing import current_step_name
-
-        where = current_step_name()
-        during = f" while tracing step '{where}'" if where else ""
         raise TracingError(
-            f"{self!r} ({self._describe()}) was used as data{during}: {use}. A StepRef stands for a path that exists "
-            "only when the pipeline runs, so it cannot be tested, iterated, joined or formatted while tracing. Put it "
-            "in the config you pass to a deferred function (use ref / 'sub/path' for paths under it); the library "
-            "function then receives the concrete path as a str."
+            f"{self!r} ({self._describe()}) was used as data{_while_tracing()}: {use}. A StepRef stands for a path "
+            "that exists only when the pipeline runs, so it cannot be tested, iterated, joined or formatted while "
+            "tracing. Put it in the config you pass to a deferred function (use ref / 'sub/path' for paths under it); "
+            "the library function then receives the concrete path as a str."
         )
 
     def __bool__(self) -> bool:
@@ -109,6 +112,9 @@ class StepRef:
 
     def __len__(self) -> int:
         self._refuse("len()")
+
+    def __getitem__(self, key: object) -> NoReturn:
+        self._refuse("indexing; use ref / 'sub/path' for a path under it")
 
     def __fspath__(self) -> str:
         self._refuse("os.fspath() (os.path / open() / pathlib)")
@@ -149,3 +155,11 @@ class StepRef:
 
 def _join(base: str | None, subpath: str) -> str:
     return f"{base.rstrip('/')}/{subpath}" if base else subpath
+
+
+def _while_tracing() -> str:
+    """`` while tracing step 'name'`` inside a @step body, else empty (for messages)."""
+    from marin_exec.tracing import current_step_name  # local: tracing imports this module
+
+    name = current_step_name()
+    return f" while tracing step '{name}'" if name else ""

@@ -1,5 +1,5 @@
-"""Tracing state: the context of the step body being traced, the traced graph (``StepNode``, ``Graph``),
-``output()`` and ``trace()``.
+"""Tracing state: the context of the step body being traced, what tracing records (``DeferredCall``, ``StepNode``,
+``Graph``), ``output()`` and ``trace()``.
 
 A ``contextvars.ContextVar`` holds the frame of the ``@step`` body running now; ``@step`` sets it with a token and
 resets it in ``finally``. A ``StepNode`` is created only when its body has returned, so every reference in a config
@@ -10,18 +10,15 @@ have a cycle. This module computes no version, hash or path (the compiler does) 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
-from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any, NoReturn
 
 from marin_exec.errors import TracingError
 from marin_exec.step_ref import StepRef
-
-if TYPE_CHECKING:
-    from marin_exec.step import DeferredCall
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +62,42 @@ def run_in_frame(frame: Frame, fn: Callable[..., Any], args: tuple[Any, ...], kw
         return fn(*args, **kwargs)
     finally:
         _FRAME.reset(token)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class DeferredCall:
+    """A call of a deferred function recorded while tracing; its result does not exist yet."""
+
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    step_name: str | None = dataclasses.field(default=None, repr=False)
+
+    def __getattr__(self, name: str) -> NoReturn:
+        if name.startswith("_"):  # copy, pickle, IPython and friends probe optional hooks
+            raise AttributeError(name)
+        raise TracingError(
+            f"step '{self.step_name}': '.{name}' was read from the result of {qualified_name(self.fn)}(...) while "
+            "tracing. Inside a @step body a deferred function does not run: the call is only recorded, so its "
+            "result does not exist yet. Return the call from the step body, and pass this step's StepRef to the "
+            "steps that need what it produces."
+        )
+
+    def __bool__(self) -> bool:
+        raise TracingError(
+            f"step '{self.step_name}': the result of {qualified_name(self.fn)}(...) was tested with bool() while "
+            "tracing; it does not exist until the step runs. Return the call from the step body."
+        )
+
+    def __iter__(self) -> NoReturn:
+        raise TracingError(
+            f"step '{self.step_name}': the result of {qualified_name(self.fn)}(...) was iterated while tracing; it "
+            "does not exist until the step runs. Return the call from the step body."
+        )
+
+    def __repr__(self) -> str:
+        parts = [repr(arg) for arg in self.args] + [f"{key}={value!r}" for key, value in self.kwargs.items()]
+        return f"{getattr(self.fn, '__name__', repr(self.fn))}({', '.join(parts)})"
 
 
 @dataclasses.dataclass(eq=False)
@@ -147,12 +180,12 @@ class Graph:
             )
         return Graph(roots=tuple(_unique(roots)))
 
-    @cached_property
+    @functools.cached_property
     def nodes(self) -> tuple[StepNode, ...]:
         """Every node reachable from the roots, in dependency order (each after everything it references)."""
         return tuple(sorted(_reachable(self.roots, through_nonblocking=True), key=lambda node: node.seq))
 
-    @cached_property
+    @functools.cached_property
     def scheduled(self) -> tuple[StepNode, ...]:
         """The nodes the plan runs: reachable without going through a nonblocking reference, in dependency order."""
         return tuple(sorted(_reachable(self.roots, through_nonblocking=False), key=lambda node: node.seq))
@@ -193,8 +226,9 @@ def output(subpath: str | None = None) -> StepRef:
     frame = _FRAME.get()
     if frame is None or not frame.is_step:
         shown = repr(subpath) if subpath else ""
+        where = f" (in {frame.name}, outside the steps it calls)" if frame is not None else ""
         raise TracingError(
-            f"output({shown}) was called outside a @step function body; call it inside a "
+            f"output({shown}) was called outside a @step function body{where}; call it inside a "
             "@step function body, where it stands for that step's own output path"
         )
     ref = StepRef(frame=frame)
@@ -214,3 +248,10 @@ def trace(entry: Callable[..., Any], *args: Any, **kwargs: Any) -> Graph:
     roots.extend(ref.node for ref in returned if isinstance(ref, StepRef) and ref.node is not None)
     logger.debug(f"trace({qualname}): {len(roots)} root step(s)")
     return Graph(roots=tuple(_unique(roots)))
+
+
+def qualified_name(fn: Any) -> str:
+    """``module.qualname`` of a function (of the function inside a ``functools.partial``), for messages."""
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"

@@ -36,19 +36,27 @@ def versioned(value: T) -> T:
 
     Typed as returning ``T`` so that config dataclass fields keep their declared types.
     """
+    from marin_exec.step_ref import StepRef  # local: the tracing modules sit above this one
+
     if isinstance(value, VersionedValue):
         raise TracingError(
-            f"versioned() was applied twice to {value.value!r}; versioned values cannot be nested: "
+            f"{_in_step()}versioned() was applied twice to {value.value!r}; versioned values cannot be nested: "
             "call versioned() once on the plain value"
         )
-    from marin_exec.step_ref import StepRef  # local: step_ref imports this module
-
     if isinstance(value, StepRef):
         raise TracingError(
-            f"versioned({value!r}): a StepRef cannot be versioned; references are part of the version already "
-            "(they contribute the dependency's own version), so pass the StepRef without versioned()"
+            f"{_in_step()}versioned({value!r}): a StepRef cannot be versioned; references are part of the version "
+            "already (they contribute the dependency's own version), so pass the StepRef without versioned()"
         )
     return VersionedValue(value)  # type: ignore[return-value]
+
+
+def _in_step() -> str:
+    """``step 'name': `` while a @step body is traced, else empty (for messages)."""
+    from marin_exec.tracing import current_step_name  # local: the tracing modules sit above this one
+
+    name = current_step_name()
+    return f"step '{name}': " if name else ""
 
 
 def encode(value: Any, key: str, step: str | None = None) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
 import json
@@ -9,7 +10,7 @@ import logging
 import pathlib
 import pickle
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -540,7 +541,7 @@ def test_the_same_step_called_twice_is_one_spec():
     assert len(set(map(id, plan.spec_of.values()))) == 1
 
 
-def test_different_functions_on_one_output_path_is_a_collision_naming_both():
+def test_different_functions_on_one_output_path_is_a_collision_naming_both_and_writes_nothing(tmp_path):
     @step(name="raw")
     def via_other():
         return other(DownloadConfig(url=versioned("u"), output_path=output()))
@@ -549,17 +550,28 @@ def test_different_functions_on_one_output_path_is_a_collision_naming_both():
         _up("raw", "u")
         via_other()
 
-    with pytest.raises(PathCollisionError, match=r"_download.*_other"):
-        _compile(entry)
+    with pytest.raises(PathCollisionError, match=r"step 'raw' runs .*_download and step 'raw' runs .*_other"):
+        _compile(entry, prefix=str(tmp_path / "out"))
+    assert not (tmp_path / "out").exists()
 
 
-def test_two_steps_pinned_to_the_same_path_is_a_collision():
+def test_two_steps_pinned_to_the_same_path_is_a_collision_and_writes_nothing(tmp_path):
     def entry():
         _up("a", "1").with_output_path("shared/out")
         _up("a", "2").with_output_path("shared/out")
 
-    with pytest.raises(PathCollisionError, match="both use output path /prefix/shared/out"):
-        _compile(entry)
+    with pytest.raises(PathCollisionError, match=f"both use output path {tmp_path}/out/shared/out"):
+        _compile(entry, prefix=str(tmp_path / "out"))
+    assert not (tmp_path / "out").exists()
+
+
+def test_override_output_path_fills_placeholders_under_the_prefix_and_keeps_the_version():
+    @step(name="raw/{name}", override_output_path="legacy/{name}-v1")
+    def legacy(name: str):
+        return download(DownloadConfig(url=versioned("https://example.org/corpus.txt"), output_path=output()))
+
+    spec = _spec(_compile(lambda: legacy("corpus")), "raw/corpus")
+    assert (spec.hash_id, spec.output_path) == ("ed8966", "/prefix/legacy/corpus-v1")
 
 
 def test_pinned_output_path_keeps_the_version_and_warns_with_both_paths(caplog):
@@ -626,20 +638,45 @@ def test_config_changed_after_tracing_is_an_error_at_compile_time():
         _compile(entry)
 
 
-def test_a_deep_chain_compiles_without_recursion_and_writes_nothing(tmp_path):
-    prefix = tmp_path / "never-created"
+_IO_EVENTS = frozenset(
+    "open os.listdir os.scandir os.mkdir os.rename os.remove os.rmdir socket.connect subprocess.Popen".split()
+)
+_io_seen: list[str] | None = None  # set while a test records I/O
 
+
+def _audit(event: str, args: tuple[Any, ...]) -> None:
+    if _io_seen is not None and event in _IO_EVENTS:
+        _io_seen.append(f"{event} {args[:1]!r}")
+
+
+@contextlib.contextmanager
+def _recording_io() -> Iterator[list[str]]:
+    """The file, directory, socket and process events of the block (audit hooks cannot be removed: it stays idle)."""
+    global _io_seen
+    if not getattr(sys, "_marin_exec_test_audit", False):
+        sys.addaudithook(_audit)
+        sys._marin_exec_test_audit = True  # type: ignore[attr-defined]
+    _io_seen = []
+    try:
+        yield _io_seen
+    finally:
+        _io_seen = None
+
+
+def test_a_10000_step_chain_traces_and_compiles_without_recursion_or_io(tmp_path):
     def entry():
         _chain("long", 10_000)
 
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(300)  # any recursion along the chain would fail at once
     try:
-        plan = compile_graph(trace(entry), prefix=str(prefix))
+        with _recording_io() as io_events:
+            plan = compile_graph(trace(entry), prefix=str(tmp_path / "out"))
+            paths = [spec.output_path for spec in plan.specs]
     finally:
         sys.setrecursionlimit(limit)
-    assert len(plan.specs) == 10_000 and plan.specs[-1].depth == 9_999
-    assert not prefix.exists()
+    assert io_events == []
+    assert len(paths) == 10_000 and plan.specs[-1].depth == 9_999
 
 
 def test_traced_steps_run_with_the_step_runner_and_load_as_the_library_return_type(tmp_path):

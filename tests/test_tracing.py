@@ -8,9 +8,9 @@ import datetime
 import pytest
 
 from marin_exec.errors import StepDefinitionError, TracingError, VersioningError
-from marin_exec.step import DeferredCall, deferred, step
+from marin_exec.step import deferred, step
 from marin_exec.step_ref import StepRef
-from marin_exec.tracing import current_frame, output, trace
+from marin_exec.tracing import DeferredCall, current_frame, output, trace
 from marin_exec.versioning import versioned
 
 CALLS: list[object] = []
@@ -129,6 +129,14 @@ def test_output_outside_a_step_body_says_to_call_it_inside_one():
         output()
 
 
+def test_output_at_the_top_level_of_a_trace_names_the_trace():
+    def entry():
+        output()
+
+    with pytest.raises(TracingError, match=r"outside a @step function body \(in trace\(.*entry\)"):
+        trace(entry)
+
+
 def test_output_of_one_step_used_in_another_step_is_an_error():
     leaked = {}
 
@@ -142,7 +150,7 @@ def test_output_of_one_step_used_in_another_step_is_an_error():
         return process(Config(input_path=leaked["ref"]))
 
     leaks()
-    with pytest.raises(TracingError, match="output\\(\\) of step 'leaks'|of step 'leaks'"):
+    with pytest.raises(TracingError, match=r"step 'uses_leaked': .*'input_path' holds output\(\) of step 'leaks'"):
         uses_leaked()
 
 
@@ -154,6 +162,16 @@ def test_reading_an_attribute_of_a_deferred_call_is_an_error_explaining_why():
 
     with pytest.raises(TracingError, match=r"'.size'.*result does not exist yet"):
         reads_result()
+
+
+@pytest.mark.parametrize("use", [pytest.param(bool, id="bool"), pytest.param(list, id="iteration")])
+def test_using_the_result_of_a_deferred_call_as_data_is_an_error_naming_the_step(use):
+    @step(name="tests_result")
+    def tests_result():
+        use(process(Config()))
+
+    with pytest.raises(TracingError, match=r"step 'tests_result': the result of .*_process\(...\)"):
+        tests_result()
 
 
 def test_body_returning_something_else_is_an_error():
@@ -184,6 +202,25 @@ def test_body_making_two_deferred_calls_is_an_error():
         two_calls()
 
 
+@pytest.mark.parametrize(
+    "option",
+    [
+        {"override_output_path": "legacy/x"},
+        {"resources": {"cpu": 1}},
+        {"env_vars": {"A": "1"}},
+        {"pip_dependency_groups": ["tpu"]},
+    ],
+    ids=lambda option: next(iter(option)),
+)
+def test_job_options_on_a_group_are_an_error_naming_the_option(option):
+    @step(name="grouped", **option)
+    def grouped():
+        raw("a")
+
+    with pytest.raises(TracingError, match=rf"'grouped'.*is a group.*{next(iter(option))} would apply to nothing"):
+        grouped()
+
+
 def test_group_stands_for_the_steps_its_body_called():
     @step(name="pipeline")
     def pipeline():
@@ -209,10 +246,9 @@ def test_group_reference_in_a_config_names_the_group_and_its_steps():
 def test_dependencies_are_exactly_the_references_in_the_config():
     @step(name="pipeline")
     def pipeline():
-        unrelated = raw("unrelated")
+        raw("unrelated")
         source = raw("a")
         tokenized("a", source)
-        return None if unrelated is None else None
 
     graph = trace(pipeline)
     by_name = {node.name: node for node in graph.nodes}
@@ -247,6 +283,24 @@ def test_a_set_holding_a_reference_is_an_error():
         with_set(raw("a"))
 
 
+def test_step_ref_as_a_dict_key_is_an_error_saying_to_put_it_in_the_value():
+    @step(name="weighted")
+    def weighted(a: StepRef):
+        return process(Config(input_path={a: 0.5}))
+
+    with pytest.raises(TracingError, match=r"step 'weighted': config key 'input_path' is a dict with raw/a as a key"):
+        weighted(raw("a"))
+
+
+def test_versioned_applied_to_a_versioned_value_is_an_error_naming_the_step():
+    @step(name="versions_twice")
+    def versions_twice():
+        return process(Config(size=versioned(versioned(1))))
+
+    with pytest.raises(TracingError, match="step 'versions_twice': .*cannot be nested"):
+        versions_twice()
+
+
 def test_nested_versioned_is_an_error():
     @step(name="nested_versioned")
     def nested_versioned():
@@ -256,12 +310,12 @@ def test_nested_versioned_is_an_error():
         nested_versioned()
 
 
-def test_versioning_a_step_ref_is_an_error():
+def test_versioning_a_step_ref_is_an_error_naming_the_step():
     @step(name="versions_ref")
     def versions_ref(a: StepRef):
         return process(Config(input_path=versioned(a)))
 
-    with pytest.raises(TracingError, match="cannot be versioned"):
+    with pytest.raises(TracingError, match="step 'versions_ref': .*cannot be versioned"):
         versions_ref(raw("a"))
 
 
@@ -281,6 +335,15 @@ def test_unencodable_versioned_value_names_the_dotted_key_and_type():
 
     with pytest.raises(VersioningError, match=r"unencodable.*'size.when'.*datetime.date"):
         unencodable()
+
+
+def test_unencodable_versioned_value_at_the_root_of_the_config_says_so():
+    @step(name="unencodable_root")
+    def unencodable_root():
+        return process(versioned(datetime.date(2024, 1, 1)))
+
+    with pytest.raises(VersioningError, match=r"unencodable_root.*'<whole config>'.*datetime.date"):
+        unencodable_root()
 
 
 def test_deferred_call_result_in_a_config_is_an_error():
@@ -326,12 +389,12 @@ def test_deferred_call_repr_reads_like_source():
     assert repr(ref.node.call) == '_process(Config(input_path=raw/a/"data", output_path=output(), size=None))'
 
 
-def test_wrong_arguments_to_a_deferred_function_are_an_error_when_traced():
+def test_wrong_arguments_to_a_deferred_function_are_an_error_showing_its_signature():
     @step(name="wrong_args")
     def wrong_args():
         return process(Config(), Config())
 
-    with pytest.raises(TracingError, match="cannot be called with these arguments"):
+    with pytest.raises(TracingError, match=r"step 'wrong_args': .*cannot be called.*takes: _process\(config\b"):
         wrong_args()
 
 

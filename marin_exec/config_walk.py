@@ -1,0 +1,236 @@
+"""One set of rules for walking a step's config: what enters its identity, and the config with values replaced.
+
+A config is walked the way DESIGN §4 numbers it: dataclass fields in declaration order, dict values in insertion
+order, list and tuple items in order; keys join field names and dict keys with ``.`` and write positions as
+``.[i]``. Sets and dict keys are looked into only to refuse references and versioned values there. ``call_roots``
+says where the walk of a deferred call starts, ``scan_config`` lists the references and encoded versioned values
+a traced config holds (refusing misuse on the way), and ``map_config`` rebuilds a config with some values
+replaced. It does not number references, compute versions, hashes or paths, or resolve a StepRef to a path (the
+compiler does), and it does no I/O.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from marin_exec.errors import TracingError
+from marin_exec.step_ref import StepRef
+from marin_exec.tracing import DeferredCall, Frame, qualified_name
+from marin_exec.versioning import VersionedValue, encode
+
+_ATOMS = frozenset({str, int, float, bool, bytes, complex, type(None)})
+
+
+def call_roots(
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    step_name: str | None = None,
+    *,
+    check: bool = True,
+) -> list[tuple[str, Any]]:
+    """Where the config walk starts: one argument is walked at the root (key ''), several under their
+    parameter names (in signature order, so the call's style does not matter). ``check`` verifies that ``fn``
+    accepts the arguments."""
+    if len(args) + len(kwargs) == 1 and not check:
+        return [("", args[0] if args else next(iter(kwargs.values())))]
+    try:
+        signature: inspect.Signature | None = _signature(fn)
+    except ValueError:  # no signature (some builtins): arguments are taken as given
+        signature = None
+    bound = None
+    if signature is not None:
+        try:
+            bound = signature.bind(*args, **kwargs)
+        except TypeError as e:
+            raise TracingError(
+                f"step '{step_name}': {qualified_name(fn)}() cannot be called with these arguments: {e}. Pass "
+                f"what its signature takes: {getattr(fn, '__name__', 'fn')}{signature}"
+            ) from None
+    if len(args) + len(kwargs) == 1:
+        return [("", args[0] if args else next(iter(kwargs.values())))]
+    if bound is None:
+        return [(f"[{i}]", arg) for i, arg in enumerate(args)] + list(kwargs.items())
+    return list(bound.arguments.items())
+
+
+def _signature(fn: Callable[..., Any]) -> inspect.Signature:
+    try:
+        return _cached_signature(fn)
+    except TypeError:  # an unhashable callable object
+        return inspect.signature(fn)
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_signature(fn: Callable[..., Any]) -> inspect.Signature:
+    return inspect.signature(fn)
+
+
+def dataclass_fields(cls: type) -> tuple[dataclasses.Field[Any], ...] | None:
+    """The fields of a dataclass type (None for other types), cached: configs are walked several times."""
+    return _dataclass_fields(cls)  # type: ignore[arg-type]  # types are hashable
+
+
+@functools.lru_cache(maxsize=4096)
+def _dataclass_fields(cls: Any) -> tuple[dataclasses.Field[Any], ...] | None:
+    return dataclasses.fields(cls) if dataclasses.is_dataclass(cls) else None
+
+
+def scan_config(call: DeferredCall, frame: Frame) -> tuple[tuple[str, Any], ...]:
+    """What a step's config contributes to its identity, in walk order: ``(key, StepRef)`` for references and
+    ``(key, encoded value)`` for versioned values. Raises ``TracingError`` for misuse found on the way.
+    """
+    found: list[tuple[str, Any]] = []
+    for key, value in call_roots(call.fn, call.args, call.kwargs, frame.name):
+        _scan(value, key, frame, found)
+    return tuple(found)
+
+
+def _scan(obj: Any, key: str, frame: Frame, found: list[tuple[str, Any]]) -> None:
+    if type(obj) in _ATOMS:
+        return
+    if isinstance(obj, StepRef):
+        _check_reference(obj, key, frame)
+        if obj.frame is None:  # output() contributes nothing
+            found.append((key, obj))
+        return
+    if isinstance(obj, VersionedValue):
+        _check_versioned(obj.value, key, frame)
+        found.append((key, encode(obj.value, key or "<whole config>", frame.name)))
+        return
+    if isinstance(obj, DeferredCall):
+        raise TracingError(
+            f"step '{frame.name}': config key '{key}' holds the result of {qualified_name(obj.fn)}(...), which "
+            "does not exist while tracing. Make that call its own @step and pass its StepRef here."
+        )
+    prefix = f"{key}." if key else ""
+    fields = dataclass_fields(type(obj))
+    if fields is not None:
+        for field in fields:
+            _scan(getattr(obj, field.name), prefix + field.name, frame, found)
+    elif isinstance(obj, dict):
+        for name, value in obj.items():
+            if isinstance(name, (StepRef, VersionedValue)):
+                raise TracingError(
+                    f"step '{frame.name}': config key '{key}' is a dict with {name!r} as a key; only dict values are "
+                    "walked for references and versioned values. Key the dict by a name and put this in the value."
+                )
+            _scan(value, f"{prefix}{name}", frame, found)
+    elif isinstance(obj, (list, tuple)):
+        for i, value in enumerate(obj):
+            _scan(value, f"{prefix}[{i}]", frame, found)
+    elif isinstance(obj, (set, frozenset)):
+        inside: list[tuple[str, Any]] = []
+        for value in obj:
+            _scan(value, f"{prefix}[?]", frame, inside)
+        if inside:
+            raise TracingError(
+                f"step '{frame.name}': config key '{key}' is a set holding {inside[0][1]!r}; sets have no stable "
+                "order, so references and versioned values in them cannot be numbered. Use a list (sorted)."
+            )
+
+
+def _check_reference(ref: StepRef, key: str, frame: Frame) -> None:
+    if ref.frame is not None and ref.frame is not frame:
+        raise TracingError(
+            f"step '{frame.name}': config key '{key}' holds {ref!r} of step '{ref.frame.name}'. output() stands "
+            "for the output path of the step whose body calls it; pass that step's StepRef instead, or call "
+            "output() in this step's own body."
+        )
+    if ref.node is not None and ref.node.is_group:
+        raise TracingError(
+            f"step '{frame.name}': config key '{key}' references '{ref.node.name}', which is a group (its body "
+            "returns no deferred call) and has no output path. Reference one of the steps it calls "
+            f"({', '.join(child.name for child in ref.node.children) or 'it calls none'}) instead."
+        )
+
+
+def _check_versioned(value: Any, key: str, frame: Frame) -> None:
+    if type(value) in _ATOMS:
+        return
+    if isinstance(value, StepRef):
+        raise TracingError(
+            f"step '{frame.name}': config key '{key}' versions {value!r}; a StepRef cannot be versioned (its step's "
+            "version enters this step's version already). Pass it without versioned()."
+        )
+    if isinstance(value, VersionedValue):
+        raise TracingError(
+            f"step '{frame.name}': config key '{key}' has versioned() inside versioned(); versioned values cannot "
+            "be nested. Apply versioned() once, to the outer value or to the inner ones."
+        )
+    if isinstance(value, DeferredCall):
+        raise TracingError(
+            f"step '{frame.name}': config key '{key}' versions the result of {qualified_name(value.fn)}(...), which "
+            "does not exist while tracing; make that call its own @step and pass its StepRef."
+        )
+    fields = dataclass_fields(type(value))
+    if fields is not None:
+        for field in fields:
+            _check_versioned(getattr(value, field.name), f"{key}.{field.name}", frame)
+    elif isinstance(value, dict):
+        for name, item in value.items():
+            _check_versioned(item, f"{key}.{name}", frame)
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _check_versioned(item, f"{key}.[{i}]", frame)
+
+
+DESCEND: Any = object()
+"""Returned by a ``map_config`` leaf function: not a leaf, walk into it."""
+
+
+def map_config(obj: Any, leaf: Callable[[Any], Any]) -> Any:
+    """``obj`` with every value for which ``leaf`` does not return ``DESCEND`` replaced by what it returns.
+
+    Walks dataclasses (rebuilt with ``dataclasses.replace``), dicts, lists and tuples (NamedTuples keep their
+    type). Unchanged parts are returned as they are, not copied.
+    """
+    if type(obj) in _ATOMS:
+        return obj
+    replaced = leaf(obj)
+    if replaced is not DESCEND:
+        return replaced
+    fields = dataclass_fields(type(obj))
+    if fields is not None:
+        changes = {}
+        for field in fields:
+            value = getattr(obj, field.name)
+            new = map_config(value, leaf)
+            if new is not value:
+                changes[field.name] = new
+        if not changes:
+            return obj
+        init = {f.name: changes[f.name] for f in fields if f.init and f.name in changes}
+        result = dataclasses.replace(obj, **init) if init else copy.copy(obj)
+        for field in fields:
+            if not field.init and field.name in changes:
+                object.__setattr__(result, field.name, changes[field.name])
+        return result
+    if isinstance(obj, dict):
+        items = {name: map_config(value, leaf) for name, value in obj.items()}
+        if all(items[name] is value for name, value in obj.items()):
+            return obj
+        if type(obj) is dict:
+            return items
+        rebuilt = copy.copy(obj)
+        rebuilt.update(items)
+        return rebuilt
+    if isinstance(obj, (list, tuple)):
+        new_items = [map_config(value, leaf) for value in obj]
+        if all(a is b for a, b in zip(new_items, obj, strict=True)):
+            return obj
+        if isinstance(obj, list):
+            if type(obj) is list:
+                return new_items
+            rebuilt_list = copy.copy(obj)
+            rebuilt_list[:] = new_items
+            return rebuilt_list
+        if hasattr(obj, "_fields"):  # NamedTuple
+            return type(obj)(*new_items)
+        return tuple(new_items) if type(obj) is tuple else type(obj)(new_items)
+    return obj
