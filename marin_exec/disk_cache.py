@@ -47,11 +47,11 @@ def disk_cached(
             _record_failure(scope, status, output_path)
             raise
         try:
-            # Check the lease, then save outside the fence so the heartbeat keeps refreshing during a long save.
+            # Save inside the fence: on local disk it holds the directory lock, so the artifact and info of a worker
+            # that stalls here can never land over a successor's (object stores check on entry only).
             with scope.fenced():
-                pass
-            if save is not None:
-                save(result, output_path)
+                if save is not None:
+                    save(result, output_path)
         except LeaseLostError:
             raise
         except BaseException:

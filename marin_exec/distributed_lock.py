@@ -55,7 +55,10 @@ def distributed_lock(
         heartbeat = Heartbeat(lease, interval).start()
         handed_over = False
         try:
-            status.write(STATUS_RUNNING)
+            # Fenced: a holder that stalled right after acquiring must neither write RUNNING over the SUCCESS of
+            # a worker that took the step over meanwhile, nor run the step again.
+            with lease.fenced():
+                status.write(STATUS_RUNNING)
             result = fn(output_path, *args, **kwargs)
             heartbeat.check()
             scope = scope_for(output_path)

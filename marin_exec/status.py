@@ -185,7 +185,7 @@ class Lease:
             token, self._token = self._token, None
             if token is None:
                 return
-            if getattr(self._store, "conditional_delete", False):
+            if self._store.conditional_delete:
                 self._store.delete_if(self.path, token)
                 self._notify_released()
                 return

@@ -25,6 +25,7 @@ from functools import cached_property
 from typing import Any
 
 from marin_exec.artifact import Artifact
+from marin_exec.commit import scope_for
 from marin_exec.disk_cache import disk_cached
 from marin_exec.distributed_lock import distributed_lock
 from marin_exec.errors import MissingPrefixError, StepDefinitionError
@@ -150,8 +151,15 @@ class StepSpec:
     # -- execution ------------------------------------------------------------------------------------------
 
     def read_status(self) -> str | None:
-        """The step's status at its output path, read-only (None if it never ran)."""
-        return StatusFile(self.output_path).read()
+        """The step's status at its output path, read-only (None if it never ran).
+
+        A SUCCESS that this executor wrote but whose artifact is missing reads as None: it is not done (DESIGN §5),
+        so the runner calls the step, and ``run_step`` runs it again.
+        """
+        status = StatusFile(self.output_path).read()
+        if status == STATUS_SUCCESS and not Artifact.exists(self.output_path) and _has_our_marker(self.output_path):
+            return None
+        return status
 
     @cached_property
     def executable_fn(self) -> Callable[[str], Any]:
@@ -263,7 +271,9 @@ def run_step(job: StepJob, output_path: str) -> Any:
 
     def save(result: Any, path: str) -> None:
         Artifact.save(result, path)
-        write_info(path, {**job.info, "start_time": _iso(started), "end_time": _iso(time.time())})
+        scope = scope_for(path)
+        holder = scope.lease.owner if scope is not None and scope.lease is not None else None
+        write_info(path, {**job.info, "worker_id": holder, "start_time": _iso(started), "end_time": _iso(time.time())})
 
     def load(path: str) -> Any:
         if not Artifact.exists(path) and _has_our_marker(path):

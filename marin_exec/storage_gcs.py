@@ -47,6 +47,8 @@ class GcsStore:
     """``AtomicStore`` for ``gs://`` paths (see the module docstring). Safe to share between threads."""
 
     atomic = True
+    # fake-gcs-server ignores ifGenerationMatch on DELETE, so leases are released by a swap first
+    conditional_delete = False
 
     def __init__(
         self, retry_timeout: float = DEFAULT_RETRY_TIMEOUT, request_timeout: float = DEFAULT_REQUEST_TIMEOUT

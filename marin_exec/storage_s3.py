@@ -53,6 +53,8 @@ class S3Store:
     """``AtomicStore`` for ``s3://`` paths (see the module docstring). Safe to share between threads."""
 
     atomic = True
+    # S3-compatible servers other than AWS may ignore If-Match on DELETE; release swaps first
+    conditional_delete = False
 
     def __init__(
         self, retry_timeout: float = DEFAULT_RETRY_TIMEOUT, request_timeout: float = DEFAULT_REQUEST_TIMEOUT
