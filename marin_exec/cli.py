@@ -23,7 +23,7 @@ from marin_exec.compiler import GroupView
 from marin_exec.errors import MarinExecError, MissingPrefixError
 from marin_exec.render import render_plan, render_summary
 from marin_exec.runner import RunReport, StepRunner
-from marin_exec.step_spec import StepSpec
+from marin_exec.step_spec import StepSpec, shallow_version
 from marin_exec.storage import store_for
 from marin_exec.versioning import hash_version
 
@@ -74,11 +74,22 @@ def parse_args(argv: Sequence[str], config_class: type[Any] = ExecutorMainConfig
     """draccus parsing, also accepting ``--run_only REGEX`` for a single pattern (draccus wants ``[a, b]``)."""
     import draccus
 
-    args = list(argv)
+    args: list[str] = []
+    for arg in argv:
+        args += ["--run_only", arg.split("=", 1)[1]] if arg.startswith("--run_only=") else [arg]
     for i, arg in enumerate(args[:-1]):
-        if arg == "--run_only" and not args[i + 1].lstrip().startswith("["):
-            args[i + 1] = f"[{args[i + 1]}]"
+        if arg == "--run_only" and not _is_yaml_list(args[i + 1]):
+            args[i + 1] = f"[{json.dumps(args[i + 1])}]"  # one regex, quoted: [ ] { } , are regex syntax here
     return draccus.parse(config_class, args=args)
+
+
+def _is_yaml_list(text: str) -> bool:
+    import yaml
+
+    try:
+        return isinstance(yaml.safe_load(text), list)
+    except yaml.YAMLError:
+        return False
 
 
 def parse_experiment_args(
@@ -193,7 +204,9 @@ def _write_run_info(specs: list[StepSpec], config: ExecutorMainConfig, prefix: s
         "command": _rerun_command(config),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "prefix": prefix,
-        "steps": [{"name": s.name, "output_path": s.output_path, "version": s.version, "info": s.info} for s in every],
+        "steps": [
+            {"name": s.name, "output_path": s.output_path, "version": shallow_version(s), "info": s.info} for s in every
+        ],
     }
     store_for(path).write(path, json.dumps(record, indent=2, default=repr).encode())
     return path

@@ -133,6 +133,17 @@ def _scan(obj: Any, key: str, frame: Frame, found: list[tuple[str, Any]]) -> Non
                 f"step '{frame.name}': config key '{key}' is a set holding {inside[0][1]!r}; sets have no stable "
                 "order, so references and versioned values in them cannot be numbered. Use a list (sorted)."
             )
+    else:
+        hidden = next(
+            (v for v in getattr(obj, "__dict__", {}).values() if isinstance(v, (StepRef, VersionedValue))), None
+        )
+        if hidden is not None:
+            raise TracingError(
+                f"step '{frame.name}': config key '{key or '<root>'}' is a {type(obj).__qualname__} holding "
+                f"{hidden!r}. "
+                "Only dataclasses, dicts, lists and tuples are walked, so it would be neither a dependency nor part of "
+                "the version, and the function would get a StepRef at run time. Make this config a dataclass or a dict."
+            )
 
 
 def _check_reference(ref: StepRef, key: str, frame: Frame) -> None:

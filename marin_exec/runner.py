@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import dataclasses
+import functools
+import inspect
 import logging
 import queue
 import re
@@ -127,6 +129,8 @@ class _Run:
         self.in_flight = 0
         self.context = contextvars.copy_context()
         self.first_error: BaseException | None = None
+        # run_only: steps found done while selecting; what they needed is not part of the run.
+        self.done: set[int] = set()
 
     # -- driver ---------------------------------------------------------------------------------------------
 
@@ -135,7 +139,7 @@ class _Run:
         unmatched: list[str] = []
         roots: Iterator[StepSpec]
         if run_only:
-            roots, unmatched = _select(steps, run_only)
+            roots, unmatched, self.done = _select(steps, run_only)
         else:
             roots = iter(steps)
         with (
@@ -213,7 +217,7 @@ class _Run:
                 if id(spec) in on_path:
                     raise _cycle_error(spec, [s for s, _ in stack] + [spec])
                 on_path[id(spec)] = spec
-            if i < len(spec.deps):
+            if i < len(spec.deps) and id(spec) not in self.done:
                 stack.append((spec, i + 1))
                 dep = spec.deps[i]
                 if id(dep) in on_path:
@@ -233,6 +237,12 @@ class _Run:
                     f"steps '{existing.spec.name}' and '{spec.name}' both claim the output path {path} with "
                     "different versions; give one of them another name or override_output_path"
                 )
+            if _fn_name(existing.spec) != _fn_name(spec):
+                raise PathCollisionError(
+                    f"steps '{existing.spec.name}' and '{spec.name}' claim the output path {path} with different "
+                    f"functions, {_fn_name(existing.spec)} and {_fn_name(spec)}; give one of them another name, "
+                    "hash_attrs or override_output_path"
+                )
             self.by_id[id(spec)] = existing
             return
         node = _Node(spec)
@@ -240,7 +250,9 @@ class _Run:
         self.by_id[id(spec)] = node
         seen: set[int] = set()
         for dep_spec in spec.deps:
-            dep = self.by_id[id(dep_spec)]
+            dep = self.by_id.get(id(dep_spec))
+            if dep is None:  # a dep of a step found done by run_only: not waited for
+                continue
             if id(dep) in seen:
                 continue
             seen.add(id(dep))
@@ -380,8 +392,9 @@ def _lease_held(spec: StepSpec) -> bool:
     return Lease(spec.output_path, timeout=float("inf")).holder() is not None
 
 
-def _select(steps: Iterable[StepSpec], patterns: list[str]) -> tuple[Iterator[StepSpec], list[str]]:
-    """The steps (anywhere in the plan) whose names match a ``run_only`` pattern, and the unmatched patterns."""
+def _select(steps: Iterable[StepSpec], patterns: list[str]) -> tuple[Iterator[StepSpec], list[str], set[int]]:
+    """The steps (anywhere in the plan) whose names match a ``run_only`` pattern, the unmatched patterns, and the
+    ids of the steps they need that are already done (the walk stops there, as Marin's does)."""
     compiled = [(p, re.compile(p)) for p in patterns]
     matched_patterns: set[str] = set()
     selected: list[StepSpec] = []
@@ -400,7 +413,27 @@ def _select(steps: Iterable[StepSpec], patterns: list[str]) -> tuple[Iterator[St
     unmatched = [p for p, _ in compiled if p not in matched_patterns]
     for pattern in unmatched:
         logger.warning(f"--run_only pattern {pattern!r} matches no step of this plan; it selects nothing")
-    return iter(selected), unmatched
+    done: set[int] = set()
+    visited: set[int] = set()
+    needed = list(selected)
+    while needed:
+        spec = needed.pop()
+        if id(spec) in visited:
+            continue
+        visited.add(id(spec))
+        if spec.read_status() == STATUS_SUCCESS:
+            done.add(id(spec))
+        else:
+            needed.extend(spec.deps)
+    return iter(selected), unmatched, done
+
+
+def _fn_name(spec: StepSpec) -> str:
+    """``module.qualname`` of the function a spec runs (what a compiled StepCall calls), for collision checks."""
+    fn = inspect.unwrap(spec.fn)  # type: ignore[arg-type]
+    while isinstance(fn, functools.partial):
+        fn = inspect.unwrap(fn.func)
+    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', type(fn).__qualname__)}"
 
 
 def _cycle_error(start: StepSpec, path: list[StepSpec]) -> CycleError:

@@ -29,7 +29,8 @@ from marin_exec.commit import scope_for
 from marin_exec.disk_cache import disk_cached
 from marin_exec.distributed_lock import distributed_lock
 from marin_exec.errors import MissingPrefixError, StepDefinitionError
-from marin_exec.status import STATUS_SUCCESS, StatusFile, join
+from marin_exec.settings import current_run_settings
+from marin_exec.status import STATUS_SUCCESS, Lease, StatusFile, join, parse_status, wait_for_release
 from marin_exec.storage import store_for
 from marin_exec.versioning import encode, hash_version, version_json
 
@@ -191,7 +192,7 @@ class StepSpec:
             "executor_version": f"{EXECUTOR_NAME} {EXECUTOR_VERSION}",
             "name": self.name,
             **info,
-            "version": self.version,
+            "version": shallow_version(self),
             "hash": self.hash_id,
             "dependencies": [dep.output_path for dep in self.deps],
             "pseudo_dependencies": [dep.output_path for dep in self.pseudo_deps],
@@ -223,6 +224,15 @@ def _compute_identity(root: StepSpec) -> None:
         if spec.pseudo_deps:
             version["pseudo_dependencies"] = [_dependency_entry(dep) for dep in spec.pseudo_deps]
         spec.__dict__["version"] = version
+
+
+def shallow_version(spec: StepSpec) -> dict[str, Any]:
+    """The version with every dependency written ``name-hash``: what provenance records (it identifies the same
+    inputs, and stays linear in the graph where the nested version grows as fan-in ** 5)."""
+    version = {**spec.version, "dependencies": [dep.name_with_hash for dep in spec.deps]}
+    if spec.pseudo_deps:
+        version["pseudo_dependencies"] = [dep.name_with_hash for dep in spec.pseudo_deps]
+    return version
 
 
 def _dependency_entry(dep: StepSpec) -> Any:
@@ -314,10 +324,23 @@ def _has_our_marker(output_path: str) -> bool:
 
 
 def _clear_success(output_path: str) -> None:
-    status = StatusFile(output_path)
-    found = store_for(status.path).read(status.path)
-    if found is not None and found[0].strip() == STATUS_SUCCESS.encode():
-        store_for(status.path).delete_if(status.path, found[1])
+    """Remove a SUCCESS whose artifact is missing, holding the step's lease and only if the artifact is still missing.
+
+    A worker that re-ran the step meanwhile committed its artifact and SUCCESS under that lease; status tokens are
+    the file's bytes, so without the lease a second clearer could not tell that SUCCESS from the incomplete one.
+    """
+    lease = Lease(output_path, timeout=current_run_settings().lease_timeout)
+    backoff = 0.005
+    while not lease.try_acquire():
+        wait_for_release(backoff)
+        backoff = min(0.5, backoff * 2)
+    try:
+        status = StatusFile(output_path)
+        found = store_for(status.path).read(status.path)
+        if found is not None and parse_status(found[0]) == STATUS_SUCCESS and not Artifact.exists(output_path):
+            store_for(status.path).delete_if(status.path, found[1])
+    finally:
+        lease.release()
 
 
 def _iso(t: float) -> str:
