@@ -19,6 +19,7 @@ import inspect
 import logging
 import string
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any, NoReturn, ParamSpec, TypeVar
 
 from marin_exec.config_walk import DESCEND, map_config, scan_config
@@ -159,6 +160,25 @@ class _StepDefinition:
 
     def __call__(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> StepRef:
         parent = current_frame()
+        memo = _MEMO.get()
+        if memo is None:  # the outermost step call of a trace owns the memo
+            token = _MEMO.set({})
+            try:
+                return self._call(parent, args, kwargs)
+            finally:
+                _MEMO.reset(token)
+        key = _memo_key(self, args, kwargs)
+        node = memo.get(key) if key is not None else None
+        if node is None:
+            ref = self._call(parent, args, kwargs)
+            if key is not None and ref.node is not None:
+                memo[key] = ref.node
+            return ref
+        if parent is not None:
+            parent.children.append(node)
+        return StepRef(node=node)
+
+    def _call(self, parent: Frame | None, args: tuple[Any, ...], kwargs: dict[str, Any]) -> StepRef:
         values = self._arguments(args, kwargs) if self._has_placeholders else {}
         name = self.name.fill(values, self.fn, "name")
         try:
@@ -242,6 +262,25 @@ class _StepDefinition:
             env_vars=self.env_vars,
             pip_dependency_groups=self.pip_dependency_groups,
         )
+
+
+# Within one trace, a @step called again with equal arguments is the same node: its body is not traced again.
+# Without this, bodies that call their upstream steps (instead of taking StepRefs) trace exponentially often.
+_MEMO: ContextVar[dict[Any, StepNode] | None] = ContextVar("marin_exec_step_memo", default=None)
+
+
+def _memo_key(definition: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """A hashable key for a call, or None when an argument is unhashable (such calls are traced every time)."""
+    key = (
+        id(definition),
+        tuple((type(a), a) for a in args),
+        tuple(sorted((k, type(v), v) for k, v in kwargs.items())),
+    )
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
 
 
 def step(

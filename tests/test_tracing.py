@@ -404,3 +404,30 @@ def test_step_ref_from_a_finished_trace_can_feed_a_later_top_level_call():
     assert consumer.node is not None
     assert consumer.node.dependencies == [source.node]
     assert isinstance(consumer, StepRef)
+
+
+def test_a_step_called_again_with_equal_arguments_is_traced_once():
+    """Regression: bodies that call their upstream steps were re-traced per path, exponential in depth."""
+    from marin_exec import deferred, output, step, trace, versioned
+
+    traced: list[tuple[int, int]] = []
+    record = deferred(_identity)
+
+    @step(name="lattice/l{level}-{i}")
+    def node(level: int, i: int):
+        traced.append((level, i))
+        ups = [node(level=level - 1, i=j) for j in range(3)] if level else []
+        return record({"level": versioned(level), "i": versioned(i), "ups": ups, "out": output()})
+
+    @step(name="lattice/top")
+    def top():
+        for i in range(3):
+            node(level=8, i=i)
+
+    graph = trace(top)
+    assert len(traced) == 27 == len(set(traced))  # 9 levels x 3; without memoising: 3 + 9 + ... + 3**9 bodies
+    assert len(graph.steps) == 27
+
+
+def _identity(config: dict) -> dict:
+    return config
