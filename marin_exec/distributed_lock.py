@@ -23,6 +23,8 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+_WARNED_TIMINGS: set[tuple[float, float]] = set()
+
 _FIRST_BACKOFF = 0.005
 _MAX_BACKOFF = 0.5
 
@@ -45,6 +47,13 @@ def distributed_lock(
         force = settings.force_run_failed if force_run_failed is None else force_run_failed
         interval = settings.heartbeat_interval if heartbeat_interval is None else heartbeat_interval
         timeout = settings.lease_timeout if lease_timeout is None else lease_timeout
+        if interval >= timeout and (interval, timeout) not in _WARNED_TIMINGS:
+            _WARNED_TIMINGS.add((interval, timeout))
+            logger.warning(
+                f"{output_path}: heartbeat interval {interval} s is not shorter than the lease timeout {timeout} s, "
+                "so a healthy holder of a long step looks stale and can be taken over; set --heartbeat_interval "
+                "well below --lease_timeout (e.g. a third of it)"
+            )
 
         status = StatusFile(output_path)
         lease = Lease(output_path, timeout=timeout)

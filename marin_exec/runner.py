@@ -20,12 +20,14 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from marin_exec.errors import CycleError, PathCollisionError, StepsFailed
 from marin_exec.settings import run_settings
 from marin_exec.status import STATUS_FAILED, STATUS_SUCCESS
-from marin_exec.step_spec import StepSpec
+
+if TYPE_CHECKING:  # the runner knows steps only through this contract's fields and methods
+    from marin_exec.step_spec import StepSpec
 
 logger = logging.getLogger(__name__)
 
@@ -330,8 +332,6 @@ class _Run:
         dep_failed = report.by_state(DEP_FAILED)
         names = [o.spec.name_with_hash for o in failed]
         message = f"{len(failed)} step(s) failed: {', '.join(names)}"
-        if dep_failed:
-            message += f"; {len(dep_failed)} dependent step(s) not run"
         raise StepsFailed(message, failed=names, dep_failed=[o.spec.name_with_hash for o in dep_failed]) from (
             self.first_error
         )
@@ -387,9 +387,7 @@ def _plan(nodes: Iterable[_Node], force_run_failed: bool) -> None:
 
 
 def _lease_held(spec: StepSpec) -> bool:
-    from marin_exec.status import Lease
-
-    return Lease(spec.output_path, timeout=float("inf")).holder() is not None
+    return spec.lease_holder() is not None
 
 
 def _select(steps: Iterable[StepSpec], patterns: list[str]) -> tuple[Iterator[StepSpec], list[str], set[int]]:

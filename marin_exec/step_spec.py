@@ -3,7 +3,7 @@
 Its version, hash and output path follow Marin's scheme (nested dependency versions up to depth 4, ``name-hash``
 beyond). ``executable_fn`` is the only wrapper stack the runner ever calls:
 ``disk_cached(distributed_lock(fn))``, inside ``remote(...)`` when the step declares resources. A StepSpec does
-no I/O until ``executable_fn`` runs, and it never schedules anything.
+no I/O until ``executable_fn`` runs or its status is read, and it never schedules anything.
 """
 
 from __future__ import annotations
@@ -161,6 +161,11 @@ class StepSpec:
         if status == STATUS_SUCCESS and not Artifact.exists(self.output_path) and _has_our_marker(self.output_path):
             return None
         return status
+
+    def lease_holder(self) -> str | None:
+        """The worker id holding a live lease on this step, read-only (None if nobody does)."""
+        record = Lease(self.output_path, timeout=float("inf")).holder()
+        return None if record is None else str(record.get("worker_id"))
 
     @cached_property
     def executable_fn(self) -> Callable[[str], Any]:
