@@ -3,13 +3,14 @@
 It parses ``sys.argv`` with draccus at call time, compiles the traced steps, and either prints the dry-run plan or
 runs the plan, writing the run-level info JSON. A ``MarinExecError`` becomes one clean message on stderr and exit
 status 1; programmatic callers who want the exception call ``run_executor``. This is the only module that
-configures logging.
+configures logging. It does not schedule, lock or write step outputs: the runner and the steps do.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import json
 import logging
 import os
@@ -155,7 +156,7 @@ def _prefix_env(prefix: str) -> Iterator[None]:
 
 
 def _run_compiled(steps: Sequence[Any], config: ExecutorMainConfig, prefix: str, description: str | None) -> RunReport:
-    compiled = compile_steps(steps, prefix)
+    compiled = _compile_without_gc(steps, prefix)
     runner = StepRunner()
     options: dict[str, Any] = dict(
         force_run_failed=config.force_run_failed,
@@ -177,6 +178,23 @@ def _run_compiled(steps: Sequence[Any], config: ExecutorMainConfig, prefix: str,
     finally:
         if report is not None:
             print(render_summary(report))
+
+
+def _compile_without_gc(steps: Sequence[Any], prefix: str) -> CompiledSteps:
+    """Compile with the cyclic GC paused, then freeze what exists: the plan lives as long as the run.
+
+    Without this, the collector's full passes re-scan the growing graph and a 10,000-step plan compiles and runs
+    super-linearly (benchmarks/README.md). Process-wide, so it lives here in the CLI, which owns the process.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        compiled = compile_steps(steps, prefix)
+    finally:
+        if enabled:
+            gc.enable()
+    gc.freeze()
+    return compiled
 
 
 def compile_steps(steps: Sequence[Any], prefix: str) -> CompiledSteps:

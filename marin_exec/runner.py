@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from marin_exec.errors import CycleError, PathCollisionError, StepsFailed
 from marin_exec.settings import run_settings
-from marin_exec.status import STATUS_FAILED, STATUS_SUCCESS
+from marin_exec.status import STATUS_FAILED, STATUS_RUNNING, STATUS_SUCCESS
 
 if TYPE_CHECKING:  # the runner knows steps only through this contract's fields and methods
     from marin_exec.step_spec import StepSpec
@@ -342,9 +342,13 @@ def _read_status(node: _Node) -> str | None:
 
 
 def _read_plan_status(node: _Node) -> str | None:
-    """For a dry run: the status, and whether a live lease is held (stored on the outcome)."""
+    """For a dry run: the status, and whether a live lease is held (stored on the outcome).
+
+    Only a RUNNING step is looked up: a holder writes RUNNING right after it takes the lease, so other statuses
+    with a live lease last only an instant, and the extra read would double a dry run's cost on object stores.
+    """
     status = node.spec.read_status()
-    if status != STATUS_SUCCESS:
+    if status == STATUS_RUNNING:
         node.outcome.lease_held = _lease_held(node.spec)
     return status
 

@@ -158,9 +158,13 @@ class StepSpec:
         so the runner calls the step, and ``run_step`` runs it again.
         """
         status = StatusFile(self.output_path).read()
-        if status == STATUS_SUCCESS and not Artifact.exists(self.output_path) and _has_our_marker(self.output_path):
-            return None
-        return status
+        if status != STATUS_SUCCESS:
+            return status
+        artifact = Artifact.path(self.output_path)
+        if store_for(artifact).read(artifact) is not None:
+            return status  # our own finished step: two small reads
+        # No artifact: ours (our marker in the info) means an incomplete commit; an older executor's SUCCESS is done.
+        return None if _has_our_marker(self.output_path) else status
 
     def lease_holder(self) -> str | None:
         """The worker id holding a live lease on this step, read-only (None if nobody does)."""

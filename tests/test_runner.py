@@ -175,10 +175,11 @@ def test_dry_run_shows_failed_before_and_blocks_dependents_without_force(prefix)
 
 
 def test_dry_run_shows_a_step_whose_lease_another_worker_holds(prefix):
-    from marin_exec import Lease
+    from marin_exec import Lease, StatusFile
 
     step = StepSpec(name="busy", fn=lambda p: None)
     Lease(step.output_path, timeout=60, owner="someone-else").try_acquire()
+    StatusFile(step.output_path).write("RUNNING")  # what a holder writes right after taking the lease
     report = StepRunner().run([step], dry_run=True)
     assert report.outcomes[step.output_path].state == "running elsewhere"
 

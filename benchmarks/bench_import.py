@@ -1,0 +1,42 @@
+"""Time ``import marin_exec`` in this (fresh) process and list heavy dependencies it pulled in; prints one JSON line.
+
+    .venv/bin/python benchmarks/bench_import.py
+
+The import is the first statement that runs, so nothing is cached in the process. Heavy optional dependencies
+(Fray, gcsfs, fsspec, draccus, pydantic, cloudpickle, aiohttp) must load lazily: any that the import loaded is
+listed under ``heavy_modules``. It does not time Python's own start-up (run_all.py reports that separately).
+"""
+
+from __future__ import annotations
+
+import time
+
+_t0 = time.perf_counter()
+import marin_exec  # noqa: E402,F401 - the import being timed
+
+IMPORT_S = time.perf_counter() - _t0
+
+import json  # noqa: E402
+import resource  # noqa: E402
+import sys  # noqa: E402
+
+HEAVY = ("fray", "iris", "gcsfs", "s3fs", "fsspec", "draccus", "pydantic", "cloudpickle", "aiohttp", "numpy")
+
+
+def main() -> int:
+    loaded = sorted(name for name in HEAVY if name in sys.modules)
+    print(
+        json.dumps(
+            {
+                "import_s": IMPORT_S,
+                "modules": len(sys.modules),
+                "heavy_modules": loaded,
+                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            }
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
