@@ -238,3 +238,21 @@ def _noop(output_path: str) -> None:
 def test_a_heartbeat_not_shorter_than_the_lease_timeout_is_warned_about(prefix, caplog):
     StepRunner().run([StepSpec(name="hb", fn=_noop)], heartbeat_interval=5.5, lease_timeout=5.5)
     assert "--heartbeat_interval well below --lease_timeout" in caplog.text
+
+
+def test_a_backend_without_atomic_writes_runs_steps_with_one_warning_naming_it(caplog):
+    import fsspec
+    from fsspec.implementations.memory import MemoryFileSystem
+
+    class PlainMemory(MemoryFileSystem):  # an fsspec backend marin_exec has no atomic store for
+        protocol = "plainmem"
+
+    fsspec.register_implementation("plainmem", PlainMemory, clobber=True)
+    specs = [
+        StepSpec(name=f"plain/s{i}", fn=_noop, hash_attrs={"i": i}, output_path_prefix="plainmem://r") for i in range(3)
+    ]
+    report = StepRunner().run(specs)
+    again = StepRunner().run(specs)
+    assert report.count("ran") == 3 and again.count("cached") == 3
+    warnings = [r.message for r in caplog.records if "plainmem://" in r.getMessage() and r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "best" in warnings[0]
