@@ -61,7 +61,7 @@ def distributed_lock(
         if enclosing is not None:
             enclosing.locked = True  # disk_cached writes no status unless we hand it the lease
         _acquire(lease, status, force)
-        heartbeat = Heartbeat(lease, interval).start()
+        heartbeat = Heartbeat(lease, interval, on_lost=settings.on_lost_lease).start()
         handed_over = False
         try:
             # Fenced: a holder that stalled right after acquiring must neither write RUNNING over the SUCCESS of

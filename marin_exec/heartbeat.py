@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 
 
 class Heartbeat:
-    def __init__(self, lease: Lease, interval: float, on_lost: Callable[[], None] | None = None) -> None:
+    def __init__(self, lease: Lease, interval: float, on_lost: Callable[[LeaseLostError], None] | None = None) -> None:
         self.lease = lease
         self.interval = interval
         self.on_lost = on_lost
@@ -53,7 +53,7 @@ class Heartbeat:
                 logger.error(f"{self.lease.output_path}: heartbeat found the lease taken over: {e}")
                 if self.on_lost is not None:
                     try:
-                        self.on_lost()
+                        self.on_lost(e)
                     except Exception as hook_error:  # the hook must not kill the heartbeat's report
                         logger.warning(f"{self.lease.output_path}: on_lost hook failed: {hook_error!r}")
                 return

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, overload
 from marin_exec.errors import StepDefinitionError
 from marin_exec.remote_failure import (
     PASS_THROUGH_SIGNALS,
+    abandon_job_process,
     exit_with_error_record,
     in_iris_task_process,
     job_failure,
@@ -199,7 +200,7 @@ def build_job_request(
     settings_fields = {
         field.name: getattr(settings, field.name)
         for field in dataclasses.fields(settings)
-        if field.name != "fray_client"  # a client object is not shipped; the job resolves its own
+        if field.name not in ("fray_client", "on_lost_lease")  # objects of this process: the job has its own
     }
     resources = remote_callable.resources or ResourceConfig()
     extras = remote_callable.pip_dependency_groups
@@ -280,7 +281,10 @@ def describe_resources(resources: ResourceConfig | None) -> str:
 
 def _job_main(fn: Callable[..., Any], settings_fields: dict[str, Any], args: tuple, kwargs: dict) -> None:
     """Entry point of every job: re-establish the caller's run settings, then call ``fn``."""
-    with run_settings(**settings_fields):
+    # In Iris's per-job process, a lost lease ends the job at once (the step belongs to another worker now). A
+    # LocalClient job is a thread of the caller's process: there the heartbeat's flag ends the step instead.
+    on_lost = abandon_job_process if in_iris_task_process() else None
+    with run_settings(**settings_fields, on_lost_lease=on_lost):
         try:
             fn(*args, **kwargs)
         except Exception as exc:

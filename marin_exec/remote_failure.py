@@ -103,6 +103,23 @@ def exit_with_error_record(exc: Exception) -> None:
     raise SystemExit(1)
 
 
+def abandon_job_process(lost: Exception) -> None:
+    """From a heartbeat thread of an Iris task: report the lost lease as the job's error and end the process now.
+
+    Nothing of the step has been committed (commits are fenced by the lease), so ending here is safe; the caller
+    receives the LeaseLostError through the error record, as for any job failure.
+    """
+    record = {
+        "type": f"{type(lost).__module__}.{type(lost).__qualname__}",
+        "message": str(lost),
+        "traceback": f"{type(lost).__name__}: {lost} (the job was ended by its heartbeat)",
+    }
+    print(f"{type(lost).__name__}: {lost}", file=sys.stderr)
+    print(_ERROR_RECORD_MARKER + json.dumps(record), file=sys.stderr, flush=True)
+    sys.stdout.flush()
+    os._exit(1)  # SystemExit would end only the heartbeat thread
+
+
 def _parse_error_record(text: str) -> dict[str, str] | None:
     start = text.find(_ERROR_RECORD_MARKER)
     if start < 0:

@@ -24,6 +24,9 @@ class RunSettings:
     lease_timeout: float = DEFAULT_LEASE_TIMEOUT
     # The Fray client chosen for this run (None: resolved lazily by remote() on first use).
     fray_client: Any = None
+    # Called by a heartbeat that finds its lease taken over, with the LeaseLostError. Set inside a remote job's
+    # own process to end the job at once instead of letting it compute a step another worker now owns.
+    on_lost_lease: Any = None
 
 
 # RunSettings is frozen, so sharing one default instance is safe.

@@ -24,6 +24,7 @@ from marin_exec import (
     STATUS_SUCCESS,
     Artifact,
     Lease,
+    LeaseLostError,
     RemoteStepFailed,
     RunReport,
     StatusFile,
@@ -317,3 +318,44 @@ def test_a_tpu_step_installs_the_tpu_extra_unless_it_names_its_own_groups(prefix
     request = build_job_request(spec.executable_fn, (spec.output_path,))  # type: ignore[arg-type]
     assert request.environment is not None
     assert list(request.environment.extras) == extras
+
+
+# -- a lost lease ends the job -----------------------------------------------------------------------------------
+
+
+def overstay(output_path: str) -> None:
+    """A step that runs ~20 s unless its job is ended; it leaves markers so the test can see how far it got."""
+    import pathlib
+    import time
+
+    pathlib.Path(output_path, "started").write_text(str(os.getpid()))
+    for _ in range(400):
+        time.sleep(0.05)
+    pathlib.Path(output_path, "finished").write_text("yes")
+
+
+def test_an_iris_job_whose_lease_is_taken_over_ends_at_once_and_commits_nothing(iris_client, prefix):
+    import json
+    import pathlib
+    import time
+
+    spec = StepSpec(name="probe/overstay", fn=overstay, resources=ResourceConfig.with_cpu())
+
+    def take_the_lease_once_the_step_runs() -> None:
+        started = pathlib.Path(spec.output_path, "started")
+        deadline = time.monotonic() + 60
+        while not started.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        lock = pathlib.Path(spec.output_path, ".executor_status.lock")
+        intruder = lock.with_name("lease.intruder")
+        intruder.write_text(json.dumps({"worker_id": "another-worker", "timestamp": time.time() + 3600}))
+        os.replace(intruder, lock)  # another worker took the step over (as after a stall past the timeout)
+
+    intruder = threading.Thread(target=take_the_lease_once_the_step_runs)
+    intruder.start()
+    with pytest.raises(StepsFailed) as info:
+        StepRunner(client=iris_client).run([spec], heartbeat_interval=0.1, lease_timeout=30)
+    intruder.join()
+    assert isinstance(info.value.__cause__, LeaseLostError)
+    assert not pathlib.Path(spec.output_path, "finished").exists()  # the job was ended, not left to run 20 s
+    assert spec.read_status() != "SUCCESS" and not Artifact.exists(spec.output_path)
