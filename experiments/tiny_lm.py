@@ -18,7 +18,7 @@ from experiments.steps.corpus import corpus
 from experiments.steps.evaluate import evaluated, report
 from experiments.steps.tokenize import tokenized
 from experiments.steps.train import trained
-from marin_exec import executor_main, parse_experiment_args, step
+from marin_exec import StepRef, compile_graph, executor_main, parse_experiment_args, step
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +44,18 @@ def tiny_lm(config: TinyLM = TinyLM()):
     report(title=f"{config.corpus}-{config.tokenizer}", evals=evals)
 
 
+def show_report(entry: StepRef, prefix: str) -> None:
+    """Print the report the pipeline wrote (the last step's report.md)."""
+    import fsspec
+
+    [spec] = [s for s in compile_graph([entry], prefix=prefix).specs if s.name.startswith("reports/")]
+    with fsspec.open(f"{spec.output_path}/report.md", "r") as f:
+        print(f"\n{f.read()}\n(written to {spec.output_path}/report.md)")
+
+
 if __name__ == "__main__":
     hyperparameters, executor_config = parse_experiment_args(TinyLM)
-    executor_main(steps=[tiny_lm(hyperparameters)], description="tiny LM end to end", config=executor_config)
+    pipeline = tiny_lm(hyperparameters)
+    executor_main(steps=[pipeline], description="tiny LM end to end", config=executor_config)
+    if not executor_config.dry_run:
+        show_report(pipeline, executor_config.prefix or os.environ["MARIN_PREFIX"])

@@ -36,6 +36,7 @@ def test_the_script_runs_then_everything_is_cached(prefix):
     first = _script("tiny_lm.py", prefix=prefix)
     assert first.returncode == 0, first.stderr
     assert "Summary: 9 ran, 0 cached" in first.stdout
+    assert "Best: **verse-bytes-order2-k" in first.stdout  # the readable report is printed at the end
     second = _script("tiny_lm.py", prefix=prefix)
     assert "Summary: 0 ran, 9 cached" in second.stdout
     [report] = pathlib.Path(prefix, "reports").glob("verse-bytes-*/report.md")
