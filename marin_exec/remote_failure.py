@@ -104,7 +104,7 @@ def exit_with_error_record(exc: Exception) -> None:
 
 
 def abandon_job_process(lost: Exception) -> None:
-    """From a heartbeat thread of an Iris task: report the lost lease as the job's error and end the process now.
+    """From a lease-refresh thread of an Iris task: report the lost lease as the job's error and end the process now.
 
     Nothing of the step has been committed (commits are fenced by the lease), so ending here is safe; the caller
     receives the LeaseLostError through the error record, as for any job failure.

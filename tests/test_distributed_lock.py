@@ -88,16 +88,33 @@ def log_event(logger_name: str, text: str, level: int = logging.INFO) -> Iterato
         logger.setLevel(previous_level)
 
 
-def heartbeat_gives_up(output_path: str) -> bool:
-    """Wait until the heartbeat of this process's lease on ``output_path`` has found it taken over.
+class _LostLeases(logging.Handler):
+    """Collects the output paths whose heartbeat reported its lease taken over (it logs after recording the loss)."""
 
-    The heartbeat thread (named ``heartbeat:{output_path}``) ends only when stopped or when the lease is lost, and
-    it records the loss before ending; its log line comes before the record, so it is no signal to wait on.
-    """
-    heartbeats = [thread for thread in threading.enumerate() if thread.name == f"heartbeat:{output_path}"]
-    for thread in heartbeats:
-        thread.join(WAIT)
-    return bool(heartbeats) and not any(thread.is_alive() for thread in heartbeats)
+    MARKER = ": heartbeat found the lease taken over"
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.paths: set[str] = set()
+        self.changed = threading.Condition()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if self.MARKER in message:
+            with self.changed:
+                self.paths.add(message.split(self.MARKER)[0])
+                self.changed.notify_all()
+
+
+# Installed when the tests import this module, so no report is missed between a take-over and the wait for it.
+_LOST_LEASES = _LostLeases()
+logging.getLogger("marin_exec.heartbeat").addHandler(_LOST_LEASES)
+
+
+def heartbeat_gives_up(output_path: str) -> bool:
+    """Wait until the heartbeat of this process's lease on ``output_path`` has found it taken over (and recorded it)."""
+    with _LOST_LEASES.changed:
+        return _LOST_LEASES.changed.wait_for(lambda: output_path in _LOST_LEASES.paths, WAIT)
 
 
 def start(fn: Callable[..., Any], *args: Any) -> tuple[threading.Thread, dict[str, Any]]:
