@@ -12,8 +12,9 @@ paths for ``--frontend spec``, trace + compile for ``--frontend traced``):
 - ``seed``: no run: writes every step's artifact and then its SUCCESS status (16 threads), so that ``cached`` and
   ``plan`` can be measured where a real fresh run of 10,000 steps takes many minutes (an object-store emulator).
   The runner reads only these two objects to skip a step, so a seeded prefix is a finished one for them.
-- ``seed_legacy``: SUCCESS statuses only, as executors older than artifacts left their outputs: marin_exec then
-  also looks for an artifact and its own marker before it counts a step as done.
+- ``seed_legacy``: an older executor's finished step: ``.executor_info`` without marin_exec's marker, then SUCCESS,
+  and no artifact. marin_exec then reads three objects before it counts the step as done (status; no artifact;
+  info without its marker).
 
 Also reported: ``run_cpu_s`` (CPU time of the run, which other users of the machine do not inflate as they do
 wall time), ``peak_rss_mb`` (this process's ru_maxrss) and ``import_s``. run_all.py drives this script; it
@@ -64,14 +65,20 @@ def _cpu() -> float:
 
 
 def seed(given: list[Any], with_artifact: bool) -> float:
-    """Write an artifact (if asked), then SUCCESS, for every step reachable from ``given``; returns the seconds."""
+    """Write an artifact (or, if not asked, an older executor's info), then SUCCESS, for every step reachable from
+    ``given``; returns the seconds."""
     from concurrent.futures import ThreadPoolExecutor
 
     from marin_exec import STATUS_SUCCESS, Artifact, StatusFile
+    from marin_exec.storage import store_for
 
     def finish(path: str) -> None:
         if with_artifact:
             Artifact.save(1, path)
+        else:  # the provenance an older executor left (Marin's executors write .executor_info, not artifacts)
+            info = f"{path}/.executor_info"
+            record = {"name": every[path].name, "output_path": path, "version": every[path].version_str}
+            store_for(info).write(info, json.dumps(record).encode())
         StatusFile(path).write(STATUS_SUCCESS)
 
     every: dict[str, Any] = {}

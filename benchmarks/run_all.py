@@ -461,7 +461,7 @@ def render_targets(results: dict, s: Settings, traced_na: str | None) -> list[st
         if size != "10000":
             continue
         value = total(case.get("cached", {}), "build_s", "run_s")
-        legacy = " (outputs left by an older executor: SUCCESS, no artifact)" if how == "seed_legacy" else ""
+        legacy = " (an older executor's outputs: info, SUCCESS, no artifact)" if how == "seed_legacy" else ""
         rows.append(
             (
                 f"10,000-step {shape}: fully cached re-run (build + run), gs:// emulator{legacy}",
@@ -579,7 +579,7 @@ def render_gcs(gcs: dict) -> list[str]:
         how = {
             "fresh": "real fresh run",
             "seed": f"seeded artifact + SUCCESS ({cell(case, 'seed', 'seed_s')})",
-            "seed_legacy": f"seeded SUCCESS only, as older executors left it ({cell(case, 'seed', 'seed_s')})",
+            "seed_legacy": f"seeded info + SUCCESS, no artifact (older executor) ({cell(case, 'seed', 'seed_s')})",
         }[case["how"]]
         peaks = [case[p]["peak_rss_mb"] for p in case if isinstance(case[p], dict) and "peak_rss_mb" in case[p]]
         out.append(

@@ -1,22 +1,28 @@
 """``retry_transient``: retry an object-store request through transient failures for a bounded time.
 
 Shared by the GCS and S3 stores. It retries only what ``is_transient`` accepts (never a failed precondition)
-and raises ``StorageUnavailable`` naming the operation when the budget runs out.
+and raises ``StorageUnavailable`` naming the operation when the budget runs out. ``overlapped`` is their batch
+read: many requests in flight on the store's event loop at once, each answer or error returned in order.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 from marin_exec.errors import StorageUnavailable
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+S = TypeVar("S")
+
+#: Requests one batch read keeps in flight at once.
+MAX_IN_FLIGHT = 64
 
 DEFAULT_RETRY_TIMEOUT = 60.0
 DEFAULT_REQUEST_TIMEOUT = 30.0
@@ -52,3 +58,26 @@ def retry_transient(
             retried = True
             time.sleep(min(delay * random.uniform(0.5, 1.5), remaining))
             delay = min(delay * 2, _MAX_DELAY)
+
+
+def overlapped(loop: Any, one: Callable[[S], Awaitable[T]], items: Sequence[S]) -> list[T | Exception]:
+    """``one(item)`` for every item on the event ``loop`` (fsspec's), at most MAX_IN_FLIGHT at a time, from a
+    synchronous caller: the results in order, with an exception in place of a result that raised one."""
+    from fsspec.asyn import sync
+
+    async def run_all() -> list[T | Exception]:
+        limit = asyncio.Semaphore(MAX_IN_FLIGHT)
+
+        async def guarded(item: S) -> T | Exception:
+            async with limit:
+                try:
+                    return await one(item)
+                except Exception as error:
+                    return error
+
+        return list(await asyncio.gather(*(guarded(item) for item in items)))
+
+    if not items:
+        return []
+    result: list[T | Exception] = sync(loop, run_all)
+    return result

@@ -20,7 +20,7 @@ import socket
 import subprocess
 import time
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import Any
 
@@ -29,16 +29,14 @@ from marin_exec.commit import scope_for
 from marin_exec.disk_cache import disk_cached
 from marin_exec.distributed_lock import distributed_lock
 from marin_exec.errors import MissingPrefixError, StepDefinitionError
-from marin_exec.settings import current_run_settings
-from marin_exec.status import STATUS_SUCCESS, Lease, StatusFile, join, parse_status, wait_for_release
+from marin_exec.status import Lease, join
+from marin_exec.step_status import EXECUTOR_NAME, EXECUTOR_VERSION, INFO_FILENAME, clear_success, has_our_marker
+from marin_exec.step_status import read_statuses as _read_statuses
 from marin_exec.storage import store_for
 from marin_exec.versioning import encode, hash_version, version_json
 
 logger = logging.getLogger(__name__)
 
-EXECUTOR_NAME = "marin_exec"
-EXECUTOR_VERSION = "0.1.0"
-INFO_FILENAME = ".executor_info"
 MAX_NESTED_DEPTH = 4
 
 _NAME_CHARS = re.compile(r"^[A-Za-z0-9._/{}=+\-]+$")
@@ -157,14 +155,16 @@ class StepSpec:
         A SUCCESS that this executor wrote but whose artifact is missing reads as None: it is not done (DESIGN §5),
         so the runner calls the step, and ``run_step`` runs it again.
         """
-        status = StatusFile(self.output_path).read()
-        if status != STATUS_SUCCESS:
-            return status
-        artifact = Artifact.path(self.output_path)
-        if store_for(artifact).read(artifact) is not None:
-            return status  # our own finished step: two small reads
-        # No artifact: ours (our marker in the info) means an incomplete commit; an older executor's SUCCESS is done.
-        return None if _has_our_marker(self.output_path) else status
+        status = _read_statuses([self.output_path])[0]
+        if isinstance(status, Exception):
+            raise status
+        return status
+
+    @staticmethod
+    def read_statuses(specs: Sequence[StepSpec]) -> list[str | None | Exception]:
+        """``read_status`` of many steps in a few batched rounds of reads; an exception in place of a status that
+        could not be read. The runner reads statuses this way."""
+        return _read_statuses([spec.output_path for spec in specs])
 
     def lease_holder(self) -> str | None:
         """The worker id holding a live lease on this step, read-only (None if nobody does)."""
@@ -295,7 +295,7 @@ def run_step(job: StepJob, output_path: str) -> Any:
         write_info(path, {**job.info, "worker_id": holder, "start_time": _iso(started), "end_time": _iso(time.time())})
 
     def load(path: str) -> Any:
-        if not Artifact.exists(path) and _has_our_marker(path):
+        if not Artifact.exists(path) and has_our_marker(path):
             raise _IncompleteCommit(path)
         return Artifact.load(path, job.artifact_type)
 
@@ -306,7 +306,7 @@ def run_step(job: StepJob, output_path: str) -> Any:
             f"{job.name}: status is SUCCESS but its artifact is missing at {output_path}; treating it as not "
             "done and running the step again"
         )
-        _clear_success(output_path)
+        clear_success(output_path)
         return disk_cached(distributed_lock(job.fn), output_path, save=save, load=load)
 
 
@@ -316,40 +316,6 @@ def write_info(output_path: str, info: dict[str, Any]) -> None:
     record = {**info, **_provenance()}
     path = join(output_path, INFO_FILENAME)
     store_for(path).write(path, json.dumps(record, indent=2, default=repr).encode())
-
-
-def _has_our_marker(output_path: str) -> bool:
-    import json
-
-    path = join(output_path, INFO_FILENAME)
-    found = store_for(path).read(path)
-    if found is None:
-        return False
-    try:
-        marker = json.loads(found[0]).get("executor_version", "")
-    except (ValueError, AttributeError):
-        return False
-    return isinstance(marker, str) and marker.startswith(EXECUTOR_NAME)
-
-
-def _clear_success(output_path: str) -> None:
-    """Remove a SUCCESS whose artifact is missing, holding the step's lease and only if the artifact is still missing.
-
-    A worker that re-ran the step meanwhile committed its artifact and SUCCESS under that lease; status tokens are
-    the file's bytes, so without the lease a second clearer could not tell that SUCCESS from the incomplete one.
-    """
-    lease = Lease(output_path, timeout=current_run_settings().lease_timeout)
-    backoff = 0.005
-    while not lease.try_acquire():
-        wait_for_release(backoff)
-        backoff = min(0.5, backoff * 2)
-    try:
-        status = StatusFile(output_path)
-        found = store_for(status.path).read(status.path)
-        if found is not None and parse_status(found[0]) == STATUS_SUCCESS and not Artifact.exists(output_path):
-            store_for(status.path).delete_if(status.path, found[1])
-    finally:
-        lease.release()
 
 
 def _iso(t: float) -> str:

@@ -17,7 +17,7 @@ import logging
 import os
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
 from marin_exec.errors import StorageConflict
@@ -25,6 +25,8 @@ from marin_exec.errors import StorageConflict
 logger = logging.getLogger(__name__)
 
 Token = Any
+#: What reading one object of a batch gave: its bytes and token, None when it does not exist, or the error.
+Found = tuple[bytes, Token] | None | Exception
 
 
 class AtomicStore(Protocol):
@@ -245,6 +247,22 @@ class BestEffortStore:
             return None
         return data, data
 
+    def read_many(self, paths: Sequence[str]) -> list[Found]:
+        """``read`` of every path: overlapped on the loop of an async fsspec backend, one by one otherwise."""
+        fs = self._fs()
+        if not getattr(fs, "async_impl", False):
+            return [read_or_error(self, path) for path in paths]
+        from marin_exec.retry import overlapped
+
+        async def one(path: str) -> tuple[bytes, Token] | None:
+            try:
+                data = await fs._cat_file(path)
+            except FileNotFoundError:
+                return None
+            return data, data
+
+        return overlapped(fs.loop, one, paths)
+
     def create(self, path: str, data: bytes) -> Token:
         fs = self._fs()
         if fs.exists(path):
@@ -300,6 +318,36 @@ def _lazy_factory(protocol: str) -> Callable[[], AtomicStore] | None:
         return None
     store_class = "GcsStore" if module == "storage_gcs" else "S3Store"
     return getattr(importlib.import_module(f"marin_exec.{module}"), store_class)
+
+
+def read_many(paths: Sequence[str]) -> list[Found]:
+    """Read each path, in order, returning per path what ``read`` returns or the exception it raised.
+
+    A store with its own ``read_many`` (the object stores) gets all of its paths in one call and overlaps the
+    requests; others are read one after another in the calling thread.
+    """
+    results: list[Found] = [None] * len(paths)
+    groups: dict[int, tuple[AtomicStore, list[int]]] = {}
+    for i, path in enumerate(paths):
+        store = store_for(path)
+        groups.setdefault(id(store), (store, []))[1].append(i)
+    for store, indices in groups.values():
+        batch = getattr(store, "read_many", None)
+        if batch is not None:
+            found = batch([paths[i] for i in indices])
+        else:
+            found = [read_or_error(store, paths[i]) for i in indices]
+        for i, f in zip(indices, found, strict=True):
+            results[i] = f
+    return results
+
+
+def read_or_error(store: AtomicStore, path: str) -> Found:
+    """``store.read(path)``, or the exception it raised."""
+    try:
+        return store.read(path)
+    except Exception as error:
+        return error
 
 
 def store_for(path: str) -> AtomicStore:

@@ -31,12 +31,12 @@ import logging
 import os
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from marin_exec.errors import MarinExecError, StorageConflict
-from marin_exec.retry import DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRY_TIMEOUT, retry_transient
-from marin_exec.storage import Token, strip_protocol
+from marin_exec.retry import DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRY_TIMEOUT, overlapped, retry_transient
+from marin_exec.storage import Found, Token, read_or_error, strip_protocol
 
 logger = logging.getLogger(__name__)
 
@@ -61,21 +61,45 @@ class GcsStore:
         self._cached: tuple[tuple[int, str], Any] | None = None
 
     def read(self, path: str) -> tuple[bytes, Token] | None:
-        bucket, key = _split(path)
-
         def attempt(retried: bool) -> tuple[bytes, Token] | None:
             try:
-                headers, body = self._call("GET", "b/{}/o/{}", bucket, key, alt="media")
+                headers, body = self._call("GET", "b/{}/o/{}", *_split(path), alt="media")
             except FileNotFoundError:
                 return None
-            if "X-Goog-Generation" not in headers:
-                raise MarinExecError(
-                    f"{path}: the GCS endpoint sent no X-Goog-Generation header, so writes cannot be made atomic; "
-                    "use real GCS or fake-gcs-server (gcp-storage-emulator does not implement generations)"
-                )
-            return body, int(headers["X-Goog-Generation"])
+            return _with_generation(path, headers, body)
 
         return self._retrying(f"read {path}", attempt)
+
+    def read_many(self, paths: Sequence[str]) -> list[Found]:
+        """``read`` of every path, the requests overlapped on gcsfs's event loop (one thread hand-off for the
+        batch). Each request is a bare GET on gcsfs's session with the headers computed once per batch, which costs
+        much less CPU per object than ``read`` (the CPU of our process bounds a cached re-run on GCS); errors are
+        mapped by gcsfs's own ``validate_response``, and a request that failed transiently is read again through
+        ``read``'s retries."""
+        from gcsfs.core import quote
+        from gcsfs.retry import validate_response
+
+        fs = self._filesystem()
+        headers = fs._get_headers(None)  # credentials applied once for the whole batch
+        params = fs._get_params({"alt": "media"})
+        url = fs.base + "b/{}/o/{}"
+
+        async def one(path: str) -> tuple[bytes, Token] | None:
+            bucket, key = _split(path)
+            session = await fs._set_session()
+            target = url.format(quote(bucket), quote(key))
+            async with session.get(target, params=params, headers=headers, timeout=fs.requests_timeout) as response:
+                body = await response.read()
+                if response.status == 404:
+                    return None
+                validate_response(response.status, body, path)
+                return _with_generation(path, response.headers, body)
+
+        found = overlapped(fs.loop, one, paths)
+        return [
+            read_or_error(self, path) if isinstance(f, Exception) and _is_transient(f) else f
+            for path, f in zip(paths, found, strict=True)
+        ]
 
     def create(self, path: str, data: bytes) -> Token:
         def attempt(retried: bool) -> Token:
@@ -171,11 +195,9 @@ class GcsStore:
     def _call(self, method: str, url: str, *args: str, **kwargs: Any) -> tuple[Any, bytes]:
         """One HTTP request, no retries: gcsfs's own retry (6 tries, up to ~35 s) would hide lost replies."""
         from fsspec.asyn import sync
-        from gcsfs.core import GCSFileSystem
 
         fs = self._filesystem()
-        request = getattr(GCSFileSystem._request, "__wrapped__", GCSFileSystem._request)
-        _status, headers, _info, content = sync(fs.loop, request, fs, method, url, *args, **kwargs)
+        _status, headers, _info, content = sync(fs.loop, _unretried_request(), fs, method, url, *args, **kwargs)
         return headers, content
 
     def _retrying(self, what: str, attempt: Callable[[bool], T]) -> T:
@@ -200,6 +222,22 @@ class GcsStore:
                 )
                 self._cached = (key, fs)
             return self._cached[1]
+
+
+def _unretried_request() -> Any:
+    """gcsfs's coroutine for one HTTP request, without its retry decorator."""
+    from gcsfs.core import GCSFileSystem
+
+    return getattr(GCSFileSystem._request, "__wrapped__", GCSFileSystem._request)
+
+
+def _with_generation(path: str, headers: Any, body: bytes) -> tuple[bytes, Token]:
+    if "X-Goog-Generation" not in headers:
+        raise MarinExecError(
+            f"{path}: the GCS endpoint sent no X-Goog-Generation header, so writes cannot be made atomic; "
+            "use real GCS or fake-gcs-server (gcp-storage-emulator does not implement generations)"
+        )
+    return body, int(headers["X-Goog-Generation"])
 
 
 def _split(path: str) -> tuple[str, str]:

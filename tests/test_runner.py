@@ -256,3 +256,28 @@ def test_a_backend_without_atomic_writes_runs_steps_with_one_warning_naming_it(c
     assert report.count("ran") == 3 and again.count("cached") == 3
     warnings = [r.message for r in caplog.records if "plainmem://" in r.getMessage() and r.levelname == "WARNING"]
     assert len(warnings) == 1 and "best" in warnings[0]
+
+
+def test_statuses_read_in_batches_reach_the_right_steps(prefix):
+    """Hundreds of steps, a scattered third of them already done or failed: each gets its own status."""
+    import random
+
+    rec = Recorder()
+    specs = [rec.step(f"batch/s{i}", i=i) for i in range(500)]
+    rng = random.Random(7)
+    done = set(rng.sample(range(500), 170))
+    failed_before = set(rng.sample(sorted(set(range(500)) - done), 40))
+    for i in done:
+        specs[i].executable_fn(specs[i].output_path)
+    for i in failed_before:
+        os.makedirs(specs[i].output_path)
+        pathlib.Path(specs[i].output_path, ".executor_status").write_text("FAILED")
+    rec.calls.clear()
+
+    plan = StepRunner().run(specs, dry_run=True, force_run_failed=False)
+    assert {i for i, s in enumerate(specs) if plan.outcomes[s.output_path].state == "done"} == done
+    assert {i for i, s in enumerate(specs) if plan.outcomes[s.output_path].state == "failed before"} == failed_before
+
+    report = StepRunner().run(specs)
+    assert {i for i, s in enumerate(specs) if report.outcomes[s.output_path].state == "cached"} == done
+    assert sorted(rec.calls) == sorted(f"batch/s{i}" for i in range(500) if i not in done)

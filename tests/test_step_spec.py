@@ -194,3 +194,41 @@ def test_success_of_an_older_executor_is_a_hit_that_loads_none(prefix):
     assert spec.executable_fn(spec.output_path) is None
     assert calls == []
     assert StepRunner().run([spec]).count("cached") == 1
+
+
+def _value(output_path: str) -> dict:
+    return {"n": 1}
+
+
+def test_read_statuses_tells_done_from_not_done_in_one_batch_on_every_backend(store_root):
+    from marin_exec.step_spec import write_info
+    from marin_exec.storage import store_for
+
+    def spec(name: str) -> StepSpec:
+        return StepSpec(name=f"status/{name}", fn=_value, output_path_prefix=store_root)
+
+    def put(s: StepSpec, filename: str, data: str) -> None:
+        path = f"{s.output_path}/{filename}"
+        store_for(path).write(path, data.encode())
+
+    cases = {name: spec(name) for name in ("never", "failed", "running", "ours", "ours_lost", "old", "old_info")}
+    cases["ours"].executable_fn(cases["ours"].output_path)  # a real commit: artifact, info, SUCCESS
+    put(cases["failed"], ".executor_status", "FAILED")
+    put(cases["running"], ".executor_status", "RUNNING")
+    write_info(cases["ours_lost"].output_path, {"executor_version": "marin_exec 0.1.0"})  # ours, artifact gone
+    put(cases["ours_lost"], ".executor_status", "SUCCESS")
+    put(cases["old"], ".executor_status", '{"status": "RUNNING"}\n{"status": "SUCCESS"}\n')  # older JSON lines
+    put(cases["old_info"], ".executor_info", json.dumps({"name": "x", "version": {}}))  # an older executor's info
+    put(cases["old_info"], ".executor_status", "SUCCESS")
+
+    statuses = dict(zip(cases, StepSpec.read_statuses(list(cases.values())), strict=True))
+    assert statuses == {
+        "never": None,
+        "failed": "FAILED",
+        "running": "RUNNING",
+        "ours": "SUCCESS",
+        "ours_lost": None,  # not done: the runner calls it and run_step runs it again
+        "old": "SUCCESS",
+        "old_info": "SUCCESS",
+    }
+    assert {name: s.read_status() for name, s in cases.items()} == statuses

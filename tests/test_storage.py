@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from marin_exec.errors import StorageConflict, StorageUnavailable
-from marin_exec.storage import store_for
+from marin_exec.storage import read_many, store_for
 from marin_exec.storage_gcs import GcsStore
 from marin_exec.storage_s3 import S3Store
 from tests.conftest_stores import GcsServer, InProcessMoto, MotoServer, start_gcs_server, use_gcs, use_s3
@@ -35,6 +35,39 @@ def test_create_is_exclusive_and_keeps_the_first_bytes(store_root: str) -> None:
 
 def test_read_returns_none_for_a_missing_object(store_root: str) -> None:
     assert store_for(store_root).read(f"{store_root}/never/written") is None
+
+
+def test_read_many_answers_like_read_for_each_path_in_order(store_root: str) -> None:
+    store = store_for(store_root)
+    written = {f"{store_root}/many/{i}/.executor_status": f"body {i}".encode() for i in range(0, 150, 3)}
+    for path, data in written.items():
+        store.write(path, data)
+    paths = [f"{store_root}/many/{i}/.executor_status" for i in range(150)]  # more than one batch in flight
+    found = read_many(paths)
+    assert found == [store.read(path) for path in paths]
+    assert [f[0] if f is not None else None for f in found] == [written.get(path) for path in paths]
+
+
+def test_read_many_over_several_backends_keeps_the_order_and_reports_errors_per_path(tmp_path: Path) -> None:
+    local = f"{tmp_path}/a/.executor_status"
+    memory = "memory://read-many-mixed/a/.executor_status"
+    store_for(local).write(local, b"SUCCESS")
+    store_for(memory).write(memory, b"FAILED")
+    found = read_many([memory, str(tmp_path), local, f"{tmp_path}/missing"])  # reading a directory fails
+    assert found[0] is not None and found[0][0] == b"FAILED"
+    assert isinstance(found[1], IsADirectoryError)
+    assert found[2] is not None and found[2][0] == b"SUCCESS"
+    assert found[3] is None
+
+
+def test_read_many_on_an_async_fsspec_backend_without_atomic_writes(gcs_bucket: str) -> None:
+    from marin_exec.storage import BestEffortStore
+
+    store = BestEffortStore("gs")  # gcsfs through plain fsspec: async, so the batch is overlapped on its loop
+    paths = [f"{gcs_bucket}/plain/{i}" for i in range(5)]
+    store.write(paths[1], b"one")
+    store.write(paths[3], b"three")
+    assert store.read_many(paths) == [None, (b"one", b"one"), None, (b"three", b"three"), None]
 
 
 def test_swap_with_a_stale_token_conflicts_and_leaves_the_object_unchanged(store_root: str) -> None:

@@ -1,0 +1,84 @@
+"""Whether a step is done, read for many steps at once, and the repair of a SUCCESS whose artifact is missing.
+
+A step is done when its status is SUCCESS and, if this executor wrote it, its artifact exists (DESIGN §5): our
+``.executor_info`` marker means an artifact was committed before SUCCESS, so SUCCESS without it is an incomplete
+commit; any other SUCCESS (outputs of older executors) is done. ``read_statuses`` answers that for a batch of
+output paths in at most three rounds — statuses, the artifacts of the SUCCESSes, the info of SUCCESSes without
+one — and each round is one ``read_many``, which object stores serve with overlapped requests. A step of ours
+costs two reads, an older executor's three.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from marin_exec.artifact import Artifact
+from marin_exec.settings import current_run_settings
+from marin_exec.status import STATUS_SUCCESS, Lease, StatusFile, join, parse_status, wait_for_release
+from marin_exec.storage import Found, read_many, store_for
+
+EXECUTOR_NAME = "marin_exec"
+EXECUTOR_VERSION = "0.1.0"
+INFO_FILENAME = ".executor_info"
+
+
+def read_statuses(output_paths: Sequence[str]) -> list[str | None | Exception]:
+    """The status of each output path (None: never ran, or our SUCCESS without its artifact), or the error that
+    reading it raised. Read-only."""
+    found = read_many([StatusFile(path).path for path in output_paths])
+    results: list[str | None | Exception] = [_parse(f) for f in found]
+    succeeded = [i for i, r in enumerate(results) if r == STATUS_SUCCESS]
+    artifacts = read_many([Artifact.path(output_paths[i]) for i in succeeded])
+    missing = []
+    for i, artifact in zip(succeeded, artifacts, strict=True):
+        if isinstance(artifact, Exception):
+            results[i] = artifact
+        elif artifact is None:
+            missing.append(i)
+    infos = read_many([join(output_paths[i], INFO_FILENAME) for i in missing])
+    for i, info in zip(missing, infos, strict=True):
+        results[i] = info if isinstance(info, Exception) else None if _is_ours(info) else STATUS_SUCCESS
+    return results
+
+
+def has_our_marker(output_path: str) -> bool:
+    """Whether ``.executor_info`` at ``output_path`` was written by this executor (so an artifact is expected)."""
+    path = join(output_path, INFO_FILENAME)
+    return _is_ours(store_for(path).read(path))
+
+
+def clear_success(output_path: str) -> None:
+    """Remove a SUCCESS whose artifact is missing, holding the step's lease and only if the artifact is still missing.
+
+    A worker that re-ran the step meanwhile committed its artifact and SUCCESS under that lease; status tokens are
+    the file's bytes, so without the lease a second clearer could not tell that SUCCESS from the incomplete one.
+    """
+    lease = Lease(output_path, timeout=current_run_settings().lease_timeout)
+    backoff = 0.005
+    while not lease.try_acquire():
+        wait_for_release(backoff)
+        backoff = min(0.5, backoff * 2)
+    try:
+        status = StatusFile(output_path)
+        found = store_for(status.path).read(status.path)
+        if found is not None and parse_status(found[0]) == STATUS_SUCCESS and not Artifact.exists(output_path):
+            store_for(status.path).delete_if(status.path, found[1])
+    finally:
+        lease.release()
+
+
+def _parse(found: Found) -> str | None | Exception:
+    if found is None or isinstance(found, Exception):
+        return found
+    return parse_status(found[0])
+
+
+def _is_ours(found: Found) -> bool:
+    if found is None or isinstance(found, Exception):
+        return False
+    try:
+        marker = json.loads(found[0]).get("executor_version", "")
+    except (ValueError, AttributeError):
+        return False
+    return isinstance(marker, str) and marker.startswith(EXECUTOR_NAME)
