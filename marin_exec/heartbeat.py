@@ -102,7 +102,7 @@ class _Keeper:
                 return
             heartbeat._keeper = self
             self._schedule(heartbeat)
-            if self._thread is None:
+            if self._thread is None or not self._thread.is_alive():  # first use, or the keeper died (logged)
                 self._thread = threading.Thread(target=self._run, name="marin-exec-lease-keeper", daemon=True)
                 self._thread.start()
 
@@ -129,26 +129,42 @@ class _Keeper:
             self._schedule_changed.notify()
 
     def _run(self) -> None:
-        with self._lock:
-            while True:
-                now = time.monotonic()
-                while self._heap and self._heap[0][0] <= now:
-                    heartbeat = heapq.heappop(self._heap)[2]
-                    heartbeat._entry = None
-                    self._hand_out(heartbeat)
-                self._wakes_at = self._heap[0][0] if self._heap else math.inf
-                self._schedule_changed.wait(None if not self._heap else self._wakes_at - now)
+        try:
+            with self._lock:
+                while True:
+                    now = time.monotonic()
+                    while self._heap and self._heap[0][0] <= now:
+                        heartbeat = heapq.heappop(self._heap)[2]
+                        heartbeat._entry = None
+                        self._hand_out(heartbeat)
+                    self._wakes_at = self._heap[0][0] if self._heap else math.inf
+                    wait = None if not self._heap else min(self._wakes_at - now, threading.TIMEOUT_MAX)
+                    self._schedule_changed.wait(wait)
+        except BaseException as error:  # never silently: no lease of this process is refreshed until a new start()
+            logger.critical(f"the lease keeper stopped ({error!r}); held leases go stale until a heartbeat starts")
+            raise
 
     def _hand_out(self, heartbeat: Heartbeat) -> None:
         self._queue.append(heartbeat)
         if len(self._queue) > self._idle_workers and self._workers < _MAX_WORKERS:
             self._workers += 1
             name = f"marin-exec-lease-refresh-{self._workers}"
-            threading.Thread(target=self._work, name=name, daemon=True).start()
-        else:
-            self._work_queued.notify()  # a busy worker takes it when it is done, if no idle one does
+            try:
+                threading.Thread(target=self._work, name=name, daemon=True).start()
+                return
+            except RuntimeError as error:  # "can't start new thread": the existing workers take it in turn
+                self._workers -= 1
+                logger.error(f"could not start a lease refresh thread ({error!r}); {self._workers} remain")
+        self._work_queued.notify()  # a busy worker takes it when it is done, if no idle one does
 
     def _work(self) -> None:
+        try:
+            self._serve()
+        finally:  # only a BaseException escaping a refresh ends a worker: let another one be started
+            with self._lock:
+                self._workers -= 1
+
+    def _serve(self) -> None:
         while True:
             with self._lock:
                 self._idle_workers += 1

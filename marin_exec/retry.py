@@ -49,15 +49,50 @@ def retry_transient(
                 raise
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise StorageUnavailable(
-                    f"{what}: the object store did not answer within {timeout:g} s (last error: {error!r}); "
-                    "check that its endpoint is reachable, or give the store a longer retry_timeout"
-                ) from error
+                raise _unavailable(what, timeout, error) from error
             if not retried:
                 logger.warning(f"{what}: transient error {error!r}; retrying for up to {timeout:g} s")
             retried = True
             time.sleep(min(delay * random.uniform(0.5, 1.5), remaining))
             delay = min(delay * 2, _MAX_DELAY)
+
+
+def _unavailable(what: str, timeout: float, error: BaseException) -> StorageUnavailable:
+    return StorageUnavailable(
+        f"{what}: the object store did not answer within {timeout:g} s (last error: {error!r}); "
+        "check that its endpoint is reachable, or give the store a longer retry_timeout"
+    )
+
+
+def overlapped_retrying(
+    loop: Any,
+    one: Callable[[S], Awaitable[T]],
+    items: Sequence[S],
+    *,
+    what: Callable[[S], str],
+    is_transient: Callable[[BaseException], bool],
+    timeout: float,
+) -> list[T | Exception]:
+    """``overlapped``, then the items that failed transiently again, together, with backoff, until they answer or
+    ``timeout`` seconds pass (one budget for the whole batch: a slow item does not hold the others back); an item
+    still failing then gets StorageUnavailable naming it (``what(item)``)."""
+    results = overlapped(loop, one, items)
+    deadline = time.monotonic() + timeout
+    delay = _FIRST_DELAY
+    while True:
+        pending = [i for i, r in enumerate(results) if isinstance(r, Exception) and is_transient(r)]
+        if not pending:
+            return results
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            for i in pending:
+                results[i] = _unavailable(what(items[i]), timeout, results[i])  # type: ignore[arg-type]
+            return results
+        logger.warning(f"{what(items[pending[0]])} and {len(pending) - 1} more: transient error; retrying")
+        time.sleep(min(delay * random.uniform(0.5, 1.5), remaining))
+        delay = min(delay * 2, _MAX_DELAY)
+        for i, result in zip(pending, overlapped(loop, one, [items[i] for i in pending]), strict=True):
+            results[i] = result
 
 
 def overlapped(loop: Any, one: Callable[[S], Awaitable[T]], items: Sequence[S]) -> list[T | Exception]:

@@ -194,7 +194,7 @@ class _Run:
             try:
                 kind, item, future = self.events.get(block=block)
             except queue.Empty:
-                self._read_statuses()
+                self._start_status_reads()
                 return
             block = False
             if kind == "add":
@@ -213,7 +213,7 @@ class _Run:
         future = pool.submit(self.context.copy().run, fn, item)
         future.add_done_callback(lambda f: self.events.put((kind, item, f)))
 
-    def _read_statuses(self) -> None:
+    def _start_status_reads(self) -> None:
         """Hand the unread steps to the readers: batches of at most _STATUS_BATCH, spread over all readers."""
         if not self.unread:
             return
@@ -284,7 +284,7 @@ class _Run:
                 node.waiting += 1
         self.unread.append(node)
         if len(self.unread) >= _STATUS_READERS * _STATUS_BATCH:  # a long burst of input: start reading meanwhile
-            self._read_statuses()
+            self._start_status_reads()
 
     # -- events ---------------------------------------------------------------------------------------------
 

@@ -329,13 +329,20 @@ def read_many(paths: Sequence[str]) -> list[Found]:
     results: list[Found] = [None] * len(paths)
     groups: dict[int, tuple[AtomicStore, list[int]]] = {}
     for i, path in enumerate(paths):
-        store = store_for(path)
+        try:
+            store = store_for(path)
+        except Exception as error:
+            results[i] = error
+            continue
         groups.setdefault(id(store), (store, []))[1].append(i)
     for store, indices in groups.values():
         batch = getattr(store, "read_many", None)
-        if batch is not None:
-            found = batch([paths[i] for i in indices])
-        else:
+        try:
+            found = batch([paths[i] for i in indices]) if batch is not None else None
+        except Exception as error:  # the batch machinery itself failed: each path is read on its own below
+            logger.warning(f"a batch read of {len(indices)} objects failed ({error!r}); reading them one by one")
+            found = None
+        if found is None:
             found = [read_or_error(store, paths[i]) for i in indices]
         for i, f in zip(indices, found, strict=True):
             results[i] = f

@@ -35,8 +35,8 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from marin_exec.errors import MarinExecError, StorageConflict
-from marin_exec.retry import DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRY_TIMEOUT, overlapped, retry_transient
-from marin_exec.storage import Found, Token, read_or_error, strip_protocol
+from marin_exec.retry import DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRY_TIMEOUT, overlapped_retrying, retry_transient
+from marin_exec.storage import Found, Token, strip_protocol
 
 logger = logging.getLogger(__name__)
 
@@ -74,13 +74,16 @@ class GcsStore:
         """``read`` of every path, the requests overlapped on gcsfs's event loop (one thread hand-off for the
         batch). Each request is a bare GET on gcsfs's session with the headers computed once per batch, which costs
         much less CPU per object than ``read`` (the CPU of our process bounds a cached re-run on GCS); errors are
-        mapped by gcsfs's own ``validate_response``, and a request that failed transiently is read again through
-        ``read``'s retries."""
+        mapped by gcsfs's own ``validate_response``, and the requests that failed transiently are retried together
+        under one retry budget."""
         from gcsfs.core import quote
         from gcsfs.retry import validate_response
 
         fs = self._filesystem()
-        headers = fs._get_headers(None)  # credentials applied once for the whole batch
+        try:  # credentials applied once for the whole batch (a token refresh is retried like a request)
+            headers = self._retrying("authorize a batch read", lambda retried: fs._get_headers(None))
+        except Exception as error:
+            return [error] * len(paths)
         params = fs._get_params({"alt": "media"})
         url = fs.base + "b/{}/o/{}"
 
@@ -95,11 +98,9 @@ class GcsStore:
                 validate_response(response.status, body, path)
                 return _with_generation(path, response.headers, body)
 
-        found = overlapped(fs.loop, one, paths)
-        return [
-            read_or_error(self, path) if isinstance(f, Exception) and _is_transient(f) else f
-            for path, f in zip(paths, found, strict=True)
-        ]
+        return overlapped_retrying(
+            fs.loop, one, paths, what="read {}".format, is_transient=_is_transient, timeout=self.retry_timeout
+        )
 
     def create(self, path: str, data: bytes) -> Token:
         def attempt(retried: bool) -> Token:

@@ -28,8 +28,8 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from marin_exec.errors import StorageConflict
-from marin_exec.retry import DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRY_TIMEOUT, overlapped, retry_transient
-from marin_exec.storage import Found, Token, read_or_error, strip_protocol
+from marin_exec.retry import DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRY_TIMEOUT, overlapped_retrying, retry_transient
+from marin_exec.storage import Found, Token, strip_protocol
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ class S3Store:
 
     def read_many(self, paths: Sequence[str]) -> list[Found]:
         """``read`` of every path, the requests overlapped on s3fs's event loop (one thread hand-off for the
-        batch); a request that failed transiently is read again through ``read``'s retries."""
+        batch); the requests that failed transiently are retried together under one retry budget."""
         fs = self._filesystem()
 
         async def one(path: str) -> tuple[bytes, Token] | None:
@@ -93,11 +93,9 @@ class S3Store:
                 raise
             return response["Body"], response["ETag"]
 
-        found = overlapped(fs.loop, one, paths)
-        return [
-            read_or_error(self, path) if isinstance(f, Exception) and _is_transient(f) else f
-            for path, f in zip(paths, found, strict=True)
-        ]
+        return overlapped_retrying(
+            fs.loop, one, paths, what="read {}".format, is_transient=_is_transient, timeout=self.retry_timeout
+        )
 
     def create(self, path: str, data: bytes) -> Token:
         bucket, key = _split(path)

@@ -123,6 +123,14 @@ def test_many_heartbeats_share_a_bounded_set_of_threads(tmp_path: Path) -> None:
             heartbeat.stop()
 
 
+def stop_has_begun(heartbeat: Heartbeat) -> bool:
+    """Wait until ``stop()`` has taken the heartbeat off the keeper (it then waits for any refresh in flight)."""
+    deadline = time.monotonic() + WAIT
+    while not heartbeat._stopped and time.monotonic() < deadline:
+        time.sleep(0.001)
+    return heartbeat._stopped
+
+
 def test_stop_waits_for_the_refresh_in_flight(tmp_path: Path) -> None:
     (lease,) = recording_leases(tmp_path, 1)
     lease.go_on.clear()
@@ -136,7 +144,7 @@ def test_stop_waits_for_the_refresh_in_flight(tmp_path: Path) -> None:
 
     stopper = threading.Thread(target=stop)
     stopper.start()
-    time.sleep(0.05)  # lets stop() begin waiting; without the wait it would return with the refresh still running
+    assert stop_has_begun(heartbeat)  # stop() now waits; without that wait it would return mid-refresh
     lease.go_on.set()
     stopper.join(WAIT)
     assert refreshes_when_stopped == [1]
@@ -241,8 +249,11 @@ def test_a_forked_child_keeps_its_own_leases_fresh_and_can_stop_inherited_heartb
     try:
         exit_code = _wait_for_child(pid)
     finally:
+        stopper = threading.Thread(target=inherited_heartbeat.stop)
+        stopper.start()  # stopped before its refresh may end, so no second refresh can start
+        stop_has_begun(inherited_heartbeat)
         inherited.go_on.set()
-        inherited_heartbeat.stop()
+        stopper.join(WAIT)
     assert exit_code == 0
     assert inherited.refreshes == 1
     assert lease_holder(inherited.output_path) == inherited.owner

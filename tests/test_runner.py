@@ -281,3 +281,16 @@ def test_statuses_read_in_batches_reach_the_right_steps(prefix):
     report = StepRunner().run(specs)
     assert {i for i, s in enumerate(specs) if report.outcomes[s.output_path].state == "cached"} == done
     assert sorted(rec.calls) == sorted(f"batch/s{i}" for i in range(500) if i not in done)
+
+
+def test_a_status_that_cannot_be_read_fails_only_its_own_step(prefix):
+    rec = Recorder()
+    specs = [rec.step(f"unreadable/s{i}", i=i) for i in range(10)]
+    for spec in specs[:5]:
+        spec.executable_fn(spec.output_path)
+    os.makedirs(os.path.join(specs[7].output_path, ".executor_status"))  # reading it raises IsADirectoryError
+    rec.calls.clear()
+    with pytest.raises(StepsFailed) as info:
+        StepRunner().run(specs)
+    assert info.value.failed == [specs[7].name_with_hash]
+    assert sorted(rec.calls) == ["unreadable/s5", "unreadable/s6", "unreadable/s8", "unreadable/s9"]

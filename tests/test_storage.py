@@ -245,6 +245,35 @@ def test_an_operation_names_the_path_when_the_server_stays_down(restartable: Any
         store.create(f"{root}/a/lock", b"never written")
 
 
+@pytest.mark.timeout(60)
+def test_a_batch_read_completes_when_the_server_comes_back_within_the_retry_budget(restartable: Any) -> None:
+    server, root, store_class = restartable
+    store = store_class(retry_timeout=20)
+    paths = [f"{root}/batch/{i}" for i in range(10)]
+    store.write(paths[4], b"four")
+    server.stop()
+    restart = threading.Timer(0.5, server.start)
+    restart.start()
+    try:
+        found = store.read_many(paths)
+    finally:
+        restart.join()
+    assert [f if f is None else f[0] for f in found] == [None] * 4 + [b"four"] + [None] * 5
+
+
+def test_a_batch_read_names_each_path_when_the_server_stays_down(restartable: Any) -> None:
+    server, root, store_class = restartable
+    store = store_class(retry_timeout=0.3)
+    store.read(f"{root}/warm")  # the session exists, so the batch itself is attempted
+    server.stop()
+    paths = [f"{root}/down/{i}" for i in range(3)]
+    found = store.read_many(paths)
+    assert all(isinstance(f, StorageUnavailable) for f in found)
+    assert all(
+        str(f).startswith(f"read {path}: the object store did not answer") for f, path in zip(found, paths, strict=True)
+    )
+
+
 class _ReplyDroppingProxy:
     """A TCP proxy to a loopback port; once armed, it swallows the next reply and cuts that connection.
 
