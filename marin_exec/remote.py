@@ -49,13 +49,19 @@ _DEFAULT_CLIENT_THREADS = 32
 
 @dataclasses.dataclass(frozen=True)
 class RemoteCallable:
-    """A function that runs as a Fray job when called; see ``remote``."""
+    """A function that runs as a Fray job when called; see ``remote``.
+
+    ``done_elsewhere``, if given, is called with the call's arguments in the caller before anything is submitted;
+    when it returns True the work is already done and the call returns None without a job (StepSpec uses it to wait
+    for a lease another worker holds rather than submit a job that would hold its hardware while waiting).
+    """
 
     fn: Callable[..., Any]
     name: str | None = None
     resources: ResourceConfig | None = None
     env_vars: dict[str, str] = dataclasses.field(default_factory=dict)
     pip_dependency_groups: list[str] | None = None
+    done_elsewhere: Callable[..., bool] | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.fn, RemoteCallable):
@@ -84,6 +90,8 @@ class RemoteCallable:
 
     def __call__(self, *args: Any, **kwargs: Any) -> None:
         """Submit ``fn(*args, **kwargs)`` as a Fray job and wait for it; raise ``RemoteStepFailed`` on failure."""
+        if self.done_elsewhere is not None and self.done_elsewhere(*args, **kwargs):
+            return
         job = self.submit(*args, **kwargs)
         ident = threading.get_ident()
         _RUNNING[ident] = job

@@ -29,7 +29,8 @@ from marin_exec.commit import scope_for
 from marin_exec.disk_cache import disk_cached
 from marin_exec.distributed_lock import distributed_lock
 from marin_exec.errors import MissingPrefixError, StepDefinitionError
-from marin_exec.status import Lease, join
+from marin_exec.settings import current_run_settings
+from marin_exec.status import STATUS_SUCCESS, Lease, join, wait_for_release
 from marin_exec.step_status import EXECUTOR_NAME, EXECUTOR_VERSION, INFO_FILENAME, clear_success, has_our_marker
 from marin_exec.step_status import read_statuses as _read_statuses
 from marin_exec.storage import store_for
@@ -183,14 +184,15 @@ class StepSpec:
         call: Callable[[str], Any] = functools.partial(run_step, job)
         if self.resources is None:
             return call
-        from marin_exec.remote import remote
+        from marin_exec.remote import RemoteCallable
 
-        return remote(
+        return RemoteCallable(
             call,
             name=self.name_with_hash,
             resources=self.resources,
-            env_vars=self.env_vars,
+            env_vars=dict(self.env_vars or {}),
             pip_dependency_groups=self.pip_dependency_groups,
+            done_elsewhere=functools.partial(finished_elsewhere, self.name),
         )
 
     def _info_record(self) -> dict[str, Any]:
@@ -308,6 +310,32 @@ def run_step(job: StepJob, output_path: str) -> Any:
         )
         clear_success(output_path)
         return disk_cached(distributed_lock(job.fn), output_path, save=save, load=load)
+
+
+def finished_elsewhere(name: str, output_path: str) -> bool:
+    """Before a resourced step's job is submitted: wait while another worker holds the step's lease, then say
+    whether the step is done (so no job is submitted). A job would otherwise hold its hardware while it waits.
+
+    Only a wait before submitting: the job's own lock still decides who runs the step (a worker that takes the
+    lease just after this check is waited for inside the job, as without it). If the lease cannot be read, the
+    job is submitted and its lock decides.
+    """
+    lease = Lease(output_path, timeout=current_run_settings().lease_timeout)
+    started = time.monotonic()
+    try:
+        holder = lease.holder()
+        if holder is None:
+            return False
+        logger.info(f"{name}: {holder.get('worker_id')} holds the lease of {output_path}; waiting before submitting")
+        while lease.holder() is not None:
+            wait_for_release(min(0.5, max(0.005, (time.monotonic() - started) / 10)))
+        done = _read_statuses([output_path])[0] == STATUS_SUCCESS
+    except Exception as error:
+        logger.warning(f"{name}: could not check the lease of {output_path} ({error!r}); submitting the job")
+        return False
+    if done:
+        logger.info(f"{name}: finished by the other worker; no job submitted")
+    return done
 
 
 def write_info(output_path: str, info: dict[str, Any]) -> None:

@@ -359,3 +359,61 @@ def test_an_iris_job_whose_lease_is_taken_over_ends_at_once_and_commits_nothing(
     assert isinstance(info.value.__cause__, LeaseLostError)
     assert not pathlib.Path(spec.output_path, "finished").exists()  # the job was ended, not left to run 20 s
     assert spec.read_status() != "SUCCESS" and not Artifact.exists(spec.output_path)
+
+
+# -- a lease held elsewhere: wait before submitting --------------------------------------------------------------
+
+
+def _other_worker_holds(spec: StepSpec) -> Any:
+    lease = Lease(spec.output_path, timeout=60)  # its own owner id: another worker, as far as the runner knows
+    assert lease.try_acquire()
+    return lease
+
+
+def _start_run(runner: StepRunner, spec: StepSpec, caplog: pytest.LogCaptureFixture) -> tuple[Any, bool]:
+    """Run ``spec`` on a thread; return a way to get its report, and whether it reached the wait before submitting."""
+    import logging
+    import time
+
+    caplog.set_level(logging.INFO, logger="marin_exec")
+    result: dict[str, Any] = {}
+    thread = threading.Thread(target=lambda: result.setdefault("report", runner.run([spec])), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while "waiting before submitting" not in caplog.text and time.monotonic() < deadline and thread.is_alive():
+        time.sleep(0.01)
+
+    def report() -> Any:
+        thread.join(timeout=60)
+        return result["report"]
+
+    return report, "waiting before submitting" in caplog.text
+
+
+def test_a_resourced_step_whose_lease_is_held_elsewhere_submits_no_job_if_the_holder_finishes_it(
+    local_client, prefix, caplog
+):
+    spec = StepSpec(name="held/finished", fn=report_where_it_ran, resources=ResourceConfig.with_cpu())
+    client = RecordingClient(local_client)
+    lease = _other_worker_holds(spec)
+    report_of, waiting = _start_run(StepRunner(client=client), spec, caplog)
+    assert waiting and client.submissions == []  # the runner waits here, not in a job holding hardware
+    Artifact.save({"where": "the other worker"}, spec.output_path)  # the other worker commits and releases
+    StatusFile(spec.output_path).write("SUCCESS")
+    lease.release()
+    report = report_of()
+    assert client.submissions == []
+    assert report.outcomes[spec.output_path].state == "ran"
+    assert Artifact.load(spec.output_path) == {"where": "the other worker"}
+
+
+def test_a_resourced_step_whose_holder_gives_up_is_submitted_once_the_lease_is_free(local_client, prefix, caplog):
+    spec = StepSpec(name="held/abandoned", fn=report_where_it_ran, resources=ResourceConfig.with_cpu())
+    client = RecordingClient(local_client)
+    lease = _other_worker_holds(spec)
+    report_of, waiting = _start_run(StepRunner(client=client), spec, caplog)
+    assert waiting and client.submissions == []
+    lease.release()  # the other worker stopped without finishing
+    report = report_of()
+    assert len(client.submissions) == 1 and report.count("ran") == 1
+    assert spec.read_status() == "SUCCESS"
