@@ -177,10 +177,3 @@ def traced_entry(shape: str) -> Callable[[int], Any]:
                     leaf(kind="sweep/eval", label=f"ds{d}-{size}/task{k}", key=k, inputs=[model])
 
     return {"chain": chain, "fanout": fanout, "diamond": diamond, "sweep": sweep}[shape]
-
-
-def compile_traced(refs: list[Any], prefix: str) -> list[Any]:
-    """Compile traced StepRefs into StepSpecs (the plan's specs, in plan order)."""
-    from marin_exec.compiler import compile_graph
-
-    return list(compile_graph(refs, prefix=prefix).specs)
