@@ -5,7 +5,8 @@ A step is done when its status is SUCCESS and, if this executor wrote it, its ar
 commit; any other SUCCESS (outputs of older executors) is done. ``read_statuses`` answers that for a batch of
 output paths in at most three rounds — statuses, the artifacts of the SUCCESSes, the info of SUCCESSes without
 one — and each round is one ``read_many``, which object stores serve with overlapped requests. A step of ours
-costs two reads, an older executor's three.
+costs two reads, an older executor's three; one whose status is in the older JSON-lines format costs one, since
+marin_exec only ever writes a bare token, so such a SUCCESS cannot be an incomplete commit of ours.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 
 from marin_exec.artifact import Artifact
 from marin_exec.settings import current_run_settings
-from marin_exec.status import STATUS_SUCCESS, Lease, StatusFile, join, parse_status, wait_for_release
+from marin_exec.status import STATUS_SUCCESS, STATUSES, Lease, StatusFile, join, parse_status, wait_for_release
 from marin_exec.storage import Found, read_many, store_for
 
 EXECUTOR_NAME = "marin_exec"
@@ -28,7 +29,7 @@ def read_statuses(output_paths: Sequence[str]) -> list[str | None | Exception]:
     reading it raised. Read-only."""
     found = read_many([StatusFile(path).path for path in output_paths])
     results: list[str | None | Exception] = [_parse(f) for f in found]
-    succeeded = [i for i, r in enumerate(results) if r == STATUS_SUCCESS]
+    succeeded = [i for i, r in enumerate(results) if r == STATUS_SUCCESS and not _older_format(found[i])]
     artifacts = read_many([Artifact.path(output_paths[i]) for i in succeeded])
     missing = []
     for i, artifact in zip(succeeded, artifacts, strict=True):
@@ -72,6 +73,11 @@ def _parse(found: Found) -> str | None | Exception:
     if found is None or isinstance(found, Exception):
         return found
     return parse_status(found[0])
+
+
+def _older_format(found: Found) -> bool:
+    """Whether a status file holds the older JSON-lines events rather than the bare token marin_exec writes."""
+    return isinstance(found, tuple) and found[0].strip().decode("utf-8", errors="replace") not in STATUSES
 
 
 def _is_ours(found: Found) -> bool:

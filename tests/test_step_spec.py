@@ -211,7 +211,8 @@ def test_read_statuses_tells_done_from_not_done_in_one_batch_on_every_backend(st
         path = f"{s.output_path}/{filename}"
         store_for(path).write(path, data.encode())
 
-    cases = {name: spec(name) for name in ("never", "failed", "running", "ours", "ours_lost", "old", "old_info")}
+    names = ("never", "failed", "running", "ours", "ours_lost", "old", "old_info", "old_lines_marked")
+    cases = {name: spec(name) for name in names}
     cases["ours"].executable_fn(cases["ours"].output_path)  # a real commit: artifact, info, SUCCESS
     put(cases["failed"], ".executor_status", "FAILED")
     put(cases["running"], ".executor_status", "RUNNING")
@@ -220,6 +221,9 @@ def test_read_statuses_tells_done_from_not_done_in_one_batch_on_every_backend(st
     put(cases["old"], ".executor_status", '{"status": "RUNNING"}\n{"status": "SUCCESS"}\n')  # older JSON lines
     put(cases["old_info"], ".executor_info", json.dumps({"name": "x", "version": {}}))  # an older executor's info
     put(cases["old_info"], ".executor_status", "SUCCESS")
+    # JSON-lines events are never written by marin_exec: done on the status alone, whatever the info says
+    write_info(cases["old_lines_marked"].output_path, {"executor_version": "marin_exec 0.1.0"})
+    put(cases["old_lines_marked"], ".executor_status", '{"status": "SUCCESS"}\n')
 
     statuses = dict(zip(cases, StepSpec.read_statuses(list(cases.values())), strict=True))
     assert statuses == {
@@ -230,5 +234,6 @@ def test_read_statuses_tells_done_from_not_done_in_one_batch_on_every_backend(st
         "ours_lost": None,  # not done: the runner calls it and run_step runs it again
         "old": "SUCCESS",
         "old_info": "SUCCESS",
+        "old_lines_marked": "SUCCESS",
     }
     assert {name: s.read_status() for name, s in cases.items()} == statuses
