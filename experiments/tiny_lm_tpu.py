@@ -28,4 +28,4 @@ def tiny_lm_tpu(smoothing: float = 0.1):
 
 
 if __name__ == "__main__":
-    executor_main(steps=[tiny_lm_tpu()], description="tiny LM with training on TPU")
+    executor_main(steps=tiny_lm_tpu, description="tiny LM with training on TPU")  # traced inside executor_main

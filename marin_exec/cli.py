@@ -17,7 +17,7 @@ import os
 import shlex
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from marin_exec.compiler import GroupView
@@ -54,13 +54,21 @@ class CompiledSteps:
 
 
 def executor_main(
-    steps: Sequence[Any], description: str | None = None, config: ExecutorMainConfig | None = None
+    steps: Sequence[Any] | Callable[[], Any], description: str | None = None, config: ExecutorMainConfig | None = None
 ) -> None:
-    """Run ``steps`` (StepRefs from @step calls, or StepSpecs) as a command-line program."""
+    """Run ``steps`` (StepRefs from @step calls, or StepSpecs) as a command-line program.
+
+    ``steps`` may also be the entry point itself (a function of no arguments returning a StepRef, a StepSpec or a
+    list of them): it is then traced here, so an error raised while tracing gets the same one-line report and exit
+    status as any other, instead of a traceback from before ``executor_main`` was entered.
+    """
     if config is None:
         config = parse_args(sys.argv[1:])
     _configure_logging()
     try:
+        if callable(steps):
+            traced = steps()
+            steps = list(traced) if isinstance(traced, list | tuple) else [traced]
         run_executor(steps, config, description=description)
     except MarinExecError as e:
         print(f"error: {e}", file=sys.stderr)

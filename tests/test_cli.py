@@ -128,3 +128,42 @@ def test_run_only_with_an_unknown_pattern_warns_in_the_plan(prefix, capsys):
 def test_lease_timings_are_flags(flag):
     config = parse_args([flag, "0.25"])
     assert getattr(config, flag[2:]) == 0.25
+
+
+def test_an_entry_point_given_itself_reports_a_tracing_error_in_one_line(tmp_path):
+    script = tmp_path / "exp.py"
+    script.write_text(
+        "from marin_exec import executor_main, output, step\n"
+        "@step(name='bad/entry')\n"
+        "def entry():\n"
+        "    return None\n"
+        "def pipeline():\n"
+        "    output()  # outside any step body: a TracingError while tracing\n"
+        "    return entry()\n"
+        "executor_main(steps=pipeline)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, str(script), "--prefix", str(tmp_path / "out")], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert proc.returncode == 1
+    assert "error: output() was called outside a @step function body" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_an_entry_point_given_itself_is_traced_and_run(tmp_path):
+    script = tmp_path / "exp.py"
+    script.write_text(
+        "from marin_exec import deferred, executor_main, output, step\n"
+        "def write(path):\n"
+        "    open(path + '.txt', 'w').write('hi')\n"
+        "@step(name='ok/one')\n"
+        "def one():\n"
+        "    return deferred(write)(output())\n"
+        "executor_main(steps=one)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, str(script), "--prefix", str(tmp_path / "out")], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "1 ran" in proc.stdout
+    assert list((tmp_path / "out" / "ok").glob("one-*.txt"))
