@@ -20,7 +20,8 @@ from marin_exec.errors import (
     VersioningError,
 )
 from marin_exec.remote import RemoteCallable, remote
-from marin_exec.runner import RunReport, StepRunner
+from marin_exec.run_report import RunReport
+from marin_exec.runner import StepRunner
 from marin_exec.settings import RunSettings, current_run_settings, run_settings
 from marin_exec.status import (
     STATUS_DEP_FAILED,

@@ -23,7 +23,8 @@ from typing import Any
 from marin_exec.compiler import GroupView
 from marin_exec.errors import MarinExecError, MissingPrefixError
 from marin_exec.render import render_plan, render_summary
-from marin_exec.runner import RunReport, StepRunner
+from marin_exec.run_report import RunReport
+from marin_exec.runner import StepRunner
 from marin_exec.step_spec import StepSpec, shallow_version
 from marin_exec.storage import store_for
 from marin_exec.versioning import hash_version

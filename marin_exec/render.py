@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from marin_exec.compiler import GroupView
-from marin_exec.runner import (
+from marin_exec.run_report import (
     BLOCKED,
     CACHED,
     DEP_FAILED,

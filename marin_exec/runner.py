@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import dataclasses
 import functools
 import inspect
 import logging
 import queue
-import re
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -23,6 +21,20 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from marin_exec.errors import CycleError, PathCollisionError, StepsFailed
+from marin_exec.run_only import select
+from marin_exec.run_report import (
+    BLOCKED,
+    CACHED,
+    DEP_FAILED,
+    DONE,
+    FAILED,
+    FAILED_BEFORE,
+    RAN,
+    RUNNING_ELSEWHERE,
+    WILL_RUN,
+    RunReport,
+    StepOutcome,
+)
 from marin_exec.settings import run_settings
 from marin_exec.status import STATUS_FAILED, STATUS_RUNNING, STATUS_SUCCESS
 
@@ -31,50 +43,12 @@ if TYPE_CHECKING:  # the runner knows steps only through this contract's fields 
 
 logger = logging.getLogger(__name__)
 
-# Outcomes of a real run.
-RAN, CACHED, FAILED, DEP_FAILED, NOT_SELECTED = "ran", "cached", "failed", "dep_failed", "not_selected"
-# Plans of a dry run.
-DONE, WILL_RUN, RUNNING_ELSEWHERE, FAILED_BEFORE, BLOCKED = (
-    "done",
-    "will run",
-    "running elsewhere",
-    "failed before",
-    ("blocked"),
-)
-
 # Status reads go to a few reader threads in batches of at most _STATUS_BATCH steps: object stores overlap a batch's
 # requests on their event loop, and one thread hand-off per step cost more than a local read itself. Four readers
 # keep ~256 object-store requests in flight (a real bucket's latency needs them); on the emulator, where our CPU
 # bounds the re-run, 16 readers cost ~30 % more CPU than 4 for the same reads (GIL contention).
 _STATUS_READERS = 4
 _STATUS_BATCH = 64
-
-
-@dataclasses.dataclass
-class StepOutcome:
-    spec: StepSpec
-    state: str = "pending"
-    status: str | None = None  # the status read before the step was called (None: never ran)
-    seconds: float | None = None
-    error: BaseException | None = None
-    reason: str = ""
-    lease_held: bool = False
-
-
-@dataclasses.dataclass
-class RunReport:
-    """What happened to every step of a run (or what would happen, for a dry run), in plan order."""
-
-    outcomes: dict[str, StepOutcome]
-    dry_run: bool
-    seconds: float
-    unmatched_patterns: list[str] = dataclasses.field(default_factory=list)
-
-    def count(self, state: str) -> int:
-        return sum(1 for o in self.outcomes.values() if o.state == state)
-
-    def by_state(self, state: str) -> list[StepOutcome]:
-        return [o for o in self.outcomes.values() if o.state == state]
 
 
 class _Node:
@@ -147,7 +121,7 @@ class _Run:
         unmatched: list[str] = []
         roots: Iterator[StepSpec]
         if run_only:
-            roots, unmatched, self.done = _select(steps, run_only)
+            roots, unmatched, self.done = select(steps, run_only)
         else:
             roots = iter(steps)
         with (
@@ -433,42 +407,6 @@ def _plan(nodes: Iterable[_Node], force_run_failed: bool) -> None:
 
 def _lease_held(spec: StepSpec) -> bool:
     return spec.lease_holder() is not None
-
-
-def _select(steps: Iterable[StepSpec], patterns: list[str]) -> tuple[Iterator[StepSpec], list[str], set[int]]:
-    """The steps (anywhere in the plan) whose names match a ``run_only`` pattern, the unmatched patterns, and the
-    ids of the steps they need that are already done (the walk stops there, as Marin's does)."""
-    compiled = [(p, re.compile(p)) for p in patterns]
-    matched_patterns: set[str] = set()
-    selected: list[StepSpec] = []
-    seen: set[int] = set()
-    stack = list(steps)[::-1]
-    while stack:
-        spec = stack.pop()
-        if id(spec) in seen:
-            continue
-        seen.add(id(spec))
-        hits = [p for p, rx in compiled if rx.search(spec.name)]
-        if hits:
-            matched_patterns.update(hits)
-            selected.append(spec)
-        stack.extend(reversed(spec.deps))
-    unmatched = [p for p, _ in compiled if p not in matched_patterns]
-    for pattern in unmatched:
-        logger.warning(f"--run_only pattern {pattern!r} matches no step of this plan; it selects nothing")
-    done: set[int] = set()
-    visited: set[int] = set()
-    needed = list(selected)
-    while needed:
-        spec = needed.pop()
-        if id(spec) in visited:
-            continue
-        visited.add(id(spec))
-        if spec.read_status() == STATUS_SUCCESS:
-            done.add(id(spec))
-        else:
-            needed.extend(spec.deps)
-    return iter(selected), unmatched, done
 
 
 def _fn_name(spec: StepSpec) -> str:
