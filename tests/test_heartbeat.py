@@ -197,7 +197,10 @@ def test_a_lease_taken_over_is_recorded_reported_to_on_lost_and_no_longer_refres
 def test_an_on_lost_hook_that_raises_is_logged_and_the_other_leases_stay_fresh(
     tmp_path: Path, hook_error: BaseException
 ) -> None:
+    hook_threads: list[threading.Thread] = []
+
     def on_lost(error: LeaseLostError) -> None:
+        hook_threads.append(threading.current_thread())
         raise hook_error
 
     lease = RecordingLease(str(tmp_path / "lost"))
@@ -210,6 +213,7 @@ def test_an_on_lost_hook_that_raises_is_logged_and_the_other_leases_stay_fresh(
     try:
         assert heartbeat.lost
         assert all(other.wait_for_refreshes(3) for other in others)
+        assert hook_threads[0].is_alive()  # the refresh thread that ran the hook survived it and serves on
     finally:
         for each in [heartbeat, *heartbeats]:
             each.stop()
