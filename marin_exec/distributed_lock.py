@@ -17,16 +17,13 @@ from marin_exec.commit import scope_for
 from marin_exec.errors import LeaseLostError, PreviousStepFailed, StepAlreadyDone
 from marin_exec.heartbeat import Heartbeat
 from marin_exec.settings import current_run_settings
-from marin_exec.status import STATUS_FAILED, STATUS_RUNNING, STATUS_SUCCESS, Lease, StatusFile, wait_for_release
+from marin_exec.status import STATUS_FAILED, STATUS_RUNNING, STATUS_SUCCESS, Lease, StatusFile, wait_for_holder
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 _WARNED_TIMINGS: set[tuple[float, float]] = set()
-
-_FIRST_BACKOFF = 0.005
-_MAX_BACKOFF = 0.5
 
 
 def distributed_lock(
@@ -118,8 +115,7 @@ def _acquire(lease: Lease, status: StatusFile, force: bool) -> None:
             holder = lease.holder()
             waited_for = holder.get("worker_id") if holder else "another worker"
             logger.info(f"{lease.output_path}: waiting for {waited_for}, which holds the lease")
-        waited = time.monotonic() - started
-        wait_for_release(min(_MAX_BACKOFF, max(_FIRST_BACKOFF, waited / 10)))
+        wait_for_holder(started)
     # Another holder may have finished between our status read and our acquisition.
     if status.read() == STATUS_SUCCESS:
         lease.release()

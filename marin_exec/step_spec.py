@@ -30,7 +30,7 @@ from marin_exec.disk_cache import disk_cached
 from marin_exec.distributed_lock import distributed_lock
 from marin_exec.errors import MissingPrefixError, StepDefinitionError
 from marin_exec.settings import current_run_settings
-from marin_exec.status import STATUS_SUCCESS, Lease, join, wait_for_release
+from marin_exec.status import STATUS_SUCCESS, Lease, join, wait_for_holder
 from marin_exec.step_status import EXECUTOR_NAME, EXECUTOR_VERSION, INFO_FILENAME, clear_success, has_our_marker
 from marin_exec.step_status import read_statuses as _read_statuses
 from marin_exec.storage import store_for
@@ -328,7 +328,7 @@ def finished_elsewhere(name: str, output_path: str) -> bool:
             return False
         logger.info(f"{name}: {holder.get('worker_id')} holds the lease of {output_path}; waiting before submitting")
         while lease.holder() is not None:
-            wait_for_release(min(0.5, max(0.005, (time.monotonic() - started) / 10)))
+            wait_for_holder(started)
         done = _read_statuses([output_path])[0] == STATUS_SUCCESS
     except Exception as error:
         logger.warning(f"{name}: could not check the lease of {output_path} ({error!r}); submitting the job")

@@ -12,11 +12,12 @@ marin_exec only ever writes a bare token, so such a SUCCESS cannot be an incompl
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 
 from marin_exec.artifact import Artifact
 from marin_exec.settings import current_run_settings
-from marin_exec.status import STATUS_SUCCESS, STATUSES, Lease, StatusFile, join, parse_status, wait_for_release
+from marin_exec.status import STATUS_SUCCESS, STATUSES, Lease, StatusFile, join, parse_status, wait_for_holder
 from marin_exec.storage import Found, read_many, store_for
 
 EXECUTOR_NAME = "marin_exec"
@@ -56,10 +57,9 @@ def clear_success(output_path: str) -> None:
     the file's bytes, so without the lease a second clearer could not tell that SUCCESS from the incomplete one.
     """
     lease = Lease(output_path, timeout=current_run_settings().lease_timeout)
-    backoff = 0.005
+    started = time.monotonic()
     while not lease.try_acquire():
-        wait_for_release(backoff)
-        backoff = min(0.5, backoff * 2)
+        wait_for_holder(started)
     try:
         status = StatusFile(output_path)
         found = store_for(status.path).read(status.path)

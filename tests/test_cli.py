@@ -68,6 +68,13 @@ def test_missing_prefix_exits_1_with_a_message_and_no_traceback(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+def _run_script(script: pathlib.Path, tmp_path: pathlib.Path) -> subprocess.CompletedProcess[str]:
+    """Run an experiment script as a user would, with ``--prefix`` under ``tmp_path``."""
+    return subprocess.run(
+        [sys.executable, str(script), "--prefix", str(tmp_path / "out")], capture_output=True, text=True, cwd=tmp_path
+    )
+
+
 def test_a_failed_run_exits_1_and_prints_the_rerun_command(tmp_path):
     script = tmp_path / "exp.py"
     script.write_text(
@@ -75,9 +82,7 @@ def test_a_failed_run_exits_1_and_prints_the_rerun_command(tmp_path):
         "def boom(p):\n    raise RuntimeError('the data is bad')\n"
         "executor_main([StepSpec(name='bad', fn=boom)])\n"
     )
-    proc = subprocess.run(
-        [sys.executable, str(script), "--prefix", str(tmp_path / "out")], capture_output=True, text=True, cwd=tmp_path
-    )
+    proc = _run_script(script, tmp_path)
     assert proc.returncode == 1
     assert "1 step(s) failed: bad-" in proc.stderr
     assert "RuntimeError: the data is bad" in proc.stderr
@@ -142,9 +147,7 @@ def test_an_entry_point_given_itself_reports_a_tracing_error_in_one_line(tmp_pat
         "    return entry()\n"
         "executor_main(steps=pipeline)\n"
     )
-    proc = subprocess.run(
-        [sys.executable, str(script), "--prefix", str(tmp_path / "out")], capture_output=True, text=True, cwd=tmp_path
-    )
+    proc = _run_script(script, tmp_path)
     assert proc.returncode == 1
     assert "error: output() was called outside a @step function body" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -161,9 +164,7 @@ def test_an_entry_point_given_itself_is_traced_and_run(tmp_path):
         "    return deferred(write)(output())\n"
         "executor_main(steps=one)\n"
     )
-    proc = subprocess.run(
-        [sys.executable, str(script), "--prefix", str(tmp_path / "out")], capture_output=True, text=True, cwd=tmp_path
-    )
+    proc = _run_script(script, tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "1 ran" in proc.stdout
     assert list((tmp_path / "out" / "ok").glob("one-*.txt"))
