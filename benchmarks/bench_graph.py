@@ -56,7 +56,7 @@ def build(shape: str, size: int, frontend: str, prefix: str) -> tuple[list[Any],
     traced = time.perf_counter()
     # As executor_main compiles a traced plan: the cyclic GC paused while compiling, then the plan frozen (without
     # that, full collections re-scan the growing graph and time grows super-linearly with the number of steps).
-    from marin_exec.cli import _compile_without_gc
+    from marin_exec.run.cli import _compile_without_gc
 
     specs = _compile_without_gc([ref], prefix).specs
     done = time.perf_counter()
@@ -75,7 +75,7 @@ def seed(given: list[Any], with_artifact: bool) -> float:
     from concurrent.futures import ThreadPoolExecutor
 
     from marin_exec import STATUS_SUCCESS, Artifact, StatusFile
-    from marin_exec.storage import store_for
+    from marin_exec.storage.store import store_for
 
     def finish(path: str) -> None:
         if with_artifact:
@@ -114,7 +114,7 @@ def measure(shape: str, size: int, frontend: str, phase: str, prefix: str, max_c
     result["run_cpu_s"] = _cpu() - cpu
     result["steps"] = len(report.outcomes)
     if phase == "plan":
-        from marin_exec.render import render_plan
+        from marin_exec.run.render import render_plan
 
         start = time.perf_counter()
         text = render_plan(report, prefix=prefix)

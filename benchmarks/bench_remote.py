@@ -20,10 +20,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from marin_exec.remote import build_job_request, remote
-from marin_exec.runner import StepRunner
+from marin_exec.compile.step_spec import StepSpec
+from marin_exec.run.runner import StepRunner
+from marin_exec.runtime.remote import build_job_request, remote
 from marin_exec.settings import run_settings
-from marin_exec.step_spec import StepSpec
 
 
 def touch(path: str) -> None:

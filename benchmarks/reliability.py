@@ -221,7 +221,7 @@ def _artifact(spec: Any, key: str) -> dict[str, Any]:
 
 
 def _victim_files(spec: Any) -> dict[str, bytes | None]:
-    from marin_exec.storage import store_for
+    from marin_exec.storage.store import store_for
     from tests.fault_workers import VICTIM, build_dag
 
     output = build_dag(spec)[VICTIM].output_path.rstrip("/")

@@ -5,7 +5,7 @@
     .venv/bin/python benchmarks/run_all.py --no-peer       # without Marin's executor (/work/peer-venv)
 
 Graphs (workloads.py): chain, fan-out/fan-in, diamond lattice, realistic sweep, at 200, 1,000 and 10,000 steps,
-built as StepSpecs and, once ``marin_exec.compiler`` has landed, traced from ``@step``/``deferred`` code. For
+built as StepSpecs and, once ``marin_exec.compile.compiler`` has landed, traced from ``@step``/``deferred`` code. For
 each: trace/build + dry run, fresh run, fully cached re-run (in a new process, as a user's re-run is), peak RSS.
 Then import time, per-step overhead, the same dry/cached runs on ``gs://`` against fake-gcs-server, Marin side
 by side (its ``StepRunner`` polls with a 1 s sleep: its 200-chain is scaled from a 20-chain unless
@@ -189,9 +189,9 @@ def run_gcs_cases(s: Settings, work: Path) -> dict[str, Any]:
         from tests.conftest_stores import GcsServer
     except ImportError as e:
         return {"skipped": f"cannot load the emulator recipe from tests/conftest_stores.py: {e}"}
-    probe = child(["-c", "import marin_exec.storage_gcs; print('{}')"])
+    probe = child(["-c", "import marin_exec.storage.gcs_store; print('{}')"])
     if "error" in probe:
-        return {"skipped": f"marin_exec.storage_gcs is not usable yet: {probe['error']}"}
+        return {"skipped": f"marin_exec.storage.gcs_store is not usable yet: {probe['error']}"}
     # The filesystem backend: fake-gcs-server's memory backend slows down linearly with the number of objects
     # (1,000 reads take 0.5 s in an empty bucket, 6.7 s with 11,000 objects), which would measure the emulator.
     root = work / "gcs-root"

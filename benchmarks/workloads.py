@@ -1,7 +1,7 @@
 """Benchmark graphs of trivial steps — chain, fan-out/fan-in, diamond lattice, realistic sweep — built two ways.
 
 ``build_specs`` makes ``StepSpec`` objects directly (the runtime core alone). ``build_traced`` writes the same
-shapes as ``@step``/``deferred`` wiring code, for timing trace + compile; it needs ``marin_exec.compiler`` and
+shapes as ``@step``/``deferred`` wiring code, for timing trace + compile; it needs ``marin_exec.compile.compiler`` and
 raises ``TracingUnavailable`` until that has landed. Every step's function does nothing, so timings are the
 framework's own cost. This module builds graphs only: it does no I/O and times nothing.
 
@@ -28,7 +28,7 @@ SWEEP_PER_DATASET = 2 + len(SWEEP_MODEL_SIZES) * (1 + SWEEP_EVALS)  # = 50
 
 
 class TracingUnavailable(RuntimeError):
-    """The tracing front end (marin_exec.compiler with @step/deferred) is not importable yet."""
+    """The tracing front end (marin_exec.compile.compiler with @step/deferred) is not importable yet."""
 
 
 def trivial(output_path: str) -> int:
@@ -128,7 +128,7 @@ def _noop(config: NodeConfig) -> int:
 def traced_entry(shape: str) -> Callable[[int], Any]:
     """The ``@step`` entry point (a group) whose call traces ``shape``; TracingUnavailable before compiler.py."""
     try:
-        import marin_exec.compiler  # noqa: F401 - only checks that the front end has landed
+        import marin_exec.compile.compiler  # noqa: F401 - only checks that the front end has landed
         from marin_exec import deferred, output, step, versioned
     except ImportError as e:
         raise TracingUnavailable(f"tracing not landed ({e})") from e

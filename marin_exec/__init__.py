@@ -1,10 +1,7 @@
 """marin_exec: trace ML pipelines into content-addressed steps and run each exactly once."""
 
-from marin_exec.artifact import Artifact
-from marin_exec.cli import ExecutorMainConfig, executor_main, parse_experiment_args, run_executor
-from marin_exec.compiler import Plan, compile_graph
-from marin_exec.disk_cache import disk_cached
-from marin_exec.distributed_lock import distributed_lock
+from marin_exec.compile.compiler import Plan, compile_graph
+from marin_exec.compile.step_spec import StepSpec
 from marin_exec.errors import (
     CycleError,
     LeaseLostError,
@@ -19,11 +16,14 @@ from marin_exec.errors import (
     TracingError,
     VersioningError,
 )
-from marin_exec.remote import RemoteCallable, remote
-from marin_exec.run_report import RunReport
-from marin_exec.runner import StepRunner
+from marin_exec.run.cli import ExecutorMainConfig, executor_main, parse_experiment_args, run_executor
+from marin_exec.run.run_report import RunReport
+from marin_exec.run.runner import StepRunner
+from marin_exec.runtime.disk_cache import disk_cached
+from marin_exec.runtime.distributed_lock import distributed_lock
+from marin_exec.runtime.remote import RemoteCallable, remote
 from marin_exec.settings import RunSettings, current_run_settings, run_settings
-from marin_exec.status import (
+from marin_exec.status.status import (
     STATUS_DEP_FAILED,
     STATUS_FAILED,
     STATUS_RUNNING,
@@ -32,10 +32,10 @@ from marin_exec.status import (
     StatusFile,
     worker_id,
 )
-from marin_exec.step import deferred, step
-from marin_exec.step_ref import StepRef
-from marin_exec.step_spec import StepSpec
-from marin_exec.tracing import DeferredCall, Graph, output, trace
+from marin_exec.storage.artifact import Artifact
+from marin_exec.trace.step import deferred, step
+from marin_exec.trace.step_ref import StepRef
+from marin_exec.trace.tracing import DeferredCall, Graph, output, trace
 from marin_exec.versioning import versioned
 
 __all__ = [

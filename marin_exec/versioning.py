@@ -36,7 +36,7 @@ def versioned(value: T) -> T:
 
     Typed as returning ``T`` so that config dataclass fields keep their declared types.
     """
-    from marin_exec.step_ref import StepRef  # local: the tracing modules sit above this one
+    from marin_exec.trace.step_ref import StepRef  # local: the tracing modules sit above this one
 
     if isinstance(value, VersionedValue):
         raise TracingError(
@@ -53,7 +53,7 @@ def versioned(value: T) -> T:
 
 def _in_step() -> str:
     """``step 'name': `` while a @step body is traced, else empty (for messages)."""
-    from marin_exec.tracing import current_step_name  # local: the tracing modules sit above this one
+    from marin_exec.trace.tracing import current_step_name  # local: the tracing modules sit above this one
 
     name = current_step_name()
     return f"step '{name}': " if name else ""

@@ -226,9 +226,9 @@ def _die() -> None:
 
 def _install_faults(spec: WorkerSpec, dag: dict[str, Any]) -> None:
     """Wrap one point of the commit so that this process dies or blocks right there, for its victim step only."""
-    from marin_exec import step_spec
-    from marin_exec.artifact import Artifact
-    from marin_exec.status import STATUS_SUCCESS, StatusFile
+    from marin_exec.compile import step_spec
+    from marin_exec.status.status import STATUS_SUCCESS, StatusFile
+    from marin_exec.storage.artifact import Artifact
 
     if spec.die_at is not None and spec.die_after in ("artifact", "info", "status"):
         victim = dag[spec.die_at].output_path.rstrip("/")
@@ -262,7 +262,7 @@ def _install_faults(spec: WorkerSpec, dag: dict[str, Any]) -> None:
     if spec.hang_at is not None and spec.hang_in != "step":
         hanging = dag[spec.hang_at].output_path.rstrip("/")
         if spec.hang_in == "running":
-            from marin_exec.heartbeat import Heartbeat
+            from marin_exec.runtime.heartbeat import Heartbeat
 
             start = Heartbeat.start
 
@@ -300,23 +300,23 @@ class _Observer(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
         head = message.split(": ", 1)[0]
-        if record.name == "marin_exec.status" and _TAKEOVER_LOGGED in message:
+        if record.name == "marin_exec.status.status" and _TAKEOVER_LOGGED in message:
             self.takeovers.append(self.key_of_path.get(head, head))
-        elif record.name == "marin_exec.distributed_lock" and ": waiting for " in message:
+        elif record.name == "marin_exec.runtime.distributed_lock" and ": waiting for " in message:
             self.waited.append(self.key_of_path.get(head, head))
-        elif record.name == "marin_exec.runner" and ": finished in " in message and head in self.key_of_name:
+        elif record.name == "marin_exec.run.runner" and ": finished in " in message and head in self.key_of_name:
             self.finished[self.key_of_name[head]] = record.created
 
 
 def worker_main(argv: list[str]) -> int:
     """Entry point of a worker process (see the module docstring); returns its exit code."""
     from marin_exec import LeaseLostError, StepRunner, StepsFailed
-    from marin_exec.storage import register_store
+    from marin_exec.storage.store import register_store
 
     spec = WorkerSpec(**json.loads(argv[1]))
     if spec.store_retry_timeout is not None:
-        from marin_exec.storage_gcs import GcsStore
-        from marin_exec.storage_s3 import S3Store
+        from marin_exec.storage.gcs_store import GcsStore
+        from marin_exec.storage.s3_store import S3Store
 
         budget = spec.store_retry_timeout
         register_store("gs", lambda: GcsStore(retry_timeout=budget))
@@ -375,8 +375,8 @@ def _extra_waits(dag: dict[str, Any], observer: _Observer) -> dict[str, float]:
     """
     import datetime
 
-    from marin_exec.status import join
-    from marin_exec.storage import store_for
+    from marin_exec.status.status import join
+    from marin_exec.storage.store import store_for
 
     waits = {}
     for key in set(observer.waited) & set(observer.finished):

@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from marin_exec import StepSpec, executor_main
-from marin_exec.cli import ExecutorMainConfig, parse_args, parse_experiment_args
+from marin_exec.run.cli import ExecutorMainConfig, parse_args, parse_experiment_args
 
 from .test_runner import snapshot
 
@@ -92,7 +92,7 @@ def test_a_failed_run_exits_1_and_prints_the_rerun_command(tmp_path):
 
 def test_help_lists_the_flags():
     proc = subprocess.run(
-        [sys.executable, "-c", "from marin_exec.cli import parse_args; parse_args(['--help'])"],
+        [sys.executable, "-c", "from marin_exec.run.cli import parse_args; parse_args(['--help'])"],
         capture_output=True,
         text=True,
     )

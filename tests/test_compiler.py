@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 
-from marin_exec.compiler import compile_graph
+from marin_exec.compile.compiler import compile_graph
 from marin_exec.errors import PathCollisionError, TracingError
-from marin_exec.runner import StepRunner
-from marin_exec.step import deferred, step
-from marin_exec.step_ref import StepRef
-from marin_exec.tracing import output, trace
+from marin_exec.run.runner import StepRunner
+from marin_exec.trace.step import deferred, step
+from marin_exec.trace.step_ref import StepRef
+from marin_exec.trace.tracing import output, trace
 from marin_exec.versioning import versioned
 
 GOLDEN = pathlib.Path(__file__).parent / "golden" / "marin_versions.json"
@@ -578,7 +578,7 @@ def test_pinned_output_path_keeps_the_version_and_warns_with_both_paths(caplog):
     def entry():
         _up("raw/corpus", "https://example.org/corpus.txt").with_output_path("legacy/corpus")
 
-    with caplog.at_level(logging.WARNING, logger="marin_exec.compiler"):
+    with caplog.at_level(logging.WARNING, logger="marin_exec.compile.compiler"):
         spec = _spec(_compile(entry), "raw/corpus")
     assert (spec.hash_id, spec.output_path) == ("ed8966", "/prefix/legacy/corpus")
     assert "/prefix/legacy/corpus instead of /prefix/raw/corpus-ed8966" in caplog.text

@@ -108,7 +108,7 @@ class _LostLeases(logging.Handler):
 
 # Installed when the tests import this module, so no report is missed between a take-over and the wait for it.
 _LOST_LEASES = _LostLeases()
-logging.getLogger("marin_exec.heartbeat").addHandler(_LOST_LEASES)
+logging.getLogger("marin_exec.runtime.heartbeat").addHandler(_LOST_LEASES)
 
 
 def heartbeat_gives_up(output_path: str) -> bool:
@@ -136,7 +136,7 @@ def start(fn: Callable[..., Any], *args: Any) -> tuple[threading.Thread, dict[st
 @pytest.fixture
 def lock_waits() -> Iterator[threading.Event]:
     """Set when a distributed_lock starts waiting for another holder."""
-    with log_event("marin_exec.distributed_lock", "waiting for") as event:
+    with log_event("marin_exec.runtime.distributed_lock", "waiting for") as event:
         yield event
 
 

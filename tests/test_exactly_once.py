@@ -37,8 +37,8 @@ from marin_exec import (
     StepsFailed,
     StepSpec,
 )
-from marin_exec.status import LOCK_FILENAME, join
-from marin_exec.storage import store_for
+from marin_exec.status.status import LOCK_FILENAME, join
+from marin_exec.storage.store import store_for
 from tests.conftest_stores import start_gcs_server, use_gcs
 from tests.fault_workers import (
     EXIT_LEASE_LOST,

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from marin_exec import Lease, LeaseLostError
-from marin_exec.heartbeat import Heartbeat
+from marin_exec.runtime.heartbeat import Heartbeat
 from tests.test_distributed_lock import WAIT, lease_holder, log_event, write_lease
 
 BEAT = 0.01  # heartbeat interval of these tests
@@ -205,7 +205,7 @@ def test_an_on_lost_hook_that_raises_is_logged_and_the_other_leases_stay_fresh(
 
     lease = RecordingLease(str(tmp_path / "lost"))
     others = recording_leases(tmp_path, 12)  # more than the refresh pool, so every worker thread serves one
-    with log_event("marin_exec.heartbeat", "on_lost hook failed", logging.WARNING) as hook_failed:
+    with log_event("marin_exec.runtime.heartbeat", "on_lost hook failed", logging.WARNING) as hook_failed:
         heartbeat = Heartbeat(lease, BEAT, on_lost=on_lost).start()
         write_lease(lease.output_path, "new-holder")
         assert hook_failed.wait(WAIT)
@@ -221,7 +221,7 @@ def test_an_on_lost_hook_that_raises_is_logged_and_the_other_leases_stay_fresh(
 
 def test_a_transient_refresh_error_is_logged_and_retried_at_the_next_beat(tmp_path: Path) -> None:
     lease = RecordingLease(str(tmp_path / "step"), failures=2)
-    with log_event("marin_exec.heartbeat", "could not refresh the lease", logging.WARNING) as warned:
+    with log_event("marin_exec.runtime.heartbeat", "could not refresh the lease", logging.WARNING) as warned:
         heartbeat = Heartbeat(lease, BEAT).start()
         try:
             assert lease.wait_for_refreshes(4)
@@ -267,7 +267,7 @@ def test_the_keeper_does_not_keep_the_process_alive_even_with_a_refresh_hanging(
     script = f"""
 import threading
 from marin_exec import Lease
-from marin_exec.heartbeat import Heartbeat
+from marin_exec.runtime.heartbeat import Heartbeat
 
 entered = threading.Event()
 

@@ -14,7 +14,7 @@ import pytest
 from fray import ResourceConfig
 
 from marin_exec.errors import PreviousStepFailed, RemoteStepFailed, StepAlreadyDone, StepDefinitionError
-from marin_exec.remote import (
+from marin_exec.runtime.remote import (
     RemoteCallable,
     build_job_request,
     describe_resources,
@@ -23,7 +23,7 @@ from marin_exec.remote import (
     resolve_client,
     running_job,
 )
-from marin_exec.remote_failure import job_failure
+from marin_exec.runtime.remote_failure import job_failure
 from marin_exec.settings import current_run_settings, run_settings
 
 # -- functions shipped to jobs (module level: Iris workers unpickle them) ------------------------------------

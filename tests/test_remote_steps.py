@@ -34,8 +34,8 @@ from marin_exec import (
     current_run_settings,
     worker_id,
 )
-from marin_exec.commit import scope_for
-from marin_exec.remote import build_job_request
+from marin_exec.runtime.commit import scope_for
+from marin_exec.runtime.remote import build_job_request
 
 # -- step functions (module level: Iris workers unpickle them) -----------------------------------------------
 

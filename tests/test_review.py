@@ -22,9 +22,9 @@ from marin_exec import (
     trace,
     versioned,
 )
-from marin_exec import storage as storage_module
-from marin_exec.cli import parse_args
-from marin_exec.storage import LocalStore
+from marin_exec.run.cli import parse_args
+from marin_exec.storage import store as storage_module
+from marin_exec.storage.store import LocalStore
 
 # -- a local store that lets a test act as another worker at one exact moment -----------------------------------
 

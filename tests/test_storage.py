@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from marin_exec.errors import StorageConflict, StorageUnavailable
-from marin_exec.storage import read_many, store_for
-from marin_exec.storage_gcs import GcsStore
-from marin_exec.storage_s3 import S3Store
+from marin_exec.storage.gcs_store import GcsStore
+from marin_exec.storage.s3_store import S3Store
+from marin_exec.storage.store import read_many, store_for
 from tests.conftest_stores import GcsServer, InProcessMoto, MotoServer, start_gcs_server, use_gcs, use_s3
 
 RACERS = 8
@@ -61,7 +61,7 @@ def test_read_many_over_several_backends_keeps_the_order_and_reports_errors_per_
 
 
 def test_read_many_on_an_async_fsspec_backend_without_atomic_writes(gcs_bucket: str) -> None:
-    from marin_exec.storage import BestEffortStore
+    from marin_exec.storage.store import BestEffortStore
 
     store = BestEffortStore("gs")  # gcsfs through plain fsspec: async, so the batch is overlapped on its loop
     paths = [f"{gcs_bucket}/plain/{i}" for i in range(5)]

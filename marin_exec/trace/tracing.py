@@ -18,7 +18,7 @@ from contextvars import ContextVar
 from typing import Any, NoReturn
 
 from marin_exec.errors import TracingError
-from marin_exec.step_ref import StepRef
+from marin_exec.trace.step_ref import StepRef
 
 logger = logging.getLogger(__name__)
 

@@ -17,11 +17,11 @@ import pathlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from marin_exec.config_walk import DESCEND, call_roots, dataclass_fields, map_config
+from marin_exec.compile.step_spec import StepSpec, resolve_prefix, under_prefix
 from marin_exec.errors import CycleError, PathCollisionError, TracingError
-from marin_exec.step_ref import StepRef
-from marin_exec.step_spec import StepSpec, resolve_prefix, under_prefix
-from marin_exec.tracing import Graph, StepNode, qualified_name
+from marin_exec.trace.config_walk import DESCEND, call_roots, dataclass_fields, map_config
+from marin_exec.trace.step_ref import StepRef
+from marin_exec.trace.tracing import Graph, StepNode, qualified_name
 from marin_exec.versioning import VersionedValue
 
 logger = logging.getLogger(__name__)

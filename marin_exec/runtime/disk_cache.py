@@ -11,9 +11,9 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from marin_exec.commit import CommitScope, commit_scope
 from marin_exec.errors import LeaseLostError, StepAlreadyDone
-from marin_exec.status import STATUS_FAILED, STATUS_SUCCESS, StatusFile
+from marin_exec.runtime.commit import CommitScope, commit_scope
+from marin_exec.status.status import STATUS_FAILED, STATUS_SUCCESS, StatusFile
 
 logger = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from marin_exec.errors import CycleError, PathCollisionError, StepsFailed
-from marin_exec.run_only import select
-from marin_exec.run_report import (
+from marin_exec.run.run_only import select
+from marin_exec.run.run_report import (
     BLOCKED,
     CACHED,
     DEP_FAILED,
@@ -36,10 +36,10 @@ from marin_exec.run_report import (
     StepOutcome,
 )
 from marin_exec.settings import run_settings
-from marin_exec.status import STATUS_FAILED, STATUS_RUNNING, STATUS_SUCCESS
+from marin_exec.status.status import STATUS_FAILED, STATUS_RUNNING, STATUS_SUCCESS
 
 if TYPE_CHECKING:  # the runner knows steps only through this contract's fields and methods
-    from marin_exec.step_spec import StepSpec
+    from marin_exec.compile.step_spec import StepSpec
 
 logger = logging.getLogger(__name__)
 

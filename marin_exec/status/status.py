@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from marin_exec.errors import LeaseLostError, StorageConflict
-from marin_exec.storage import Token, store_for
+from marin_exec.storage.store import Token, store_for
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import types
 import typing
 from typing import Any, TypeVar, get_args, get_origin
 
-from marin_exec.storage import store_for
+from marin_exec.storage.store import store_for
 
 T = TypeVar("T")
 

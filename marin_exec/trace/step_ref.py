@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from marin_exec.errors import TracingError
 
 if TYPE_CHECKING:
-    from marin_exec.tracing import StepNode
+    from marin_exec.trace.tracing import StepNode
 
 
 @dataclasses.dataclass(frozen=True)
@@ -159,7 +159,7 @@ def _join(base: str | None, subpath: str) -> str:
 
 def _while_tracing() -> str:
     """`` while tracing step 'name'`` inside a @step body, else empty (for messages)."""
-    from marin_exec.tracing import current_step_name  # local: tracing imports this module
+    from marin_exec.trace.tracing import current_step_name  # local: tracing imports this module
 
     name = current_step_name()
     return f" while tracing step '{name}'" if name else ""

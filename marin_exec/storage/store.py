@@ -252,7 +252,7 @@ class BestEffortStore:
         fs = self._fs()
         if not getattr(fs, "async_impl", False):
             return [read_or_error(self, path) for path in paths]
-        from marin_exec.retry import overlapped
+        from marin_exec.storage.retry import overlapped
 
         async def one(path: str) -> tuple[bytes, Token] | None:
             try:
@@ -313,11 +313,11 @@ def register_store(protocol: str, factory: Callable[[], AtomicStore]) -> None:
 
 
 def _lazy_factory(protocol: str) -> Callable[[], AtomicStore] | None:
-    module = {"gs": "storage_gcs", "gcs": "storage_gcs", "s3": "storage_s3", "s3a": "storage_s3"}.get(protocol)
+    module = {"gs": "gcs_store", "gcs": "gcs_store", "s3": "s3_store", "s3a": "s3_store"}.get(protocol)
     if module is None:
         return None
-    store_class = "GcsStore" if module == "storage_gcs" else "S3Store"
-    return getattr(importlib.import_module(f"marin_exec.{module}"), store_class)
+    store_class = "GcsStore" if module == "gcs_store" else "S3Store"
+    return getattr(importlib.import_module(f"marin_exec.storage.{module}"), store_class)
 
 
 def read_many(paths: Sequence[str]) -> list[Found]:

@@ -13,11 +13,11 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from marin_exec.commit import scope_for
 from marin_exec.errors import LeaseLostError, PreviousStepFailed, StepAlreadyDone
-from marin_exec.heartbeat import Heartbeat
+from marin_exec.runtime.commit import scope_for
+from marin_exec.runtime.heartbeat import Heartbeat
 from marin_exec.settings import current_run_settings
-from marin_exec.status import STATUS_FAILED, STATUS_RUNNING, STATUS_SUCCESS, Lease, StatusFile, wait_for_holder
+from marin_exec.status.status import STATUS_FAILED, STATUS_RUNNING, STATUS_SUCCESS, Lease, StatusFile, wait_for_holder
 
 logger = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
 from marin_exec.errors import StepDefinitionError
-from marin_exec.remote_failure import (
+from marin_exec.runtime.remote_failure import (
     PASS_THROUGH_SIGNALS,
     abandon_job_process,
     exit_with_error_record,

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 from marin_exec.errors import LeaseLostError
 
 if TYPE_CHECKING:
-    from marin_exec.heartbeat import Heartbeat
-    from marin_exec.status import Lease
+    from marin_exec.runtime.heartbeat import Heartbeat
+    from marin_exec.status.status import Lease
 
 _SCOPES: ContextVar[tuple[CommitScope, ...]] = ContextVar("marin_exec_commit_scopes", default=())
 

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 
 from marin_exec.errors import LeaseLostError
-from marin_exec.status import Lease
+from marin_exec.status.status import Lease
 
 logger = logging.getLogger(__name__)
 

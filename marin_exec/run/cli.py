@@ -20,13 +20,13 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from marin_exec.compiler import GroupView
+from marin_exec.compile.compiler import GroupView
+from marin_exec.compile.step_spec import StepSpec, shallow_version
 from marin_exec.errors import MarinExecError, MissingPrefixError
-from marin_exec.render import render_plan, render_summary
-from marin_exec.run_report import RunReport
-from marin_exec.runner import StepRunner
-from marin_exec.step_spec import StepSpec, shallow_version
-from marin_exec.storage import store_for
+from marin_exec.run.render import render_plan, render_summary
+from marin_exec.run.run_report import RunReport
+from marin_exec.run.runner import StepRunner
+from marin_exec.storage.store import store_for
 from marin_exec.versioning import hash_version
 
 logger = logging.getLogger(__name__)
@@ -212,7 +212,7 @@ def compile_steps(steps: Sequence[Any], prefix: str) -> CompiledSteps:
     refs = [s for s in steps if not isinstance(s, StepSpec)]
     groups: list[GroupView] = []
     if refs:
-        from marin_exec.compiler import compile_graph
+        from marin_exec.compile.compiler import compile_graph
 
         plan = compile_graph(refs, prefix=prefix)
         specs = [*plan.specs, *specs]

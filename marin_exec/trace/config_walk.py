@@ -19,8 +19,8 @@ from collections.abc import Callable
 from typing import Any
 
 from marin_exec.errors import TracingError
-from marin_exec.step_ref import StepRef
-from marin_exec.tracing import DeferredCall, Frame, qualified_name
+from marin_exec.trace.step_ref import StepRef
+from marin_exec.trace.tracing import DeferredCall, Frame, qualified_name
 from marin_exec.versioning import VersionedValue, encode
 
 _ATOMS = frozenset({str, int, float, bool, bytes, complex, type(None)})

@@ -7,10 +7,10 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
-from marin_exec.status import STATUS_SUCCESS
+from marin_exec.status.status import STATUS_SUCCESS
 
 if TYPE_CHECKING:
-    from marin_exec.step_spec import StepSpec
+    from marin_exec.compile.step_spec import StepSpec
 
 logger = logging.getLogger(__name__)
 

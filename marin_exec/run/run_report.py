@@ -6,7 +6,7 @@ import dataclasses
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from marin_exec.step_spec import StepSpec
+    from marin_exec.compile.step_spec import StepSpec
 
 # Outcomes of a real run.
 RAN, CACHED, FAILED, DEP_FAILED, NOT_SELECTED = "ran", "cached", "failed", "dep_failed", "not_selected"

@@ -24,16 +24,16 @@ from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import Any
 
-from marin_exec.artifact import Artifact
-from marin_exec.commit import scope_for
-from marin_exec.disk_cache import disk_cached
-from marin_exec.distributed_lock import distributed_lock
 from marin_exec.errors import MissingPrefixError, StepDefinitionError
+from marin_exec.runtime.commit import scope_for
+from marin_exec.runtime.disk_cache import disk_cached
+from marin_exec.runtime.distributed_lock import distributed_lock
 from marin_exec.settings import current_run_settings
-from marin_exec.status import STATUS_SUCCESS, Lease, join, wait_for_holder
-from marin_exec.step_status import EXECUTOR_NAME, EXECUTOR_VERSION, INFO_FILENAME, clear_success, has_our_marker
-from marin_exec.step_status import read_statuses as _read_statuses
-from marin_exec.storage import store_for
+from marin_exec.status.status import STATUS_SUCCESS, Lease, join, wait_for_holder
+from marin_exec.status.step_status import EXECUTOR_NAME, EXECUTOR_VERSION, INFO_FILENAME, clear_success, has_our_marker
+from marin_exec.status.step_status import read_statuses as _read_statuses
+from marin_exec.storage.artifact import Artifact
+from marin_exec.storage.store import store_for
 from marin_exec.versioning import encode, hash_version, version_json
 
 logger = logging.getLogger(__name__)
@@ -184,7 +184,7 @@ class StepSpec:
         call: Callable[[str], Any] = functools.partial(run_step, job)
         if self.resources is None:
             return call
-        from marin_exec.remote import RemoteCallable
+        from marin_exec.runtime.remote import RemoteCallable
 
         return RemoteCallable(
             call,

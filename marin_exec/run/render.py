@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from marin_exec.compiler import GroupView
-from marin_exec.run_report import (
+from marin_exec.compile.compiler import GroupView
+from marin_exec.compile.step_spec import StepSpec
+from marin_exec.run.run_report import (
     BLOCKED,
     CACHED,
     DEP_FAILED,
@@ -21,7 +22,6 @@ from marin_exec.run_report import (
     RunReport,
     StepOutcome,
 )
-from marin_exec.step_spec import StepSpec
 
 PLAN_STATES = (DONE, WILL_RUN, RUNNING_ELSEWHERE, FAILED_BEFORE, BLOCKED)
 RUN_STATES = (RAN, CACHED, FAILED, DEP_FAILED)
@@ -135,7 +135,7 @@ def _relative(path: str, prefix: str) -> str:
 
 def _describe_resources(resources: object) -> str:
     try:
-        from marin_exec.remote import describe_resources
+        from marin_exec.runtime.remote import describe_resources
     except ImportError:
         return repr(resources)
     return describe_resources(resources)

@@ -1,0 +1,1 @@
+"""Status files and leases at a step's output path, and whether a step is done."""
