@@ -33,10 +33,10 @@ from marin_exec.status.status import (
     worker_id,
 )
 from marin_exec.storage.artifact import Artifact
+from marin_exec.trace.graph import DeferredCall, Graph, output, trace
+from marin_exec.trace.markers import versioned
 from marin_exec.trace.step import deferred, step
 from marin_exec.trace.step_ref import StepRef
-from marin_exec.trace.tracing import DeferredCall, Graph, output, trace
-from marin_exec.versioning import versioned
 
 __all__ = [
     "STATUS_DEP_FAILED",

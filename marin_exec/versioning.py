@@ -1,20 +1,19 @@
-"""Step identity: ``versioned()`` markers, Marin's JSON encoding of version values, and the 6-hex md5 hash.
+"""Step identity values: the ``VersionedValue`` marker, Marin's encoding of version values, and the 6-hex md5 hash.
 
 The encoding and hash are Marin's ``ExecutorStep`` scheme (DESIGN §4), so paths computed here equal Marin's.
-This module does not walk configs for references (the compiler does) and does no I/O.
+Shared bottom of the package: ``versioned()`` itself lives in ``trace.markers`` (it refuses StepRefs, which this
+module does not know). It does not walk configs for references (the tracer does) and does no I/O.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import datetime
-import enum
 import hashlib
 import json
-import pathlib
 from typing import Any, Generic, TypeVar
 
-from marin_exec.errors import TracingError, VersioningError
+from marin_exec.errors import VersioningError
+from marin_exec.plain import PASS, to_plain
 
 T = TypeVar("T")
 
@@ -31,71 +30,36 @@ class VersionedValue(Generic[T]):
         return f"versioned({self.value!r})"
 
 
-def versioned(value: T) -> T:
-    """Mark ``value`` as part of the step's identity: it enters the hash, so changing it reruns the step.
-
-    Typed as returning ``T`` so that config dataclass fields keep their declared types.
-    """
-    from marin_exec.trace.step_ref import StepRef  # local: the tracing modules sit above this one
-
-    if isinstance(value, VersionedValue):
-        raise TracingError(
-            f"{_in_step()}versioned() was applied twice to {value.value!r}; versioned values cannot be nested: "
-            "call versioned() once on the plain value"
-        )
-    if isinstance(value, StepRef):
-        raise TracingError(
-            f"{_in_step()}versioned({value!r}): a StepRef cannot be versioned; references are part of the version "
-            "already (they contribute the dependency's own version), so pass the StepRef without versioned()"
-        )
-    return VersionedValue(value)  # type: ignore[return-value]
-
-
-def _in_step() -> str:
-    """``step 'name': `` while a @step body is traced, else empty (for messages)."""
-    from marin_exec.trace.tracing import current_step_name  # local: the tracing modules sit above this one
-
-    name = current_step_name()
-    return f"step '{name}': " if name else ""
-
-
-def encode(value: Any, key: str, step: str | None = None) -> Any:
-    """``value`` as plain JSON data, encoded the way Marin encodes version values.
+def encode(value: Any, key: str, step: str | None = None, *, refuse: tuple[type, ...] = ()) -> Any:
+    """``value`` as plain JSON data, encoded the way Marin encodes version values (``plain.to_plain``).
 
     Dataclasses become their field dicts, Enums their value, paths strings, timedeltas
     ``{"days", "seconds", "microseconds"}``. Anything else that JSON cannot hold raises ``VersioningError``
-    naming ``key`` (a dotted config path) and the type.
+    naming ``key`` (a dotted config path) and the type; so do nested ``VersionedValue``s and instances of
+    ``refuse`` (the caller passes ``StepRef``, which this module cannot know about).
     """
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, enum.Enum):
-        return encode(value.value, key, step)
-    if isinstance(value, pathlib.PurePath):
-        return str(value)
-    if isinstance(value, datetime.timedelta):
-        return {"days": value.days, "seconds": value.seconds, "microseconds": value.microseconds}
-    if isinstance(value, VersionedValue) or type(value).__name__ == "StepRef":
-        where = f"step '{step}': " if step else ""
-        raise VersioningError(
-            f"{where}'{key}' holds {value!r}; versioned values cannot be nested and StepRefs cannot be versioned: "
-            "pass the plain value (or the StepRef itself, outside versioned())"
-        )
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: encode(getattr(value, f.name), f"{key}.{f.name}", step) for f in dataclasses.fields(value)}
-    if isinstance(value, dict):
-        out = {}
-        for k, v in value.items():
-            if not isinstance(k, (str, int, float, bool)) and k is not None:
-                raise VersioningError(_unencodable(step, f"{key}.<key {k!r}>", k))
-            out[k] = encode(v, f"{key}.{k}", step)
-        return out
-    if isinstance(value, (list, tuple)):
-        return [encode(v, f"{key}.[{i}]", step) for i, v in enumerate(value)]
-    raise VersioningError(_unencodable(step, key, value))
+    refused = (VersionedValue, *refuse)
+
+    def intercept(item: Any, where: str) -> Any:
+        if isinstance(item, refused):
+            raise VersioningError(
+                f"{_where(step)}'{where}' holds {item!r}; versioned values cannot be nested and StepRefs cannot be "
+                "versioned: pass the plain value (or the StepRef itself, outside versioned())"
+            )
+        return PASS
+
+    def unknown(item: Any, where: str) -> Any:
+        raise VersioningError(_unencodable(step, where, item))
+
+    return to_plain(value, unknown=unknown, key=key, intercept=intercept)
+
+
+def _where(step: str | None) -> str:
+    return f"step '{step}': " if step else ""
 
 
 def _unencodable(step: str | None, key: str, value: Any) -> str:
-    where = f"step '{step}': " if step else ""
+    where = _where(step)
     hint = " (sets have no stable order: use a sorted list)" if isinstance(value, (set, frozenset)) else ""
     return (
         f"{where}versioned value '{key}' has type {type(value).__module__}.{type(value).__qualname__}, which cannot "

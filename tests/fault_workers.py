@@ -226,7 +226,7 @@ def _die() -> None:
 
 def _install_faults(spec: WorkerSpec, dag: dict[str, Any]) -> None:
     """Wrap one point of the commit so that this process dies or blocks right there, for its victim step only."""
-    from marin_exec.compile import step_spec
+    from marin_exec.runtime import step_job as step_spec
     from marin_exec.status.status import STATUS_SUCCESS, StatusFile
     from marin_exec.storage.artifact import Artifact
 

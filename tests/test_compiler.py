@@ -19,10 +19,10 @@ import pytest
 from marin_exec.compile.compiler import compile_graph
 from marin_exec.errors import PathCollisionError, TracingError
 from marin_exec.run.runner import StepRunner
+from marin_exec.trace.graph import output, trace
+from marin_exec.trace.markers import versioned
 from marin_exec.trace.step import deferred, step
 from marin_exec.trace.step_ref import StepRef
-from marin_exec.trace.tracing import output, trace
-from marin_exec.versioning import versioned
 
 GOLDEN = pathlib.Path(__file__).parent / "golden" / "marin_versions.json"
 

@@ -7,9 +7,9 @@ import os
 import pytest
 
 from marin_exec.errors import TracingError
+from marin_exec.trace.graph import output, trace
 from marin_exec.trace.step import deferred, step
 from marin_exec.trace.step_ref import StepRef
-from marin_exec.trace.tracing import output, trace
 
 
 def _write(config: dict) -> None:

@@ -201,7 +201,7 @@ def _value(output_path: str) -> dict:
 
 
 def test_read_statuses_tells_done_from_not_done_in_one_batch_on_every_backend(store_root):
-    from marin_exec.compile.step_spec import write_info
+    from marin_exec.runtime.step_job import write_info
     from marin_exec.storage.store import store_for
 
     def spec(name: str) -> StepSpec:

@@ -8,10 +8,11 @@ import datetime
 import pytest
 
 from marin_exec.errors import StepDefinitionError, TracingError, VersioningError
+from marin_exec.trace.context import current_frame
+from marin_exec.trace.graph import DeferredCall, output, trace
+from marin_exec.trace.markers import versioned
 from marin_exec.trace.step import deferred, step
 from marin_exec.trace.step_ref import StepRef
-from marin_exec.trace.tracing import DeferredCall, current_frame, output, trace
-from marin_exec.versioning import versioned
 
 CALLS: list[object] = []
 

@@ -11,17 +11,17 @@ schedule anything.
 from __future__ import annotations
 
 import dataclasses
-import enum
 import logging
-import pathlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from marin_exec.compile.step_spec import StepSpec, resolve_prefix, under_prefix
 from marin_exec.errors import CycleError, PathCollisionError, TracingError
-from marin_exec.trace.config_walk import DESCEND, call_roots, dataclass_fields, map_config
+from marin_exec.naming import qualified_name
+from marin_exec.plain import PASS, as_repr, to_plain
+from marin_exec.trace.config_walk import DESCEND, call_roots, map_config
+from marin_exec.trace.graph import Graph, StepNode
 from marin_exec.trace.step_ref import StepRef
-from marin_exec.trace.tracing import Graph, StepNode, qualified_name
 from marin_exec.versioning import VersionedValue
 
 logger = logging.getLogger(__name__)
@@ -213,22 +213,16 @@ def _config_info(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str
 
 
 def _json_data(value: Any, output_path: str) -> Any:
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, OwnOutput):
-        return value.under(output_path)
-    if isinstance(value, enum.Enum):
-        return _json_data(value.value, output_path)
-    if isinstance(value, pathlib.PurePath):
-        return str(value)
-    fields = dataclass_fields(type(value))
-    if fields is not None:
-        return {f.name: _json_data(getattr(value, f.name), output_path) for f in fields}
-    if isinstance(value, dict):
-        return {str(k): _json_data(v, output_path) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [_json_data(v, output_path) for v in value]
-    return repr(value)
+    """Plain data for provenance: the step's own output marker as its path, sets as lists, the rest by ``repr``."""
+
+    def intercept(item: Any, key: str) -> Any:
+        if isinstance(item, OwnOutput):
+            return item.under(output_path)
+        if isinstance(item, (set, frozenset)):
+            return [_json_data(v, output_path) for v in item]
+        return PASS
+
+    return to_plain(value, unknown=as_repr, intercept=intercept, str_keys=True)
 
 
 # -- one path, one step ---------------------------------------------------------------------------------------------

@@ -1,67 +1,37 @@
 """``StepSpec``: one concrete step — name, function of its output path, dependencies and identity (DESIGN §3–§4).
 
 Its version, hash and output path follow Marin's scheme (nested dependency versions up to depth 4, ``name-hash``
-beyond). ``executable_fn`` is the only wrapper stack the runner ever calls:
-``disk_cached(distributed_lock(fn))``, inside ``remote(...)`` when the step declares resources. A StepSpec does
-no I/O until ``executable_fn`` runs or its status is read, and it never schedules anything.
+beyond). ``executable_fn`` is the only wrapper stack the runner ever calls: the step job
+(``runtime.step_job.run_step``: ``disk_cached(distributed_lock(fn))``), inside ``remote(...)`` when the step
+declares resources. A StepSpec does no I/O until ``executable_fn`` runs or its status is read, it never schedules
+anything, and it does not run a step itself (the step job does).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import functools
-import getpass
 import inspect
 import logging
 import os
-import re
-import socket
-import subprocess
-import time
 import typing
 from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import Any
 
 from marin_exec.errors import MissingPrefixError, StepDefinitionError
-from marin_exec.runtime.commit import scope_for
-from marin_exec.runtime.disk_cache import disk_cached
-from marin_exec.runtime.distributed_lock import distributed_lock
-from marin_exec.settings import current_run_settings
-from marin_exec.status.status import STATUS_SUCCESS, Lease, join, wait_for_holder
-from marin_exec.status.step_status import EXECUTOR_NAME, EXECUTOR_VERSION, INFO_FILENAME, clear_success, has_our_marker
+from marin_exec.naming import qualified_name, validate_step_name
+from marin_exec.runtime.remote import RemoteCallable
+from marin_exec.runtime.step_job import StepJob, finished_elsewhere, run_step
+from marin_exec.status.status import Lease
+from marin_exec.status.step_status import EXECUTOR_NAME, EXECUTOR_VERSION
 from marin_exec.status.step_status import read_statuses as _read_statuses
-from marin_exec.storage.artifact import Artifact
-from marin_exec.storage.store import store_for
+from marin_exec.trace.step_ref import StepRef
 from marin_exec.versioning import encode, hash_version, version_json
 
 logger = logging.getLogger(__name__)
 
 MAX_NESTED_DEPTH = 4
-
-_NAME_CHARS = re.compile(r"^[A-Za-z0-9._/{}=+\-]+$")
-
-
-def validate_step_name(name: str) -> None:
-    """Reject names that are not clean relative paths (DESIGN §4)."""
-    problem = None
-    if not isinstance(name, str) or not name:
-        problem = "it is empty"
-    elif name.startswith("/"):
-        problem = "it is an absolute path"
-    elif not _NAME_CHARS.match(name):
-        bad = sorted({c for c in name if not _NAME_CHARS.match(c)})
-        problem = f"it contains characters outside [A-Za-z0-9._/{{}}=+-]: {''.join(bad)!r}"
-    elif any(segment == "" for segment in name.split("/")):
-        problem = "it has an empty path segment ('//' or a trailing '/')"
-    elif any(segment in ("..", ".") for segment in name.split("/")):
-        problem = "it has a '.' or '..' segment"
-    if problem:
-        raise StepDefinitionError(
-            f"step name {name!r} is invalid: {problem}. Step names are relative paths under the prefix, such as "
-            "'tokenized/shakespeare' (letters, digits and ._/{}=+- only)."
-        )
 
 
 def resolve_prefix(prefix: str | None, step_name: str) -> str:
@@ -114,7 +84,9 @@ class StepSpec:
                     )
         if not isinstance(self.hash_attrs, dict):
             raise StepDefinitionError(f"step '{self.name}': hash_attrs must be a dict, found {self.hash_attrs!r}")
-        self.__dict__["_config"] = {key: encode(value, key, self.name) for key, value in self.hash_attrs.items()}
+        self.__dict__["_config"] = {
+            key: encode(value, key, self.name, refuse=(StepRef,)) for key, value in self.hash_attrs.items()
+        }
 
     # -- identity -------------------------------------------------------------------------------------------
 
@@ -184,8 +156,6 @@ class StepSpec:
         call: Callable[[str], Any] = functools.partial(run_step, job)
         if self.resources is None:
             return call
-        from marin_exec.runtime.remote import RemoteCallable
-
         return RemoteCallable(
             call,
             name=self.name_with_hash,
@@ -198,7 +168,7 @@ class StepSpec:
     def _info_record(self) -> dict[str, Any]:
         info = dict(self.info or {})
         fn = self.fn
-        info.setdefault("fn_name", _qualified_name(fn))
+        info.setdefault("fn_name", qualified_name(fn))
         return {
             "executor_version": f"{EXECUTOR_NAME} {EXECUTOR_VERSION}",
             "name": self.name,
@@ -261,105 +231,3 @@ def _return_type(fn: Any) -> Any:
     except Exception:  # unresolvable annotations: fall back to the plain JSON value
         return None
     return hints.get("return")
-
-
-def _qualified_name(fn: Any) -> str:
-    while isinstance(fn, functools.partial):
-        fn = fn.func
-    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
-
-
-# -- what runs (locally or inside a Fray job) ------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class StepJob:
-    """Everything one step needs at run time; small and picklable (it does not hold the StepSpec graph)."""
-
-    fn: Callable[[str], Any]
-    name: str
-    artifact_type: Any
-    info: dict[str, Any]
-
-
-class _IncompleteCommit(Exception):
-    """SUCCESS written by this executor, but the artifact is missing."""
-
-
-def run_step(job: StepJob, output_path: str) -> Any:
-    """Run one step through ``disk_cached(distributed_lock(fn))``; the commit saves artifact, then info."""
-    started = time.time()
-
-    def save(result: Any, path: str) -> None:
-        Artifact.save(result, path)
-        scope = scope_for(path)
-        holder = scope.lease.owner if scope is not None and scope.lease is not None else None
-        write_info(path, {**job.info, "worker_id": holder, "start_time": _iso(started), "end_time": _iso(time.time())})
-
-    def load(path: str) -> Any:
-        if not Artifact.exists(path) and has_our_marker(path):
-            raise _IncompleteCommit(path)
-        return Artifact.load(path, job.artifact_type)
-
-    try:
-        return disk_cached(distributed_lock(job.fn), output_path, save=save, load=load)
-    except _IncompleteCommit:
-        logger.warning(
-            f"{job.name}: status is SUCCESS but its artifact is missing at {output_path}; treating it as not "
-            "done and running the step again"
-        )
-        clear_success(output_path)
-        return disk_cached(distributed_lock(job.fn), output_path, save=save, load=load)
-
-
-def finished_elsewhere(name: str, output_path: str) -> bool:
-    """Before a resourced step's job is submitted: wait while another worker holds the step's lease, then say
-    whether the step is done (so no job is submitted). A job would otherwise hold its hardware while it waits.
-
-    Only a wait before submitting: the job's own lock still decides who runs the step (a worker that takes the
-    lease just after this check is waited for inside the job, as without it). If the lease cannot be read, the
-    job is submitted and its lock decides.
-    """
-    lease = Lease(output_path, timeout=current_run_settings().lease_timeout)
-    started = time.monotonic()
-    try:
-        holder = lease.holder()
-        if holder is None:
-            return False
-        logger.info(f"{name}: {holder.get('worker_id')} holds the lease of {output_path}; waiting before submitting")
-        while lease.holder() is not None:
-            wait_for_holder(started)
-        done = _read_statuses([output_path])[0] == STATUS_SUCCESS
-    except Exception as error:
-        logger.warning(f"{name}: could not check the lease of {output_path} ({error!r}); submitting the job")
-        return False
-    if done:
-        logger.info(f"{name}: finished by the other worker; no job submitted")
-    return done
-
-
-def write_info(output_path: str, info: dict[str, Any]) -> None:
-    import json
-
-    record = {**info, **_provenance()}
-    path = join(output_path, INFO_FILENAME)
-    store_for(path).write(path, json.dumps(record, indent=2, default=repr).encode())
-
-
-def _iso(t: float) -> str:
-    return datetime.datetime.fromtimestamp(t, tz=datetime.UTC).isoformat()
-
-
-@functools.lru_cache(maxsize=1)
-def _provenance() -> dict[str, Any]:
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        commit = ""
-    try:
-        user = getpass.getuser()
-    except Exception:
-        user = None
-    return {"git_commit": commit or None, "user": user, "host": socket.gethostname()}

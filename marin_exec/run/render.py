@@ -9,22 +9,16 @@ from collections.abc import Sequence
 
 from marin_exec.compile.compiler import GroupView
 from marin_exec.compile.step_spec import StepSpec
-from marin_exec.run.run_report import (
-    BLOCKED,
-    CACHED,
-    DEP_FAILED,
-    DONE,
-    FAILED,
-    FAILED_BEFORE,
-    RAN,
-    RUNNING_ELSEWHERE,
-    WILL_RUN,
-    RunReport,
-    StepOutcome,
-)
+from marin_exec.run.run_report import RunReport, StepOutcome, StepState
 
-PLAN_STATES = (DONE, WILL_RUN, RUNNING_ELSEWHERE, FAILED_BEFORE, BLOCKED)
-RUN_STATES = (RAN, CACHED, FAILED, DEP_FAILED)
+PLAN_STATES = (
+    StepState.DONE,
+    StepState.WILL_RUN,
+    StepState.RUNNING_ELSEWHERE,
+    StepState.FAILED_BEFORE,
+    StepState.BLOCKED,
+)
+RUN_STATES = (StepState.RAN, StepState.CACHED, StepState.FAILED, StepState.DEP_FAILED)
 
 
 def render_plan(
@@ -55,7 +49,7 @@ def render_plan(
             return
         lines.append(f"{indent}{label}{spec.name}  ->  {where}")
         pad = indent + " " * (width + 2)
-        if outcome.reason and outcome.state != DONE and outcome.reason != "never ran":
+        if outcome.reason and outcome.state != StepState.DONE and outcome.reason != "never ran":
             lines.append(f"{pad}why: {outcome.reason}")
         if spec.deps:
             needs = ", ".join(_dep_label(d, outcomes, by_path) for d in _unique(spec.deps))
@@ -94,14 +88,14 @@ def render_plan(
 def render_summary(report: RunReport) -> str:
     """One paragraph after a real run: counts, time, and each failure with its cause."""
     lines = [f"Summary: {summarize(report, RUN_STATES)} in {report.seconds:.2f} s."]
-    for outcome in report.by_state(FAILED):
+    for outcome in report.by_state(StepState.FAILED):
         lines.append(f"  failed: {outcome.spec.name_with_hash}: {_error_line(outcome)}")
-    for outcome in report.by_state(DEP_FAILED):
+    for outcome in report.by_state(StepState.DEP_FAILED):
         lines.append(f"  not run: {outcome.spec.name_with_hash}: {outcome.reason}")
     return "\n".join(lines)
 
 
-def summarize(report: RunReport, states: Sequence[str]) -> str:
+def summarize(report: RunReport, states: Sequence[StepState]) -> str:
     return ", ".join(f"{report.count(state)} {state}" for state in states)
 
 

@@ -2,7 +2,8 @@
 
 It de-duplicates by output path, reads every status read-only (concurrently, in batches, as soon as steps are
 known) and skips a SUCCESS without calling anything, runs ready steps on a bounded thread pool, never runs
-dependents of a failure, and wakes only when a step finishes (no sleeps). It knows steps only through their public
+dependents of a failure, and wakes only when a step finishes (no sleeps). What a dry run reports for each step is
+decided in ``run.plan``. It knows steps only through their public
 fields and methods (``read_status``/``read_statuses``, ``executable_fn``): it never inspects or wraps a function.
 """
 
@@ -10,8 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import functools
-import inspect
 import logging
 import queue
 import threading
@@ -20,23 +19,13 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from marin_exec.errors import CycleError, PathCollisionError, StepsFailed
+from marin_exec.errors import StepsFailed
+from marin_exec.run.plan import classify, read_plan_statuses, read_statuses
 from marin_exec.run.run_only import select
-from marin_exec.run.run_report import (
-    BLOCKED,
-    CACHED,
-    DEP_FAILED,
-    DONE,
-    FAILED,
-    FAILED_BEFORE,
-    RAN,
-    RUNNING_ELSEWHERE,
-    WILL_RUN,
-    RunReport,
-    StepOutcome,
-)
+from marin_exec.run.run_report import RunReport, StepState
+from marin_exec.run.step_graph import RunNode, StepGraph
 from marin_exec.settings import run_settings
-from marin_exec.status.status import STATUS_FAILED, STATUS_RUNNING, STATUS_SUCCESS
+from marin_exec.status.status import STATUS_SUCCESS
 
 if TYPE_CHECKING:  # the runner knows steps only through this contract's fields and methods
     from marin_exec.compile.step_spec import StepSpec
@@ -49,19 +38,7 @@ logger = logging.getLogger(__name__)
 # bounds the re-run, 16 readers cost ~30 % more CPU than 4 for the same reads (GIL contention).
 _STATUS_READERS = 4
 _STATUS_BATCH = 64
-
-
-class _Node:
-    __slots__ = ("spec", "outcome", "deps", "dependents", "waiting", "status_known", "submitted", "selected")
-
-    def __init__(self, spec: StepSpec) -> None:
-        self.spec = spec
-        self.outcome = StepOutcome(spec)
-        self.deps: list[_Node] = []
-        self.dependents: list[_Node] = []
-        self.waiting = 0
-        self.status_known = False
-        self.submitted = False
+_SETTLED_OR_RUNNING = (StepState.DEP_FAILED, StepState.FAILED, StepState.RAN, StepState.CACHED, StepState.RUNNING)
 
 
 class StepRunner:
@@ -104,15 +81,12 @@ class _Run:
         self.dry_run = dry_run
         self.force_run_failed = force_run_failed
         self.max_concurrent = max(1, max_concurrent)
-        self.nodes: dict[str, _Node] = {}
-        self.by_id: dict[int, _Node] = {}
+        self.graph = StepGraph()
         self.events: queue.SimpleQueue[tuple[str, Any, Future[Any] | None]] = queue.SimpleQueue()
-        self.unread: list[_Node] = []  # registered steps whose status is not yet being read
+        self.unread: list[RunNode] = []  # registered steps whose status is not yet being read
         self.in_flight = 0
         self.context = contextvars.copy_context()
         self.first_error: BaseException | None = None
-        # run_only: steps found done while selecting; what they needed is not part of the run.
-        self.done: set[int] = set()
 
     # -- driver ---------------------------------------------------------------------------------------------
 
@@ -121,7 +95,7 @@ class _Run:
         unmatched: list[str] = []
         roots: Iterator[StepSpec]
         if run_only:
-            roots, unmatched, self.done = select(steps, run_only)
+            roots, unmatched, self.graph.done = select(steps, run_only)
         else:
             roots = iter(steps)
         with (
@@ -141,13 +115,13 @@ class _Run:
                 self.readers.shutdown(wait=False, cancel_futures=True)
                 raise
         report = RunReport(
-            {path: node.outcome for path, node in self.nodes.items()},
+            {path: node.outcome for path, node in self.graph.nodes.items()},
             dry_run=self.dry_run,
             seconds=time.monotonic() - start,
             unmatched_patterns=unmatched,
         )
         if self.dry_run:
-            _plan(self.nodes.values(), self.force_run_failed)
+            classify(self.graph.nodes.values(), self.force_run_failed)
         else:
             self._raise_failures(report)
         return report
@@ -172,7 +146,7 @@ class _Run:
                 return
             block = False
             if kind == "add":
-                self._add(item)
+                self.graph.add(item, self._on_registered)
                 continue
             self.in_flight -= 1
             if kind == "input_error":
@@ -192,143 +166,97 @@ class _Run:
         if not self.unread:
             return
         size = min(_STATUS_BATCH, -(-len(self.unread) // _STATUS_READERS))
-        read = _read_plan_statuses if self.dry_run else _read_statuses
+        read = read_plan_statuses if self.dry_run else read_statuses
         for start in range(0, len(self.unread), size):
             self._submit("status", self.readers, self.unread[start : start + size], read)
         self.unread = []
 
-    # -- graph ----------------------------------------------------------------------------------------------
+    # -- events ---------------------------------------------------------------------------------------------
 
-    def _add(self, root: StepSpec) -> None:
-        """Register ``root`` and its unseen transitive deps (deps first), without recursion; detect cycles."""
-        if id(root) in self.by_id:
-            return
-        on_path: dict[int, StepSpec] = {}
-        stack: list[tuple[StepSpec, int]] = [(root, 0)]
-        while stack:
-            spec, i = stack.pop()
-            if i == 0:
-                if id(spec) in on_path:
-                    raise _cycle_error(spec, [s for s, _ in stack] + [spec])
-                on_path[id(spec)] = spec
-            if i < len(spec.deps) and id(spec) not in self.done:
-                stack.append((spec, i + 1))
-                dep = spec.deps[i]
-                if id(dep) in on_path:
-                    raise _cycle_error(dep, [s for s, _ in stack] + [dep])
-                if id(dep) not in self.by_id:
-                    stack.append((dep, 0))
-                continue
-            del on_path[id(spec)]
-            self._register(spec)
-
-    def _register(self, spec: StepSpec) -> None:
-        path = spec.output_path
-        existing = self.nodes.get(path)
-        if existing is not None:
-            if existing.spec.name != spec.name or existing.spec.version_str != spec.version_str:
-                raise PathCollisionError(
-                    f"steps '{existing.spec.name}' and '{spec.name}' both claim the output path {path} with "
-                    "different versions; give one of them another name or override_output_path"
-                )
-            if _fn_name(existing.spec) != _fn_name(spec):
-                raise PathCollisionError(
-                    f"steps '{existing.spec.name}' and '{spec.name}' claim the output path {path} with different "
-                    f"functions, {_fn_name(existing.spec)} and {_fn_name(spec)}; give one of them another name, "
-                    "hash_attrs or override_output_path"
-                )
-            self.by_id[id(spec)] = existing
-            return
-        node = _Node(spec)
-        self.nodes[path] = node
-        self.by_id[id(spec)] = node
-        seen: set[int] = set()
-        for dep_spec in spec.deps:
-            dep = self.by_id.get(id(dep_spec))
-            if dep is None:  # a dep of a step found done by run_only: not waited for
-                continue
-            if id(dep) in seen:
-                continue
-            seen.add(id(dep))
-            node.deps.append(dep)
-            dep.dependents.append(node)
-            if dep.outcome.state in (FAILED, DEP_FAILED):
+    def _on_registered(self, node: RunNode) -> None:
+        """A new step joined the run (its deps are linked): count what it waits for, queue its status read."""
+        for dep in node.deps:
+            if dep.outcome.state in (StepState.FAILED, StepState.DEP_FAILED):
                 self._mark_dep_failed(node, dep)
-            elif dep.outcome.state not in (RAN, CACHED):
+            elif dep.outcome.state not in (StepState.RAN, StepState.CACHED):
                 node.waiting += 1
         self.unread.append(node)
         if len(self.unread) >= _STATUS_READERS * _STATUS_BATCH:  # a long burst of input: start reading meanwhile
             self._start_status_reads()
 
-    # -- events ---------------------------------------------------------------------------------------------
-
-    def _on_statuses(self, nodes: list[_Node], future: Future[Any]) -> None:
+    def _on_statuses(self, nodes: list[RunNode], future: Future[Any]) -> None:
         error = future.exception()
         statuses = [error] * len(nodes) if error is not None else future.result()
         for node, status in zip(nodes, statuses, strict=True):
             self._on_status(node, status)
 
-    def _on_status(self, node: _Node, status: str | None | BaseException) -> None:
+    def _on_status(self, node: RunNode, status: str | None | BaseException) -> None:
         node.status_known = True
         if isinstance(status, BaseException):
             node.outcome.status = None
             node.outcome.reason = f"status could not be read: {status!r}"
         else:
             node.outcome.status = status
-        if self.dry_run or node.outcome.state == DEP_FAILED:
+        if self.dry_run or node.outcome.state == StepState.DEP_FAILED:
             return
         if node.outcome.status == STATUS_SUCCESS:
             logger.info(f"{node.spec.name}: skip, already done ({node.spec.output_path})")
-            self._settle(node, CACHED)
+            self._settle(node, StepState.CACHED)
         else:
             self._maybe_start(node)
 
-    def _maybe_start(self, node: _Node) -> None:
-        if node.submitted or node.waiting or not node.status_known or node.outcome.state != "pending":
+    def _maybe_start(self, node: RunNode) -> None:
+        if node.submitted or node.waiting or not node.status_known or node.outcome.state != StepState.PENDING:
             return
         node.submitted = True
-        node.outcome.state = "running"
+        node.outcome.state = StepState.RUNNING
         logger.info(f"{node.spec.name}: start ({node.spec.output_path})")
         self._submit("run", self.workers, node, _call_step)
 
-    def _on_finished(self, node: _Node, future: Future[Any]) -> None:
+    def _on_finished(self, node: RunNode, future: Future[Any]) -> None:
         error = future.exception()
         node.outcome.seconds = future.result()[1] if error is None else getattr(error, "_marin_seconds", None)
         if error is None:
             logger.info(f"{node.spec.name}: finished in {node.outcome.seconds:.2f} s")
-            self._settle(node, RAN)
+            self._settle(node, StepState.RAN)
             return
         node.outcome.error = error
         logger.error(f"{node.spec.name}: failed: {type(error).__name__}: {error}")
         if self.first_error is None:
             self.first_error = error
-        self._settle(node, FAILED)
+        self._settle(node, StepState.FAILED)
 
-    def _settle(self, node: _Node, state: str) -> None:
+    def _settle(self, node: RunNode, state: StepState) -> None:
         node.outcome.state = state
         for dependent in node.dependents:
-            if state in (RAN, CACHED):
+            if state in (StepState.RAN, StepState.CACHED):
                 dependent.waiting -= 1
                 self._maybe_start(dependent)
             else:
                 self._mark_dep_failed(dependent, node)
 
-    def _mark_dep_failed(self, node: _Node, cause: _Node) -> None:
+    def _mark_dep_failed(self, node: RunNode, cause: RunNode) -> None:
         pending = [(node, cause)]
         while pending:
             current, because = pending.pop()
-            if current.outcome.state in (DEP_FAILED, FAILED, RAN, CACHED, "running"):
+            if current.outcome.state in (
+                StepState.DEP_FAILED,
+                StepState.FAILED,
+                StepState.RAN,
+                StepState.CACHED,
+                StepState.RUNNING,
+            ):
                 continue
-            current.outcome.state = DEP_FAILED
+            current.outcome.state = StepState.DEP_FAILED
             current.outcome.reason = f"depends on {because.spec.name}, which failed"
             logger.warning(f"{current.spec.name}: not run: {current.outcome.reason}")
             pending.extend((d, current) for d in current.dependents)
 
     def _raise_failures(self, report: RunReport) -> None:
-        failed = report.by_state(FAILED)
+        failed = report.by_state(StepState.FAILED)
         if not failed:
             return
-        dep_failed = report.by_state(DEP_FAILED)
+        dep_failed = report.by_state(StepState.DEP_FAILED)
         names = [o.spec.name_with_hash for o in failed]
         message = f"{len(failed)} step(s) failed: {', '.join(names)}"
         raise StepsFailed(message, failed=names, dep_failed=[o.spec.name_with_hash for o in dep_failed]) from (
@@ -336,39 +264,7 @@ class _Run:
         )
 
 
-def _read_statuses(nodes: list[_Node]) -> list[str | None | Exception]:
-    """The statuses of a batch of steps (an exception in place of one that could not be read)."""
-    reader = getattr(type(nodes[0].spec), "read_statuses", None)
-    if reader is not None and all(type(n.spec) is type(nodes[0].spec) for n in nodes):
-        statuses: list[str | None | Exception] = reader([n.spec for n in nodes])
-        return statuses
-    return [_read_one(n.spec) for n in nodes]
-
-
-def _read_one(spec: StepSpec) -> str | None | Exception:
-    try:
-        return spec.read_status()
-    except Exception as error:
-        return error
-
-
-def _read_plan_statuses(nodes: list[_Node]) -> list[str | None | Exception]:
-    """For a dry run: the statuses, and whether a live lease is held (stored on the outcome).
-
-    Only a RUNNING step is looked up: a holder writes RUNNING right after it takes the lease, so other statuses
-    with a live lease last only an instant, and the extra read would double a dry run's cost on object stores.
-    """
-    statuses = _read_statuses(nodes)
-    for i, node in enumerate(nodes):
-        if statuses[i] == STATUS_RUNNING:
-            try:
-                node.outcome.lease_held = _lease_held(node.spec)
-            except Exception as error:  # this step's plan says why; the rest of the batch is unaffected
-                statuses[i] = error
-    return statuses
-
-
-def _call_step(node: _Node) -> tuple[Any, float]:
+def _call_step(node: RunNode) -> tuple[Any, float]:
     start = time.monotonic()
     try:
         result = node.spec.executable_fn(node.spec.output_path)
@@ -376,51 +272,3 @@ def _call_step(node: _Node) -> tuple[Any, float]:
         e._marin_seconds = time.monotonic() - start  # type: ignore[attr-defined]
         raise
     return result, time.monotonic() - start
-
-
-def _plan(nodes: Iterable[_Node], force_run_failed: bool) -> None:
-    """Classify each step of a dry run from the statuses read (nodes come deps first)."""
-    for node in nodes:
-        outcome, status = node.outcome, node.outcome.status
-        blocked_by = [
-            d
-            for d in node.deps
-            if d.outcome.state == BLOCKED or d.outcome.state == FAILED_BEFORE and not force_run_failed
-        ]
-        if status == STATUS_SUCCESS:
-            outcome.state, outcome.reason = DONE, "already succeeded"
-        elif blocked_by:
-            outcome.state = BLOCKED
-            outcome.reason = f"needs {blocked_by[0].spec.name}, which will not run"
-        elif status == STATUS_FAILED:
-            if force_run_failed:
-                outcome.state, outcome.reason = WILL_RUN, "failed before; will be retried (force_run_failed)"
-            else:
-                outcome.state = FAILED_BEFORE
-                outcome.reason = "failed before; rerun with --force_run_failed true"
-        elif outcome.lease_held:
-            outcome.state, outcome.reason = RUNNING_ELSEWHERE, "another worker holds its lease; will wait for it"
-        else:
-            outcome.state = WILL_RUN
-            outcome.reason = "never ran" if status is None else f"status {status}"
-
-
-def _lease_held(spec: StepSpec) -> bool:
-    return spec.lease_holder() is not None
-
-
-def _fn_name(spec: StepSpec) -> str:
-    """``module.qualname`` of the function a spec runs (what a compiled StepCall calls), for collision checks."""
-    fn = inspect.unwrap(spec.fn)  # type: ignore[arg-type]
-    while isinstance(fn, functools.partial):
-        fn = inspect.unwrap(fn.func)
-    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', type(fn).__qualname__)}"
-
-
-def _cycle_error(start: StepSpec, path: list[StepSpec]) -> CycleError:
-    names = [s.name for s in path]
-    first = next(i for i, s in enumerate(path) if s is start)
-    cycle = " -> ".join(names[first:])
-    return CycleError(
-        f"dependency cycle: {cycle}. A step cannot (indirectly) depend on itself; remove one of these deps"
-    )

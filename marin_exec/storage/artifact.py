@@ -15,6 +15,7 @@ import types
 import typing
 from typing import Any, TypeVar, get_args, get_origin
 
+from marin_exec.plain import PASS, to_plain
 from marin_exec.storage.store import store_for
 
 T = TypeVar("T")
@@ -57,22 +58,18 @@ class Artifact:
 
 
 def to_json(obj: Any) -> Any:
-    """Plain JSON data for a pydantic model, dataclass, Enum, Path, dict, list/tuple or scalar."""
-    if obj is None or isinstance(obj, (bool, int, float, str)):
-        return obj
+    """Plain JSON data for a pydantic model, dataclass, Enum, Path, timedelta, dict, list/tuple or scalar."""
+    return to_plain(obj, unknown=_refuse, intercept=_pydantic, str_keys=True)
+
+
+def _pydantic(obj: Any, key: str) -> Any:
     model_dump = getattr(obj, "model_dump", None)
     if callable(model_dump) and not isinstance(obj, type):
         return model_dump(mode="json")
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_json(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, enum.Enum):
-        return to_json(obj.value)
-    if isinstance(obj, pathlib.PurePath):
-        return str(obj)
-    if isinstance(obj, dict):
-        return {str(k): to_json(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [to_json(v) for v in obj]
+    return PASS
+
+
+def _refuse(obj: Any, key: str) -> Any:
     raise TypeError(
         f"cannot save a {type(obj).__qualname__} as a JSON artifact; return a dataclass, pydantic model, dict, "
         "list or scalar (write large outputs to files under the output path and return their paths)"

@@ -19,8 +19,11 @@ from collections.abc import Callable
 from typing import Any
 
 from marin_exec.errors import TracingError
+from marin_exec.naming import qualified_name
+from marin_exec.plain import dataclass_fields
+from marin_exec.trace.context import Frame
+from marin_exec.trace.graph import DeferredCall
 from marin_exec.trace.step_ref import StepRef
-from marin_exec.trace.tracing import DeferredCall, Frame, qualified_name
 from marin_exec.versioning import VersionedValue, encode
 
 _ATOMS = frozenset({str, int, float, bool, bytes, complex, type(None)})
@@ -71,16 +74,6 @@ def _cached_signature(fn: Callable[..., Any]) -> inspect.Signature:
     return inspect.signature(fn)
 
 
-def dataclass_fields(cls: type) -> tuple[dataclasses.Field[Any], ...] | None:
-    """The fields of a dataclass type (None for other types), cached: configs are walked several times."""
-    return _dataclass_fields(cls)  # type: ignore[arg-type]  # types are hashable
-
-
-@functools.lru_cache(maxsize=4096)
-def _dataclass_fields(cls: Any) -> tuple[dataclasses.Field[Any], ...] | None:
-    return dataclasses.fields(cls) if dataclasses.is_dataclass(cls) else None
-
-
 def scan_config(call: DeferredCall, frame: Frame) -> tuple[tuple[str, Any], ...]:
     """What a step's config contributes to its identity, in walk order: ``(key, StepRef)`` for references and
     ``(key, encoded value)`` for versioned values. Raises ``TracingError`` for misuse found on the way.
@@ -101,7 +94,7 @@ def _scan(obj: Any, key: str, frame: Frame, found: list[tuple[str, Any]]) -> Non
         return
     if isinstance(obj, VersionedValue):
         _check_versioned(obj.value, key, frame)
-        found.append((key, encode(obj.value, key or "<whole config>", frame.name)))
+        found.append((key, encode(obj.value, key or "<whole config>", frame.name, refuse=(StepRef,))))
         return
     if isinstance(obj, DeferredCall):
         raise TracingError(

@@ -22,11 +22,12 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any, NoReturn, ParamSpec, TypeVar
 
-from marin_exec.compile.step_spec import validate_step_name
 from marin_exec.errors import StepDefinitionError, TracingError
+from marin_exec.naming import qualified_name, validate_step_name
 from marin_exec.trace.config_walk import DESCEND, map_config, scan_config
+from marin_exec.trace.context import Frame, current_frame, run_in_frame
+from marin_exec.trace.graph import DeferredCall, StepNode
 from marin_exec.trace.step_ref import StepRef
-from marin_exec.trace.tracing import DeferredCall, Frame, StepNode, current_frame, qualified_name, run_in_frame
 from marin_exec.versioning import VersionedValue
 
 logger = logging.getLogger(__name__)

@@ -13,9 +13,10 @@ import os
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from marin_exec.errors import TracingError
+from marin_exec.trace.context import current_step_name
 
 if TYPE_CHECKING:
-    from marin_exec.trace.tracing import StepNode
+    from marin_exec.trace.graph import StepNode
 
 
 @dataclasses.dataclass(frozen=True)
@@ -159,7 +160,5 @@ def _join(base: str | None, subpath: str) -> str:
 
 def _while_tracing() -> str:
     """`` while tracing step 'name'`` inside a @step body, else empty (for messages)."""
-    from marin_exec.trace.tracing import current_step_name  # local: tracing imports this module
-
     name = current_step_name()
     return f" while tracing step '{name}'" if name else ""

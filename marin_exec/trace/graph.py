@@ -1,10 +1,9 @@
-"""Tracing state: the context of the step body being traced, what tracing records (``DeferredCall``, ``StepNode``,
-``Graph``), ``output()`` and ``trace()``.
+"""What tracing records — ``DeferredCall``, ``StepNode``, ``Graph`` — plus ``output()`` and ``trace()``.
 
-A ``contextvars.ContextVar`` holds the frame of the ``@step`` body running now; ``@step`` sets it with a token and
-resets it in ``finally``. A ``StepNode`` is created only when its body has returned, so every reference in a config
-points at a finished node: nodes numbered in completion order are already in dependency order and the graph cannot
-have a cycle. This module computes no version, hash or path (the compiler does) and never does I/O.
+The frame of the body being traced lives in ``trace.context``. A ``StepNode`` is created only when its body has
+returned, so every reference in a config points at a finished node: nodes numbered in completion order are already
+in dependency order and the graph cannot have a cycle. This module computes no version, hash or path (the
+compiler does) and never does I/O.
 """
 
 from __future__ import annotations
@@ -14,54 +13,16 @@ import functools
 import itertools
 import logging
 from collections.abc import Callable, Iterable, Iterator
-from contextvars import ContextVar
 from typing import Any, NoReturn
 
 from marin_exec.errors import TracingError
+from marin_exec.naming import qualified_name
+from marin_exec.trace.context import Frame, current_frame, run_in_frame
 from marin_exec.trace.step_ref import StepRef
 
 logger = logging.getLogger(__name__)
 
 _completion_order = itertools.count()
-
-
-class Frame:
-    """One body being traced: a @step body (``is_step``) or the top level of ``trace()``."""
-
-    __slots__ = ("name", "qualname", "is_step", "children", "calls")
-
-    def __init__(self, name: str, qualname: str, is_step: bool):
-        self.name = name
-        self.qualname = qualname
-        self.is_step = is_step
-        self.children: list[StepNode] = []  # steps this body called, in call order
-        self.calls: list[DeferredCall] = []  # deferred calls this body made
-
-    def __repr__(self) -> str:
-        return f"Frame({self.name!r})"
-
-
-_FRAME: ContextVar[Frame | None] = ContextVar("marin_exec_tracing_frame", default=None)
-
-
-def current_frame() -> Frame | None:
-    """The frame of the body being traced in this context, None outside any trace."""
-    return _FRAME.get()
-
-
-def current_step_name() -> str | None:
-    """The name of the @step being traced now (for error messages), None outside a step body."""
-    frame = _FRAME.get()
-    return frame.name if frame is not None and frame.is_step else None
-
-
-def run_in_frame(frame: Frame, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """Call ``fn(*args, **kwargs)`` with ``frame`` as the current tracing frame; the previous one is restored."""
-    token = _FRAME.set(frame)
-    try:
-        return fn(*args, **kwargs)
-    finally:
-        _FRAME.reset(token)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -223,7 +184,7 @@ def _unique(nodes: Iterable[StepNode]) -> list[StepNode]:
 
 def output(subpath: str | None = None) -> StepRef:
     """This step's own output path (or ``subpath`` under it); valid only inside a @step function body."""
-    frame = _FRAME.get()
+    frame = current_frame()
     if frame is None or not frame.is_step:
         shown = repr(subpath) if subpath else ""
         where = f" (in {frame.name}, outside the steps it calls)" if frame is not None else ""
@@ -248,10 +209,3 @@ def trace(entry: Callable[..., Any], *args: Any, **kwargs: Any) -> Graph:
     roots.extend(ref.node for ref in returned if isinstance(ref, StepRef) and ref.node is not None)
     logger.debug(f"trace({qualname}): {len(roots)} root step(s)")
     return Graph(roots=tuple(_unique(roots)))
-
-
-def qualified_name(fn: Any) -> str:
-    """``module.qualname`` of a function (of the function inside a ``functools.partial``), for messages."""
-    while isinstance(fn, functools.partial):
-        fn = fn.func
-    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"

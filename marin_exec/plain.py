@@ -1,0 +1,87 @@
+"""The one encoder of plain data: a value as JSON-ready dicts, lists and scalars, with an explicit unknown policy.
+
+Plain vocabulary: None/bool/int/float/str as they are, an Enum as its value, a path as its string, a timedelta as
+``{"days", "seconds", "microseconds"}``, a dataclass as its field dict, a dict (keys kept when scalar, or ``str()``
+of every key with ``str_keys``), a list or tuple as a list. Anything else goes to the caller's ``unknown`` policy:
+versioning refuses it (the hash must not depend on a ``repr``), the artifact refuses it, provenance records its
+``repr``. A caller's ``intercept`` sees each value first (pydantic models, step-owned markers, refused types).
+This module does no I/O, knows no step and imports nothing else of marin_exec.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import enum
+import functools
+import pathlib
+from collections.abc import Callable
+from typing import Any
+
+PASS: Any = object()
+"""Returned by an ``intercept`` function: not handled, encode the value by the plain rules."""
+
+_SCALAR_KEYS = (str, int, float, bool, type(None))
+
+Policy = Callable[[Any, str], Any]
+
+
+def to_plain(
+    value: Any,
+    *,
+    unknown: Policy,
+    key: str = "",
+    intercept: Policy | None = None,
+    str_keys: bool = False,
+) -> Any:
+    """``value`` as plain data; ``unknown(value, key)`` decides for anything outside the vocabulary.
+
+    ``key`` is the dotted path of ``value`` inside the outer value (``config.paths.[0]``), for messages.
+    """
+    if intercept is not None:
+        handled = intercept(value, key)
+        if handled is not PASS:
+            return handled
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+
+    def inner(item: Any, where: str) -> Any:
+        return to_plain(item, unknown=unknown, key=where, intercept=intercept, str_keys=str_keys)
+
+    if isinstance(value, enum.Enum):
+        return inner(value.value, key)
+    if isinstance(value, pathlib.PurePath):
+        return str(value)
+    if isinstance(value, datetime.timedelta):
+        return {"days": value.days, "seconds": value.seconds, "microseconds": value.microseconds}
+    fields = dataclass_fields(type(value))
+    if fields is not None:
+        return {f.name: inner(getattr(value, f.name), f"{key}.{f.name}") for f in fields}
+    if isinstance(value, dict):
+        out: dict[Any, Any] = {}
+        for k, v in value.items():
+            if str_keys:
+                out[str(k)] = inner(v, f"{key}.{k}")
+            elif isinstance(k, _SCALAR_KEYS):
+                out[k] = inner(v, f"{key}.{k}")
+            else:
+                out[unknown(k, f"{key}.<key {k!r}>")] = inner(v, f"{key}.{k}")
+        return out
+    if isinstance(value, (list, tuple)):
+        return [inner(item, f"{key}.[{i}]") for i, item in enumerate(value)]
+    return unknown(value, key)
+
+
+def as_repr(value: Any, key: str) -> str:
+    """Unknown policy for records meant for people (provenance): keep the value's ``repr``."""
+    return repr(value)
+
+
+def dataclass_fields(cls: type) -> tuple[dataclasses.Field[Any], ...] | None:
+    """The fields of a dataclass type (None for other types), cached: configs are walked several times."""
+    return _dataclass_fields(cls)  # type: ignore[arg-type]  # types are hashable
+
+
+@functools.lru_cache(maxsize=4096)
+def _dataclass_fields(cls: Any) -> tuple[dataclasses.Field[Any], ...] | None:
+    return dataclasses.fields(cls) if dataclasses.is_dataclass(cls) else None

@@ -1,0 +1,111 @@
+"""The runner's step graph: one ``RunNode`` per output path, deps linked, cycles and path collisions refused.
+
+Steps are added as the input yields them, each with its unseen transitive deps (deps first, without recursion).
+Two specs with the same output path must be the same step (same name, version and function); they then share a
+node. This module reads no status and runs nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from marin_exec.errors import CycleError, PathCollisionError
+from marin_exec.naming import qualified_name
+from marin_exec.run.run_report import StepOutcome
+
+if TYPE_CHECKING:
+    from marin_exec.compile.step_spec import StepSpec
+
+
+class RunNode:
+    """One step of a run: its spec and outcome, the steps it waits for and the steps waiting for it."""
+
+    __slots__ = ("spec", "outcome", "deps", "dependents", "waiting", "status_known", "submitted", "selected")
+
+    def __init__(self, spec: StepSpec) -> None:
+        self.spec = spec
+        self.outcome = StepOutcome(spec)
+        self.deps: list[RunNode] = []
+        self.dependents: list[RunNode] = []
+        self.waiting = 0
+        self.status_known = False
+        self.submitted = False
+
+
+class StepGraph:
+    """The steps of one run by output path (``nodes``) and by spec identity (``by_id``)."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[str, RunNode] = {}
+        self.by_id: dict[int, RunNode] = {}
+        # run_only: steps found done while selecting; what they needed is not part of the run.
+        self.done: set[int] = set()
+
+    def add(self, root: StepSpec, on_new: Callable[[RunNode], None]) -> None:
+        """Register ``root`` and its unseen transitive deps (deps first), without recursion; detect cycles.
+
+        ``on_new`` is called with each newly registered node right after its deps are linked.
+        """
+        if id(root) in self.by_id:
+            return
+        on_path: dict[int, StepSpec] = {}
+        stack: list[tuple[StepSpec, int]] = [(root, 0)]
+        while stack:
+            spec, i = stack.pop()
+            if i == 0:
+                if id(spec) in on_path:
+                    raise _cycle_error(spec, [s for s, _ in stack] + [spec])
+                on_path[id(spec)] = spec
+            if i < len(spec.deps) and id(spec) not in self.done:
+                stack.append((spec, i + 1))
+                dep = spec.deps[i]
+                if id(dep) in on_path:
+                    raise _cycle_error(dep, [s for s, _ in stack] + [dep])
+                if id(dep) not in self.by_id:
+                    stack.append((dep, 0))
+                continue
+            del on_path[id(spec)]
+            self._register(spec, on_new)
+
+    def _register(self, spec: StepSpec, on_new: Callable[[RunNode], None]) -> None:
+        path = spec.output_path
+        existing = self.nodes.get(path)
+        if existing is not None:
+            if existing.spec.name != spec.name or existing.spec.version_str != spec.version_str:
+                raise PathCollisionError(
+                    f"steps '{existing.spec.name}' and '{spec.name}' both claim the output path {path} with "
+                    "different versions; give one of them another name or override_output_path"
+                )
+            if qualified_name(existing.spec.fn, unwrap=True) != qualified_name(spec.fn, unwrap=True):
+                raise PathCollisionError(
+                    f"steps '{existing.spec.name}' and '{spec.name}' claim the output path {path} with different "
+                    f"functions, {qualified_name(existing.spec.fn, unwrap=True)} and "
+                    f"{qualified_name(spec.fn, unwrap=True)}; give one of them another name, hash_attrs or "
+                    "override_output_path"
+                )
+            self.by_id[id(spec)] = existing
+            return
+        node = RunNode(spec)
+        self.nodes[path] = node
+        self.by_id[id(spec)] = node
+        seen: set[int] = set()
+        for dep_spec in spec.deps:
+            dep = self.by_id.get(id(dep_spec))
+            if dep is None:  # a dep of a step found done by run_only: not waited for
+                continue
+            if id(dep) in seen:
+                continue
+            seen.add(id(dep))
+            node.deps.append(dep)
+            dep.dependents.append(node)
+        on_new(node)
+
+
+def _cycle_error(start: StepSpec, path: list[StepSpec]) -> CycleError:
+    names = [s.name for s in path]
+    first = next(i for i, s in enumerate(path) if s is start)
+    cycle = " -> ".join(names[first:])
+    return CycleError(
+        f"dependency cycle: {cycle}. A step cannot (indirectly) depend on itself; remove one of these deps"
+    )

@@ -1,0 +1,124 @@
+"""The step job: what runs for one step, locally or inside a Fray job — ``disk_cached(distributed_lock(fn))``
+with a commit that saves the artifact, then ``.executor_info`` (with provenance: git commit, user, host).
+
+``StepJob`` is small and picklable (it does not hold the StepSpec graph). This module does not compute identity
+(``compile.step_spec`` does), does not schedule (the runner does) and does not submit jobs (``remote`` does).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import functools
+import getpass
+import json
+import logging
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from typing import Any
+
+from marin_exec.plain import as_repr, to_plain
+from marin_exec.runtime.commit import scope_for
+from marin_exec.runtime.disk_cache import disk_cached
+from marin_exec.runtime.distributed_lock import distributed_lock
+from marin_exec.settings import current_run_settings
+from marin_exec.status.status import STATUS_SUCCESS, Lease, join, wait_for_holder
+from marin_exec.status.step_status import INFO_FILENAME, clear_success, has_our_marker, read_statuses
+from marin_exec.storage.artifact import Artifact
+from marin_exec.storage.store import store_for
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class StepJob:
+    """Everything one step needs at run time; small and picklable (it does not hold the StepSpec graph)."""
+
+    fn: Callable[[str], Any]
+    name: str
+    artifact_type: Any
+    info: dict[str, Any]
+
+
+class _IncompleteCommit(Exception):
+    """SUCCESS written by this executor, but the artifact is missing."""
+
+
+def run_step(job: StepJob, output_path: str) -> Any:
+    """Run one step through ``disk_cached(distributed_lock(fn))``; the commit saves artifact, then info."""
+    started = time.time()
+
+    def save(result: Any, path: str) -> None:
+        Artifact.save(result, path)
+        scope = scope_for(path)
+        holder = scope.lease.owner if scope is not None and scope.lease is not None else None
+        write_info(path, {**job.info, "worker_id": holder, "start_time": _iso(started), "end_time": _iso(time.time())})
+
+    def load(path: str) -> Any:
+        if not Artifact.exists(path) and has_our_marker(path):
+            raise _IncompleteCommit(path)
+        return Artifact.load(path, job.artifact_type)
+
+    try:
+        return disk_cached(distributed_lock(job.fn), output_path, save=save, load=load)
+    except _IncompleteCommit:
+        logger.warning(
+            f"{job.name}: status is SUCCESS but its artifact is missing at {output_path}; treating it as not "
+            "done and running the step again"
+        )
+        clear_success(output_path)
+        return disk_cached(distributed_lock(job.fn), output_path, save=save, load=load)
+
+
+def finished_elsewhere(name: str, output_path: str) -> bool:
+    """Before a resourced step's job is submitted: wait while another worker holds the step's lease, then say
+    whether the step is done (so no job is submitted). A job would otherwise hold its hardware while it waits.
+
+    Only a wait before submitting: the job's own lock still decides who runs the step (a worker that takes the
+    lease just after this check is waited for inside the job, as without it). If the lease cannot be read, the
+    job is submitted and its lock decides.
+    """
+    lease = Lease(output_path, timeout=current_run_settings().lease_timeout)
+    started = time.monotonic()
+    try:
+        holder = lease.holder()
+        if holder is None:
+            return False
+        logger.info(f"{name}: {holder.get('worker_id')} holds the lease of {output_path}; waiting before submitting")
+        while lease.holder() is not None:
+            wait_for_holder(started)
+        done = read_statuses([output_path])[0] == STATUS_SUCCESS
+    except Exception as error:
+        logger.warning(f"{name}: could not check the lease of {output_path} ({error!r}); submitting the job")
+        return False
+    if done:
+        logger.info(f"{name}: finished by the other worker; no job submitted")
+    return done
+
+
+def write_info(output_path: str, info: dict[str, Any]) -> None:
+    """Write ``info`` plus provenance as ``{output_path}/.executor_info`` (values JSON cannot hold as their repr)."""
+    record = to_plain({**info, **_provenance()}, unknown=as_repr, str_keys=True)
+    path = join(output_path, INFO_FILENAME)
+    store_for(path).write(path, json.dumps(record, indent=2).encode())
+
+
+def _iso(t: float) -> str:
+    return datetime.datetime.fromtimestamp(t, tz=datetime.UTC).isoformat()
+
+
+@functools.lru_cache(maxsize=1)
+def _provenance() -> dict[str, Any]:
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    try:
+        user = getpass.getuser()
+    except Exception:
+        user = None
+    return {"git_commit": commit or None, "user": user, "host": socket.gethostname()}
