@@ -22,7 +22,8 @@ from pathlib import Path
 
 from marin_exec.compile.step_spec import StepSpec
 from marin_exec.run.runner import StepRunner
-from marin_exec.runtime.remote import build_job_request, remote
+from marin_exec.runtime.fray_job import build_job_request
+from marin_exec.runtime.remote import remote
 from marin_exec.settings import run_settings
 
 

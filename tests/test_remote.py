@@ -14,15 +14,8 @@ import pytest
 from fray import ResourceConfig
 
 from marin_exec.errors import PreviousStepFailed, RemoteStepFailed, StepAlreadyDone, StepDefinitionError
-from marin_exec.runtime.remote import (
-    RemoteCallable,
-    build_job_request,
-    describe_resources,
-    job_name,
-    remote,
-    resolve_client,
-    running_job,
-)
+from marin_exec.runtime.fray_job import build_job_request, describe_resources, job_name, resolve_client
+from marin_exec.runtime.remote import RemoteCallable, remote, running_job
 from marin_exec.runtime.remote_failure import job_failure
 from marin_exec.settings import current_run_settings, run_settings
 

@@ -35,7 +35,7 @@ from marin_exec import (
     worker_id,
 )
 from marin_exec.runtime.commit import scope_for
-from marin_exec.runtime.remote import build_job_request
+from marin_exec.runtime.fray_job import build_job_request
 
 # -- step functions (module level: Iris workers unpickle them) -----------------------------------------------
 

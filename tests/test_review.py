@@ -24,7 +24,7 @@ from marin_exec import (
 )
 from marin_exec.run.cli import parse_args
 from marin_exec.storage import store as storage_module
-from marin_exec.storage.store import LocalStore
+from marin_exec.storage.local_store import LocalStore
 
 # -- a local store that lets a test act as another worker at one exact moment -----------------------------------
 

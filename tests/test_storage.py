@@ -61,7 +61,7 @@ def test_read_many_over_several_backends_keeps_the_order_and_reports_errors_per_
 
 
 def test_read_many_on_an_async_fsspec_backend_without_atomic_writes(gcs_bucket: str) -> None:
-    from marin_exec.storage.store import BestEffortStore
+    from marin_exec.storage.fsspec_store import BestEffortStore
 
     store = BestEffortStore("gs")  # gcsfs through plain fsspec: async, so the batch is overlapped on its loop
     paths = [f"{gcs_bucket}/plain/{i}" for i in range(5)]

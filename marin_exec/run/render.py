@@ -6,10 +6,12 @@ Pure formatting of a ``RunReport`` and the plan's groups; it reads and writes no
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from marin_exec.compile.compiler import GroupView
 from marin_exec.compile.step_spec import StepSpec
 from marin_exec.run.run_report import RunReport, StepOutcome, StepState
+from marin_exec.runtime.fray_job import describe_resources
 
 PLAN_STATES = (
     StepState.DONE,
@@ -127,9 +129,8 @@ def _relative(path: str, prefix: str) -> str:
     return path[len(prefix) + 1 :] if path.startswith(prefix + "/") else path
 
 
-def _describe_resources(resources: object) -> str:
+def _describe_resources(resources: Any) -> str:
     try:
-        from marin_exec.runtime.remote import describe_resources
-    except ImportError:
+        return describe_resources(resources)
+    except ImportError:  # fray is not installed: the resources as they are
         return repr(resources)
-    return describe_resources(resources)

@@ -19,7 +19,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from marin_exec.errors import LeaseLostError, StorageConflict
-from marin_exec.storage.store import Token, store_for
+from marin_exec.storage.protocol import Token
+from marin_exec.storage.store import store_for
 
 logger = logging.getLogger(__name__)
 

@@ -18,7 +18,8 @@ from collections.abc import Sequence
 from marin_exec.settings import current_run_settings
 from marin_exec.status.status import STATUS_SUCCESS, STATUSES, Lease, StatusFile, join, parse_status, wait_for_holder
 from marin_exec.storage.artifact import Artifact
-from marin_exec.storage.store import Found, read_many, store_for
+from marin_exec.storage.protocol import Found
+from marin_exec.storage.store import read_many, store_for
 
 EXECUTOR_NAME = "marin_exec"
 EXECUTOR_VERSION = "0.1.0"

@@ -28,13 +28,13 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from marin_exec.errors import StorageConflict
+from marin_exec.storage.protocol import Found, Token, strip_protocol
 from marin_exec.storage.retry import (
     DEFAULT_REQUEST_TIMEOUT,
     DEFAULT_RETRY_TIMEOUT,
     overlapped_retrying,
     retry_transient,
 )
-from marin_exec.storage.store import Found, Token, strip_protocol
 
 logger = logging.getLogger(__name__)
 
