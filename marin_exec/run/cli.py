@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from marin_exec.compile.compiler import GroupView
+from marin_exec.compile.compiler import GroupView, compile_graph
 from marin_exec.compile.step_spec import StepSpec, shallow_version
 from marin_exec.errors import MarinExecError, MissingPrefixError
 from marin_exec.run.render import render_plan, render_summary
@@ -212,8 +212,6 @@ def compile_steps(steps: Sequence[Any], prefix: str) -> CompiledSteps:
     refs = [s for s in steps if not isinstance(s, StepSpec)]
     groups: list[GroupView] = []
     if refs:
-        from marin_exec.compile.compiler import compile_graph
-
         plan = compile_graph(refs, prefix=prefix)
         specs = [*plan.specs, *specs]
         groups = list(plan.group_views())

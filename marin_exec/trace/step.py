@@ -17,10 +17,9 @@ import dataclasses
 import functools
 import inspect
 import logging
-import string
 from collections.abc import Callable
 from contextvars import ContextVar
-from typing import Any, NoReturn, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from marin_exec.errors import StepDefinitionError, TracingError
 from marin_exec.naming import qualified_name, validate_step_name
@@ -28,6 +27,7 @@ from marin_exec.trace.config_walk import DESCEND, map_config, scan_config
 from marin_exec.trace.context import Frame, current_frame, run_in_frame
 from marin_exec.trace.graph import DeferredCall, StepNode
 from marin_exec.trace.step_ref import StepRef
+from marin_exec.trace.template import Template, with_bare_fields
 from marin_exec.versioning import VersionedValue
 
 logger = logging.getLogger(__name__)
@@ -91,65 +91,12 @@ def _concrete(fn: Callable[..., Any], arguments: Any) -> Any:
 
 
 @dataclasses.dataclass(frozen=True)
-class _Template:
-    """A name/description/path with ``{param}`` placeholders filled from the step call's arguments."""
-
-    text: str
-    fields: tuple[str, ...]
-
-    @staticmethod
-    def parse(text: str, what: str, fn: Callable[..., Any], signature: inspect.Signature) -> _Template:
-        fields = []
-        for _, field, _, _ in string.Formatter().parse(text):
-            if field is None:
-                continue
-            root = field.split(".")[0].split("[")[0]
-            if not root:
-                raise TracingError(
-                    f"@step on {qualified_name(fn)}: {what} '{text}' has a placeholder without a name; use {{param}} "
-                    f"with one of the parameters {list(signature.parameters)}"
-                )
-            fields.append(root)
-        takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values())
-        for root in fields:
-            if root not in signature.parameters and not takes_any:
-                _unknown_placeholder(fn, what, text, root, list(signature.parameters))
-        return _Template(text, tuple(fields))
-
-    def fill(self, values: dict[str, Any], fn: Callable[..., Any], what: str) -> str:
-        if not self.fields:
-            return self.text
-        for root in self.fields:
-            if root not in values:
-                _unknown_placeholder(fn, what, self.text, root, list(values))
-        try:
-            return self.text.format_map(values)
-        except TracingError as e:
-            raise TracingError(
-                f"@step {qualified_name(fn)}: {what} '{self.text}' cannot be filled: {e} Placeholders are filled while "
-                "tracing, so they need plain parameters (str, int, ...), not StepRefs."
-            ) from None
-        except (AttributeError, IndexError, KeyError, TypeError, ValueError) as e:
-            raise TracingError(
-                f"@step {qualified_name(fn)}: {what} '{self.text}' cannot be filled from the call's arguments: "
-                f"{type(e).__name__}: {e}"
-            ) from None
-
-
-def _unknown_placeholder(fn: Callable[..., Any], what: str, text: str, field: str, known: list[str]) -> NoReturn:
-    raise TracingError(
-        f"@step on {qualified_name(fn)}: {what} '{text}' uses the placeholder {{{field}}}, which is not a parameter of "
-        f"{getattr(fn, '__name__', fn)}; use one of {known} or add the parameter"
-    )
-
-
-@dataclasses.dataclass(frozen=True)
 class _StepDefinition:
     fn: Callable[..., Any]
     signature: inspect.Signature
-    name: _Template
-    description: _Template | None
-    override_output_path: _Template | None
+    name: Template
+    description: Template | None
+    override_output_path: Template | None
     resources: Any
     env_vars: dict[str, str] | None
     pip_dependency_groups: list[str] | None
@@ -313,18 +260,18 @@ def step(
                 "apply it once"
             )
         signature = inspect.signature(fn)
-        template = _Template.parse(name, "name", fn, signature)
+        template = Template.parse(name, "name", fn, signature)
         try:
-            validate_step_name(_with_bare_fields(name))
+            validate_step_name(with_bare_fields(name))
         except StepDefinitionError as e:
             raise StepDefinitionError(f"@step on {qualified_name(fn)}: {e}") from None
         definition = _StepDefinition(
             fn=fn,
             signature=signature,
             name=template,
-            description=_Template.parse(description, "description", fn, signature) if description else None,
+            description=Template.parse(description, "description", fn, signature) if description else None,
             override_output_path=(
-                _Template.parse(override_output_path, "override_output_path", fn, signature)
+                Template.parse(override_output_path, "override_output_path", fn, signature)
                 if override_output_path
                 else None
             ),
@@ -341,11 +288,3 @@ def step(
         return traced
 
     return decorate
-
-
-def _with_bare_fields(text: str) -> str:
-    """``text`` with each ``{field!r:spec}`` written ``{field}``, so that only the literal parts are validated."""
-    return "".join(
-        literal + (f"{{{field}}}" if field is not None else "")
-        for literal, field, _, _ in string.Formatter().parse(text)
-    )

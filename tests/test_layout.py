@@ -1,0 +1,123 @@
+"""The package layout as rules that fail when broken: no import cycle (function-level imports included), imports
+point down the layers only, the runner cannot reach a wrapper, modules stay small, ``import marin_exec`` stays light.
+
+Imports are read from the source with ``ast``; those under ``if TYPE_CHECKING:`` are left out, since they never
+run (they only name types for the checker).
+"""
+
+from __future__ import annotations
+
+import ast
+import pathlib
+import subprocess
+import sys
+
+import networkx as nx
+import pytest
+
+PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "marin_exec"
+
+# Lower layers never import higher ones. The shared bottom is the package's top-level modules.
+LAYERS = {"bottom": 0, "storage": 1, "status": 2, "runtime": 3, "trace": 4, "compile": 5, "run": 6, "__init__": 7}
+WRAPPERS = {"marin_exec.runtime.disk_cache", "marin_exec.runtime.distributed_lock", "marin_exec.runtime.remote"}
+
+
+def _module_name(path: pathlib.Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _is_type_checking_block(node: ast.AST) -> bool:
+    return isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+
+
+def _imports(tree: ast.AST, module: str, is_package: bool) -> set[str]:
+    """Every marin_exec module ``tree`` imports at run time, at any depth (functions and methods included)."""
+    found: set[str] = set()
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if _is_type_checking_block(node):
+            continue
+        stack.extend(ast.iter_child_nodes(node))
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names if alias.name.startswith("marin_exec"))
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = module.split(".")[: len(module.split(".")) - node.level + (1 if is_package else 0)]
+                base = ".".join([*anchor, base] if base else anchor)
+            if base.startswith("marin_exec"):
+                found.add(base)
+                found.update(f"{base}.{alias.name}" for alias in node.names)
+    return found
+
+
+def _graph() -> nx.DiGraph:
+    files = {_module_name(path): path for path in PACKAGE.rglob("*.py")}
+    graph = nx.DiGraph()
+    graph.add_nodes_from(files)
+    for module, path in files.items():
+        tree = ast.parse(path.read_text())
+        for target in _imports(tree, module, path.name == "__init__.py"):
+            if target in files and target != module:
+                graph.add_edge(module, target)
+    return graph
+
+
+def _layer(module: str) -> int:
+    parts = module.split(".")
+    if module == "marin_exec":
+        return LAYERS["__init__"]
+    if len(parts) == 2 and not (PACKAGE / parts[1]).is_dir():
+        return LAYERS["bottom"]
+    return LAYERS[parts[1]]
+
+
+def test_the_package_has_no_import_cycle_even_through_function_level_imports():
+    graph = _graph()
+    cycles = list(nx.simple_cycles(graph))
+    assert cycles == [], f"import cycles: {cycles}"
+
+
+def test_cycle_detection_sees_an_import_made_inside_a_function():
+    tree = ast.parse("def f():\n    from marin_exec.trace.graph import trace\n")
+    assert "marin_exec.trace.graph" in _imports(tree, "marin_exec.trace.step_ref", False)
+
+
+def test_imports_made_only_for_type_checking_are_not_counted():
+    tree = ast.parse("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from marin_exec.run import runner\n")
+    assert _imports(tree, "marin_exec.storage.store", False) == set()
+
+
+def test_every_import_points_to_the_same_layer_or_a_lower_one():
+    upward = [(a, b) for a, b in _graph().edges if _layer(b) > _layer(a)]
+    assert upward == [], f"imports that point up the layers {LAYERS}: {upward}"
+
+
+def test_the_runner_cannot_reach_a_wrapper_module_through_its_imports():
+    reachable = nx.descendants(_graph(), "marin_exec.run.runner")
+    assert "marin_exec.run.plan" in reachable  # the walk does see the runner's own imports
+    assert not reachable & WRAPPERS
+    assert not {m for m in reachable if m.startswith("marin_exec.runtime.")}
+
+
+@pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_no_module_grows_past_330_lines(path: pathlib.Path):
+    assert len(path.read_text().splitlines()) <= 330
+
+
+def test_the_package_init_only_imports_and_lists_the_public_api():
+    tree = ast.parse((PACKAGE / "__init__.py").read_text())
+    kinds = {type(node).__name__ for node in tree.body[1:]}  # after the docstring
+    assert kinds <= {"ImportFrom", "Assign"}
+    imported = {alias.asname or alias.name for n in tree.body if isinstance(n, ast.ImportFrom) for alias in n.names}
+    import marin_exec
+
+    assert set(marin_exec.__all__) == imported
+
+
+def test_importing_marin_exec_does_not_import_fray():
+    code = "import sys, marin_exec; print(sorted(m for m in sys.modules if m.split('.')[0] in ('fray', 'iris')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
