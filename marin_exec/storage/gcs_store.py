@@ -6,10 +6,8 @@ it is an ordinary JSON-API upload). ``read`` is a single ``GET ?alt=media`` whos
 token, so bytes and version always come from the same write.
 
 Transient failures (connection errors, timeouts, 408/429/5xx) are retried with backoff for ``retry_timeout`` seconds
-per operation, then ``StorageUnavailable`` names the path. A failed precondition (412) is never retried, but the
-object is read back: if it holds exactly our bytes, an earlier copy of this request landed and its reply was lost
-(our own retry, or the HTTP client's silent re-send), so the write counts as ours. Writers must therefore write
-bytes no other writer would (lease records carry a worker id and a time).
+per operation, then ``StorageUnavailable`` names the path. A failed precondition (412) is never retried; how a lost
+reply is recognised, and the client cache, are shared with S3 in ``storage.object_store``.
 
 Endpoint: ``STORAGE_EMULATOR_HOST`` selects an emulator (with anonymous credentials), as gcsfs does. It is looked up
 on every operation, so the one store ``store_for`` caches per process follows a changed variable, and a forked
@@ -29,46 +27,32 @@ import contextlib
 import json
 import logging
 import os
-import threading
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any, TypeVar
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from marin_exec.errors import MarinExecError, StorageConflict
-from marin_exec.storage.protocol import Found, Token, strip_protocol
+from marin_exec.storage.object_store import CREATE, ObjectStore, split_bucket_path
+from marin_exec.storage.protocol import Found, Token
 from marin_exec.storage.retry import (
-    DEFAULT_REQUEST_TIMEOUT,
-    DEFAULT_RETRY_TIMEOUT,
     overlapped_retrying,
-    retry_transient,
 )
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
 
-
-class GcsStore:
+class GcsStore(ObjectStore):
     """``AtomicStore`` for ``gs://`` paths (see the module docstring). Safe to share between threads."""
 
-    atomic = True
     # fake-gcs-server ignores ifGenerationMatch on DELETE, so leases are released by a swap first
     conditional_delete = False
-
-    def __init__(
-        self, retry_timeout: float = DEFAULT_RETRY_TIMEOUT, request_timeout: float = DEFAULT_REQUEST_TIMEOUT
-    ) -> None:
-        self.retry_timeout = retry_timeout
-        self.request_timeout = request_timeout
-        self._lock = threading.Lock()
-        # ((pid, STORAGE_EMULATOR_HOST), filesystem): rebuilt after a fork (the old one is bound to the parent's
-        # event loop) or when the emulator variable changes (it decides anonymous credentials).
-        self._cached: tuple[tuple[int, str], Any] | None = None
+    token_name = "generation"
+    environment = ("STORAGE_EMULATOR_HOST",)  # decides anonymous credentials
 
     def read(self, path: str) -> tuple[bytes, Token] | None:
         def attempt(retried: bool) -> tuple[bytes, Token] | None:
             try:
-                headers, body = self._call("GET", "b/{}/o/{}", *_split(path), alt="media")
+                headers, body = self._call("GET", "b/{}/o/{}", *split_bucket_path(path), alt="media")
             except FileNotFoundError:
                 return None
             return _with_generation(path, headers, body)
@@ -93,7 +77,7 @@ class GcsStore:
         url = fs.base + "b/{}/o/{}"
 
         async def one(path: str) -> tuple[bytes, Token] | None:
-            bucket, key = _split(path)
+            bucket, key = split_bucket_path(path)
             session = await fs._set_session()
             target = url.format(quote(bucket), quote(key))
             async with session.get(target, params=params, headers=headers, timeout=fs.requests_timeout) as response:
@@ -104,36 +88,26 @@ class GcsStore:
                 return _with_generation(path, response.headers, body)
 
         return overlapped_retrying(
-            fs.loop, one, paths, what="read {}".format, is_transient=_is_transient, timeout=self.retry_timeout
+            fs.loop, one, paths, what="read {}".format, is_transient=self._is_transient, timeout=self.retry_timeout
         )
 
     def create(self, path: str, data: bytes) -> Token:
-        def attempt(retried: bool) -> Token:
-            try:
-                return self._upload(path, data, if_generation_match=0)
-            except FileExistsError:
-                if (ours := self._holds(path, data)) is not None:
-                    return ours
-            raise FileExistsError(f"{path} already exists (another writer created it first)")
-
-        return self._retrying(f"create {path}", attempt)
+        return self._conditional_put(
+            path, data, CREATE, lambda: self._upload(path, data, 0), lambda error: isinstance(error, FileExistsError)
+        )
 
     def swap(self, path: str, data: bytes, expected: Token) -> Token:
-        def attempt(retried: bool) -> Token:
-            try:
-                return self._upload(path, data, if_generation_match=int(expected))
-            except (FileExistsError, FileNotFoundError):  # 412: another generation; 404: the bucket is gone
-                if (ours := self._holds(path, data)) is not None:
-                    return ours
-            raise StorageConflict(
-                f"{path}: no longer at generation {expected} (rewritten or deleted since it was read); "
-                "read it again and decide from what is there now"
-            )
-
-        return self._retrying(f"swap {path}", attempt)
+        return self._conditional_put(
+            path,
+            data,
+            expected,
+            lambda: self._upload(path, data, int(expected)),
+            # 412: another generation; 404: the bucket is gone
+            lambda error: isinstance(error, (FileExistsError, FileNotFoundError)),
+        )
 
     def delete_if(self, path: str, expected: Token) -> bool:
-        bucket, key = _split(path)
+        bucket, key = split_bucket_path(path)
 
         def attempt(retried: bool) -> bool:
             try:
@@ -152,7 +126,7 @@ class GcsStore:
 
     @contextlib.contextmanager
     def fenced(self, path: str, expected: Token) -> Iterator[None]:
-        bucket, key = _split(path)
+        bucket, key = split_bucket_path(path)
 
         def attempt(retried: bool) -> int | None:
             try:
@@ -166,16 +140,8 @@ class GcsStore:
             raise StorageConflict(f"{path}: expected generation {expected}, found {current}; it changed since read")
         yield
 
-    def _holds(self, path: str, data: bytes) -> Token | None:
-        """After a failed precondition: the current generation if the object holds exactly ``data``."""
-        current = self.read(path)
-        if current is None or current[0] != data:
-            return None
-        logger.info(f"{path}: already holds our bytes, written by an attempt whose reply was lost; counting it as ours")
-        return current[1]
-
     def _upload(self, path: str, data: bytes, if_generation_match: int | None) -> int:
-        bucket, key = _split(path)
+        bucket, key = split_bucket_path(path)
         boundary = uuid.uuid4().hex
         body = b"".join(
             [
@@ -206,28 +172,23 @@ class GcsStore:
         _status, headers, _info, content = sync(fs.loop, _unretried_request(), fs, method, url, *args, **kwargs)
         return headers, content
 
-    def _retrying(self, what: str, attempt: Callable[[bool], T]) -> T:
-        return retry_transient(attempt, what=what, is_transient=_is_transient, timeout=self.retry_timeout)
+    @staticmethod
+    def _is_transient(error: BaseException) -> bool:
+        from gcsfs.retry import is_retriable
 
-    def _filesystem(self) -> Any:
+        return isinstance(error, TimeoutError) or is_retriable(error)
+
+    def _build_filesystem(self) -> Any:
+        import aiohttp
+        from gcsfs.core import GCSFileSystem
+
         emulator = os.environ.get("STORAGE_EMULATOR_HOST", "")
-        key = (os.getpid(), emulator)
-        cached = self._cached
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        with self._lock:
-            if self._cached is None or self._cached[0] != key:
-                import aiohttp
-                from gcsfs.core import GCSFileSystem
-
-                fs = GCSFileSystem(
-                    token="anon" if emulator not in ("", "default") else None,
-                    use_listings_cache=False,
-                    skip_instance_cache=True,
-                    requests_timeout=aiohttp.ClientTimeout(total=self.request_timeout),
-                )
-                self._cached = (key, fs)
-            return self._cached[1]
+        return GCSFileSystem(
+            token="anon" if emulator not in ("", "default") else None,
+            use_listings_cache=False,
+            skip_instance_cache=True,
+            requests_timeout=aiohttp.ClientTimeout(total=self.request_timeout),
+        )
 
 
 def _unretried_request() -> Any:
@@ -244,17 +205,3 @@ def _with_generation(path: str, headers: Any, body: bytes) -> tuple[bytes, Token
             "use real GCS or fake-gcs-server (gcp-storage-emulator does not implement generations)"
         )
     return body, int(headers["X-Goog-Generation"])
-
-
-def _split(path: str) -> tuple[str, str]:
-    _, rest = strip_protocol(path)
-    bucket, _, key = rest.partition("/")
-    if not bucket or not key:
-        raise ValueError(f"not a gs://bucket/object path: {path}")
-    return bucket, key
-
-
-def _is_transient(error: BaseException) -> bool:
-    from gcsfs.retry import is_retriable
-
-    return isinstance(error, TimeoutError) or is_retriable(error)

@@ -4,9 +4,9 @@ Requests go straight to the botocore client of an s3fs filesystem, so each opera
 keep their HTTP status: ``read`` is one ``GetObject`` (bytes and ETag together), a failed precondition is a 412
 whichever condition failed (s3fs itself maps only ``If-None-Match`` to FileExistsError and a stale ``If-Match`` to
 OSError EINVAL). Transient failures (connection errors, timeouts, 408/429/5xx, 409 ConditionalRequestConflict) are
-retried within the budget as in ``storage_gcs``, and a lost reply is recognised the same way: that matters here even
-without our retries, because aiohttp silently re-sends a PUT or DELETE once when its connection drops, and the
-re-sent conditional PUT then fails the precondition its first copy satisfied.
+retried within the budget as in ``gcs_store``, and a lost reply is recognised the same way (``object_store``): that
+matters here even without our retries, because aiohttp silently re-sends a PUT or DELETE once when its connection
+drops, and the re-sent conditional PUT then fails the precondition its first copy satisfied.
 
 Endpoint and credentials come from the environment through botocore: ``AWS_ENDPOINT_URL_S3`` or
 ``AWS_ENDPOINT_URL`` (read when the client is built), ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``/``AWS_PROFILE``,
@@ -22,23 +22,17 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import threading
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any, TypeVar
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from marin_exec.errors import StorageConflict
-from marin_exec.storage.protocol import Found, Token, strip_protocol
+from marin_exec.storage.object_store import CREATE, ObjectStore, split_bucket_path
+from marin_exec.storage.protocol import Found, Token
 from marin_exec.storage.retry import (
-    DEFAULT_REQUEST_TIMEOUT,
-    DEFAULT_RETRY_TIMEOUT,
     overlapped_retrying,
-    retry_transient,
 )
 
 logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 # The variables that choose where requests go and as whom; a change rebuilds the client.
 _ENVIRONMENT = (
@@ -54,23 +48,16 @@ _ENVIRONMENT = (
 _TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
 
 
-class S3Store:
+class S3Store(ObjectStore):
     """``AtomicStore`` for ``s3://`` paths (see the module docstring). Safe to share between threads."""
 
-    atomic = True
     # S3-compatible servers other than AWS may ignore If-Match on DELETE; release swaps first
     conditional_delete = False
-
-    def __init__(
-        self, retry_timeout: float = DEFAULT_RETRY_TIMEOUT, request_timeout: float = DEFAULT_REQUEST_TIMEOUT
-    ) -> None:
-        self.retry_timeout = retry_timeout
-        self.request_timeout = request_timeout
-        self._lock = threading.Lock()
-        self._cached: tuple[tuple[Any, ...], Any] | None = None
+    token_name = "ETag"
+    environment = _ENVIRONMENT
 
     def read(self, path: str) -> tuple[bytes, Token] | None:
-        bucket, key = _split(path)
+        bucket, key = split_bucket_path(path)
 
         def attempt(retried: bool) -> tuple[bytes, Token] | None:
             try:
@@ -89,7 +76,7 @@ class S3Store:
         fs = self._filesystem()
 
         async def one(path: str) -> tuple[bytes, Token] | None:
-            bucket, key = _split(path)
+            bucket, key = split_bucket_path(path)
             try:
                 response = await _client_call(fs, "get_object", {"Bucket": bucket, "Key": key})
             except Exception as error:
@@ -99,44 +86,31 @@ class S3Store:
             return response["Body"], response["ETag"]
 
         return overlapped_retrying(
-            fs.loop, one, paths, what="read {}".format, is_transient=_is_transient, timeout=self.retry_timeout
+            fs.loop, one, paths, what="read {}".format, is_transient=self._is_transient, timeout=self.retry_timeout
         )
 
     def create(self, path: str, data: bytes) -> Token:
-        bucket, key = _split(path)
-
-        def attempt(retried: bool) -> Token:
-            try:
-                return self._call("put_object", Bucket=bucket, Key=key, Body=data, IfNoneMatch="*")["ETag"]
-            except Exception as error:
-                if _status(error) != 412:
-                    raise
-            if (ours := self._holds(path, data)) is not None:
-                return ours
-            raise FileExistsError(f"{path} already exists (another writer created it first)")
-
-        return self._retrying(f"create {path}", attempt)
+        bucket, key = split_bucket_path(path)
+        return self._conditional_put(
+            path,
+            data,
+            CREATE,
+            lambda: self._call("put_object", Bucket=bucket, Key=key, Body=data, IfNoneMatch="*")["ETag"],
+            lambda error: _status(error) == 412,
+        )
 
     def swap(self, path: str, data: bytes, expected: Token) -> Token:
-        bucket, key = _split(path)
-
-        def attempt(retried: bool) -> Token:
-            try:
-                return self._call("put_object", Bucket=bucket, Key=key, Body=data, IfMatch=expected)["ETag"]
-            except Exception as error:
-                if _status(error) not in (404, 412):
-                    raise
-            if (ours := self._holds(path, data)) is not None:
-                return ours
-            raise StorageConflict(
-                f"{path}: no longer at ETag {expected} (rewritten or deleted since it was read); "
-                "read it again and decide from what is there now"
-            )
-
-        return self._retrying(f"swap {path}", attempt)
+        bucket, key = split_bucket_path(path)
+        return self._conditional_put(
+            path,
+            data,
+            expected,
+            lambda: self._call("put_object", Bucket=bucket, Key=key, Body=data, IfMatch=expected)["ETag"],
+            lambda error: _status(error) in (404, 412),
+        )
 
     def delete_if(self, path: str, expected: Token) -> bool:
-        bucket, key = _split(path)
+        bucket, key = split_bucket_path(path)
 
         def attempt(retried: bool) -> bool:
             try:
@@ -153,12 +127,12 @@ class S3Store:
         return self._retrying(f"delete {path}", attempt)
 
     def write(self, path: str, data: bytes) -> None:
-        bucket, key = _split(path)
+        bucket, key = split_bucket_path(path)
         self._retrying(f"write {path}", lambda retried: self._call("put_object", Bucket=bucket, Key=key, Body=data))
 
     @contextlib.contextmanager
     def fenced(self, path: str, expected: Token) -> Iterator[None]:
-        bucket, key = _split(path)
+        bucket, key = split_bucket_path(path)
 
         def attempt(retried: bool) -> str | None:
             try:
@@ -173,14 +147,6 @@ class S3Store:
             raise StorageConflict(f"{path}: expected ETag {expected}, found {current}; it changed since it was read")
         yield
 
-    def _holds(self, path: str, data: bytes) -> Token | None:
-        """After a failed precondition: the current ETag if the object holds exactly ``data``."""
-        current = self.read(path)
-        if current is None or current[0] != data:
-            return None
-        logger.info(f"{path}: already holds our bytes, written by an attempt whose reply was lost; counting it as ours")
-        return current[1]
-
     def _call(self, method: str, **kwargs: Any) -> dict[str, Any]:
         """One request on the botocore client, no retries (s3fs's and botocore's are switched off)."""
         from fsspec.asyn import sync
@@ -188,30 +154,31 @@ class S3Store:
         fs = self._filesystem()
         return sync(fs.loop, _client_call, fs, method, kwargs)
 
-    def _retrying(self, what: str, attempt: Callable[[bool], T]) -> T:
-        return retry_transient(attempt, what=what, is_transient=_is_transient, timeout=self.retry_timeout)
+    @staticmethod
+    def _is_transient(error: BaseException) -> bool:
+        import aiohttp
+        from botocore.exceptions import ConnectionError, HTTPClientError
 
-    def _filesystem(self) -> Any:
-        key = (os.getpid(), *(os.environ.get(name) for name in _ENVIRONMENT))
-        cached = self._cached
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        with self._lock:
-            if self._cached is None or self._cached[0] != key:
-                import s3fs
+        status = _status(error)
+        if status is not None:
+            code = error.response.get("Error", {}).get("Code")  # type: ignore[attr-defined]
+            return status in _TRANSIENT_STATUS or code == "ConditionalRequestConflict"
+        return isinstance(error, ConnectionError | HTTPClientError | aiohttp.ClientError | TimeoutError)
 
-                fs = s3fs.S3FileSystem(
-                    use_listings_cache=False,
-                    skip_instance_cache=True,
-                    config_kwargs={
-                        "retries": {"total_max_attempts": 1},
-                        "connect_timeout": self.request_timeout,
-                        "read_timeout": self.request_timeout,
-                    },
-                )
-                fs.retries = 1  # s3fs's own retry loop; ours decides
-                self._cached = (key, fs)
-            return self._cached[1]
+    def _build_filesystem(self) -> Any:
+        import s3fs
+
+        fs = s3fs.S3FileSystem(
+            use_listings_cache=False,
+            skip_instance_cache=True,
+            config_kwargs={
+                "retries": {"total_max_attempts": 1},
+                "connect_timeout": self.request_timeout,
+                "read_timeout": self.request_timeout,
+            },
+        )
+        fs.retries = 1  # s3fs's own retry loop; ours decides
+        return fs
 
 
 async def _client_call(fs: Any, method: str, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -223,27 +190,8 @@ async def _client_call(fs: Any, method: str, kwargs: dict[str, Any]) -> dict[str
     return response
 
 
-def _split(path: str) -> tuple[str, str]:
-    _, rest = strip_protocol(path)
-    bucket, _, key = rest.partition("/")
-    if not bucket or not key:
-        raise ValueError(f"not an s3://bucket/key path: {path}")
-    return bucket, key
-
-
 def _status(error: BaseException) -> int | None:
     response = getattr(error, "response", None)  # botocore ClientError
     if not isinstance(response, dict):
         return None
     return response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-
-
-def _is_transient(error: BaseException) -> bool:
-    import aiohttp
-    from botocore.exceptions import ConnectionError, HTTPClientError
-
-    status = _status(error)
-    if status is not None:
-        code = error.response.get("Error", {}).get("Code")  # type: ignore[attr-defined]
-        return status in _TRANSIENT_STATUS or code == "ConditionalRequestConflict"
-    return isinstance(error, ConnectionError | HTTPClientError | aiohttp.ClientError | TimeoutError)
