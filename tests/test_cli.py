@@ -47,12 +47,17 @@ def test_dry_run_prints_every_step_with_status_and_writes_nothing(prefix, capsys
     assert "Summary: 1 done, 1 will run, 0 running elsewhere, 0 failed before, 0 blocked" in out
 
 
-def test_a_real_run_writes_run_info_with_every_step(prefix, capsys):
-    executor_main(_chain(prefix), description="two steps", config=ExecutorMainConfig(prefix=prefix))
+def test_run_info_lists_the_requested_step_then_the_dependency_it_needed(prefix, capsys):
+    data, train = _chain(prefix)
+    executor_main([train], description="two steps", config=ExecutorMainConfig(prefix=prefix))
     [info_path] = glob.glob(f"{prefix}/experiments/*.json")
     record = json.loads(pathlib.Path(info_path).read_text())
     assert record["description"] == "two steps"
-    assert [s["name"] for s in record["steps"]] == ["train/b", "data/a"] or len(record["steps"]) == 2
+    assert [(s["name"], s["output_path"]) for s in record["steps"]] == [
+        ("train/b", train.output_path),
+        ("data/a", data.output_path),
+    ]
+    assert record["steps"][0]["version"]["dependencies"] == [data.name_with_hash]
     assert "Summary: 2 ran" in capsys.readouterr().out
 
 
@@ -168,3 +173,10 @@ def test_an_entry_point_given_itself_is_traced_and_run(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "1 ran" in proc.stdout
     assert list((tmp_path / "out" / "ok").glob("one-*.txt"))
+
+
+def test_run_only_accepts_a_single_regex_with_a_character_class_or_braces():
+    assert parse_args(["--run_only", "tokenized/[a-z]+"]).run_only == ["tokenized/[a-z]+"]
+    assert parse_args(["--run_only", "[ab]/train"]).run_only == ["[ab]/train"]
+    assert parse_args(["--run_only", "eval-k0.[0-9]{2}"]).run_only == ["eval-k0.[0-9]{2}"]
+    assert parse_args(["--run_only=eval/.*"]).run_only == ["eval/.*"]

@@ -36,6 +36,8 @@ from marin_exec import (
 )
 from marin_exec.runtime.commit import scope_for
 from marin_exec.runtime.fray_job import build_job_request
+from marin_exec.status.status import LOCK_FILENAME
+from tests.hooked_store import PROTOCOL, HookedLocalStore, hooked_store
 
 # -- step functions (module level: Iris workers unpickle them) -----------------------------------------------
 
@@ -370,33 +372,44 @@ def _other_worker_holds(spec: StepSpec) -> Any:
     return lease
 
 
-def _start_run(runner: StepRunner, spec: StepSpec, caplog: pytest.LogCaptureFixture) -> tuple[Any, bool]:
-    """Run ``spec`` on a thread; return a way to get its report, and whether it reached the wait before submitting."""
-    import logging
-    import time
+def _start_run(runner: StepRunner, spec: StepSpec, store: HookedLocalStore) -> tuple[Any, bool]:
+    """Run ``spec`` on a thread; return a way to get its report, and whether it reached the wait before submitting
+    (its second read of the lease file: the first finds the holder, the next ones wait for it to leave)."""
+    lease_reads: list[None] = []
+    waiting = threading.Event()
 
-    caplog.set_level(logging.INFO, logger="marin_exec")
+    def count_lease_read() -> None:
+        lease_reads.append(None)
+        if len(lease_reads) >= 2:
+            waiting.set()
+
+    store.on_read[LOCK_FILENAME] = count_lease_read
     result: dict[str, Any] = {}
     thread = threading.Thread(target=lambda: result.setdefault("report", runner.run([spec])), daemon=True)
     thread.start()
-    deadline = time.monotonic() + 30
-    while "waiting before submitting" not in caplog.text and time.monotonic() < deadline and thread.is_alive():
-        time.sleep(0.01)
+    reached = waiting.wait(timeout=30)
+    del store.on_read[LOCK_FILENAME]
 
     def report() -> Any:
         thread.join(timeout=60)
         return result["report"]
 
-    return report, "waiting before submitting" in caplog.text
+    return report, reached
 
 
 def test_a_resourced_step_whose_lease_is_held_elsewhere_submits_no_job_if_the_holder_finishes_it(
-    local_client, prefix, caplog
+    local_client, tmp_path
 ):
-    spec = StepSpec(name="held/finished", fn=report_where_it_ran, resources=ResourceConfig.with_cpu())
+    store = hooked_store()
+    spec = StepSpec(
+        name="held/finished",
+        fn=report_where_it_ran,
+        resources=ResourceConfig.with_cpu(),
+        output_path_prefix=f"{PROTOCOL}://{tmp_path}",
+    )
     client = RecordingClient(local_client)
     lease = _other_worker_holds(spec)
-    report_of, waiting = _start_run(StepRunner(client=client), spec, caplog)
+    report_of, waiting = _start_run(StepRunner(client=client), spec, store)
     assert waiting and client.submissions == []  # the runner waits here, not in a job holding hardware
     Artifact.save({"where": "the other worker"}, spec.output_path)  # the other worker commits and releases
     StatusFile(spec.output_path).write("SUCCESS")
@@ -407,11 +420,17 @@ def test_a_resourced_step_whose_lease_is_held_elsewhere_submits_no_job_if_the_ho
     assert Artifact.load(spec.output_path) == {"where": "the other worker"}
 
 
-def test_a_resourced_step_whose_holder_gives_up_is_submitted_once_the_lease_is_free(local_client, prefix, caplog):
-    spec = StepSpec(name="held/abandoned", fn=report_where_it_ran, resources=ResourceConfig.with_cpu())
+def test_a_resourced_step_whose_holder_gives_up_is_submitted_once_the_lease_is_free(local_client, tmp_path):
+    store = hooked_store()
+    spec = StepSpec(
+        name="held/abandoned",
+        fn=report_where_it_ran,
+        resources=ResourceConfig.with_cpu(),
+        output_path_prefix=f"{PROTOCOL}://{tmp_path}",
+    )
     client = RecordingClient(local_client)
     lease = _other_worker_holds(spec)
-    report_of, waiting = _start_run(StepRunner(client=client), spec, caplog)
+    report_of, waiting = _start_run(StepRunner(client=client), spec, store)
     assert waiting and client.submissions == []
     lease.release()  # the other worker stopped without finishing
     report = report_of()

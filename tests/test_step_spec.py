@@ -103,8 +103,10 @@ def test_bad_step_names_are_rejected_at_definition(name):
         StepSpec(name=name, fn=_noop)
 
 
-def test_placeholder_characters_are_allowed_in_names():
-    StepSpec(name="sweep/lr={lr}/run+1", fn=_noop)
+def test_names_with_placeholder_characters_keep_them_in_the_output_path(tmp_path):
+    spec = StepSpec(name="sweep/lr={lr}/run+1", fn=_noop, output_path_prefix=str(tmp_path))
+    assert spec.output_path == f"{tmp_path}/sweep/lr={{lr}}/run+1-{spec.hash_id}"
+    assert spec.version["name"] == "sweep/lr={lr}/run+1"
 
 
 def test_a_step_without_a_function_is_rejected():
