@@ -121,3 +121,23 @@ def test_importing_marin_exec_does_not_import_fray():
     code = "import sys, marin_exec; print(sorted(m for m in sys.modules if m.split('.')[0] in ('fray', 'iris')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+DOCS = [PACKAGE.parent / "README.md", PACKAGE.parent / "MIGRATION.md", PACKAGE.parent / "docs" / "ARCHITECTURE.md"]
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_the_documents_link_only_to_files_in_the_repository(doc: pathlib.Path):
+    import re
+
+    targets = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", doc.read_text())
+    local = [t for t in targets if "://" not in t and not t.startswith("mailto:")]
+    missing = [t for t in local if not (doc.parent / t).exists()]
+    assert missing == []
+
+
+def test_the_architecture_document_gives_every_module_its_contract():
+    text = (PACKAGE.parent / "docs" / "ARCHITECTURE.md").read_text()
+    modules = [p for p in PACKAGE.rglob("*.py") if p.name != "__init__.py"]
+    unlisted = [str(p.relative_to(PACKAGE)) for p in modules if f"`{p.name}`" not in text]
+    assert unlisted == []
