@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from marin_exec import StepRunner, StepSpec
+from tests.test_runner import Recorder
 
 
 def test_run_only_does_not_run_what_a_done_step_needed(prefix):
@@ -20,3 +21,14 @@ def test_run_only_does_not_run_what_a_done_step_needed(prefix):
     StepRunner().run([trained], run_only=["train/c"])
 
     assert calls == ["train/c"], "run_only ran steps that a step already done needed (Marin does not)"
+
+
+def test_run_only_runs_the_matches_and_what_they_need(prefix):
+    r = Recorder()
+    a = r.step("data/a")
+    b = r.step("train/b", [a])
+    c = r.step("eval/c", [b])
+    unrelated = r.step("data/z")
+    report = StepRunner().run([c, unrelated], run_only=["^train/", "nomatch"])
+    assert sorted(r.calls) == ["data/a", "train/b"]
+    assert report.unmatched_patterns == ["nomatch"]

@@ -1,4 +1,8 @@
-"""StepRunner: order, de-duplication, laziness, failures, dry run, run_only, deep graphs."""
+"""StepRunner: order, de-duplication, laziness, failures, settings in worker threads, deep graphs.
+
+The dry-run plan is tested in tests/test_plan.py, run_only in tests/test_run_only.py, collisions and cycles in
+tests/test_step_graph.py.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,6 @@ import threading
 import pytest
 
 from marin_exec import (
-    CycleError,
-    PathCollisionError,
     StepRunner,
     StepsFailed,
     StepSpec,
@@ -64,15 +66,6 @@ def test_the_same_output_path_runs_once(prefix):
     report = StepRunner().run([r.step("b", [a1]), r.step("c", [a2])])
     assert r.calls.count("a") == 1
     assert len(report.outcomes) == 3
-
-
-def test_different_specs_on_one_output_path_are_an_error_naming_both(prefix):
-    r = Recorder()
-    one = StepSpec(name="a", fn=lambda p: None, override_output_path="pinned")
-    two = StepSpec(name="b", fn=lambda p: None, override_output_path="pinned")
-    with pytest.raises(PathCollisionError, match="'a' and 'b'"):
-        StepRunner().run([one, two])
-    assert r.calls == []
 
 
 def test_cached_steps_are_skipped_without_being_called(prefix):
@@ -148,42 +141,6 @@ def test_context_variables_and_run_settings_reach_worker_threads(prefix):
     assert seen == {"var": "from caller", "lease_timeout": 7.5}
 
 
-def test_dry_run_writes_nothing_and_reports_what_would_run(prefix):
-    r = Recorder()
-    a = r.step("a")
-    b = r.step("b", [a])
-    StepRunner().run([a])
-    before = snapshot(prefix)
-    report = StepRunner().run([b], dry_run=True)
-    assert snapshot(prefix) == before
-    assert r.calls == ["a"]
-    assert report.outcomes[a.output_path].state == "done"
-    assert report.outcomes[b.output_path].state == "will run"
-
-
-def test_dry_run_shows_failed_before_and_blocks_dependents_without_force(prefix):
-    r = Recorder()
-    bad = r.step("bad", fail=True)
-    with pytest.raises(StepsFailed):
-        StepRunner().run([bad])
-    child = r.step("child", [bad])
-    report = StepRunner().run([child], dry_run=True, force_run_failed=False)
-    assert report.outcomes[bad.output_path].state == "failed before"
-    assert report.outcomes[child.output_path].state == "blocked"
-    forced = StepRunner().run([child], dry_run=True, force_run_failed=True)
-    assert forced.outcomes[bad.output_path].state == "will run"
-
-
-def test_dry_run_shows_a_step_whose_lease_another_worker_holds(prefix):
-    from marin_exec import Lease, StatusFile
-
-    step = StepSpec(name="busy", fn=lambda p: None)
-    Lease(step.output_path, timeout=60, owner="someone-else").try_acquire()
-    StatusFile(step.output_path).write("RUNNING")  # what a holder writes right after taking the lease
-    report = StepRunner().run([step], dry_run=True)
-    assert report.outcomes[step.output_path].state == "running elsewhere"
-
-
 def test_previous_failure_without_force_fails_the_step(prefix):
     r = Recorder()
     bad = r.step("bad", fail=True)
@@ -193,25 +150,6 @@ def test_previous_failure_without_force_fails_the_step(prefix):
         StepRunner().run([bad], force_run_failed=False)
     assert "--force_run_failed" in str(info.value.__cause__)
     assert r.calls == ["bad"]
-
-
-def test_run_only_runs_the_matches_and_what_they_need(prefix):
-    r = Recorder()
-    a = r.step("data/a")
-    b = r.step("train/b", [a])
-    c = r.step("eval/c", [b])
-    unrelated = r.step("data/z")
-    report = StepRunner().run([c, unrelated], run_only=["^train/", "nomatch"])
-    assert sorted(r.calls) == ["data/a", "train/b"]
-    assert report.unmatched_patterns == ["nomatch"]
-
-
-def test_a_cycle_is_reported_with_its_steps(prefix):
-    a = StepSpec(name="a", fn=lambda p: None)
-    b = StepSpec(name="b", fn=lambda p: None, deps=[a])
-    a.deps.append(b)  # deps is a list: mutating it after construction is the only way to build a cycle
-    with pytest.raises(CycleError, match="a -> b -> a|b -> a -> b"):
-        StepRunner().run([b])
 
 
 def test_ten_thousand_step_chain_runs_without_recursion_error(tmp_path):
