@@ -141,3 +141,39 @@ def test_the_architecture_document_gives_every_module_its_contract():
     modules = [p for p in PACKAGE.rglob("*.py") if p.name != "__init__.py"]
     unlisted = [str(p.relative_to(PACKAGE)) for p in modules if f"`{p.name}`" not in text]
     assert unlisted == []
+
+
+def _reexports(path: pathlib.Path) -> list[str]:
+    """Names a module lists in ``__all__`` but only imports (defined elsewhere)."""
+    tree = ast.parse(path.read_text())
+    imported = {alias.asname or alias.name for n in tree.body if isinstance(n, ast.ImportFrom) for alias in n.names}
+    listed: list[str] = []
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "__all__" for t in node.targets):
+            listed = [elt.value for elt in node.value.elts]  # type: ignore[attr-defined]
+    return [name for name in listed if name in imported]
+
+
+_OWNED_BY_ISSUE_10 = {"runtime/commit.py", "runtime/distributed_lock.py"}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param(
+            p,
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="re-exports LeaseLostError in __all__; the file's body belongs to issue 10 (lease/commit) "
+                "right now, so the one-line removal waits for that merge",
+            ),
+        )
+        if str(p.relative_to(PACKAGE)) in _OWNED_BY_ISSUE_10
+        else p
+        for p in sorted(PACKAGE.rglob("*.py"))
+        if p.name != "__init__.py" or p.parent != PACKAGE
+    ],
+    ids=lambda p: str(p.relative_to(PACKAGE)),
+)
+def test_no_module_inside_the_package_re_exports_what_it_imports(path: pathlib.Path):
+    assert _reexports(path) == []
