@@ -397,19 +397,24 @@ def _start_run(runner: StepRunner, spec: StepSpec, store: HookedLocalStore) -> t
     return report, reached
 
 
-def test_a_resourced_step_whose_lease_is_held_elsewhere_submits_no_job_if_the_holder_finishes_it(
-    local_client, tmp_path
-):
+def _run_while_held_elsewhere(name: str, local_client: Any, tmp_path: Any) -> tuple[StepSpec, Any, Any, Any]:
+    """A resourced step whose lease another worker holds, run on a thread up to its wait before submitting."""
     store = hooked_store()
     spec = StepSpec(
-        name="held/finished",
+        name=name,
         fn=report_where_it_ran,
         resources=ResourceConfig.with_cpu(),
         output_path_prefix=f"{PROTOCOL}://{tmp_path}",
     )
     client = RecordingClient(local_client)
     lease = _other_worker_holds(spec)
-    report_of, waiting = _start_run(StepRunner(client=client), spec, store)
+    return spec, client, lease, _start_run(StepRunner(client=client), spec, store)
+
+
+def test_a_resourced_step_whose_lease_is_held_elsewhere_submits_no_job_if_the_holder_finishes_it(
+    local_client, tmp_path
+):
+    spec, client, lease, (report_of, waiting) = _run_while_held_elsewhere("held/finished", local_client, tmp_path)
     assert waiting and client.submissions == []  # the runner waits here, not in a job holding hardware
     Artifact.save({"where": "the other worker"}, spec.output_path)  # the other worker commits and releases
     StatusFile(spec.output_path).write("SUCCESS")
@@ -421,16 +426,7 @@ def test_a_resourced_step_whose_lease_is_held_elsewhere_submits_no_job_if_the_ho
 
 
 def test_a_resourced_step_whose_holder_gives_up_is_submitted_once_the_lease_is_free(local_client, tmp_path):
-    store = hooked_store()
-    spec = StepSpec(
-        name="held/abandoned",
-        fn=report_where_it_ran,
-        resources=ResourceConfig.with_cpu(),
-        output_path_prefix=f"{PROTOCOL}://{tmp_path}",
-    )
-    client = RecordingClient(local_client)
-    lease = _other_worker_holds(spec)
-    report_of, waiting = _start_run(StepRunner(client=client), spec, store)
+    spec, client, lease, (report_of, waiting) = _run_while_held_elsewhere("held/abandoned", local_client, tmp_path)
     assert waiting and client.submissions == []
     lease.release()  # the other worker stopped without finishing
     report = report_of()

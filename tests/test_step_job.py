@@ -3,11 +3,12 @@ that saves the artifact then ``.executor_info``, and the re-run of an incomplete
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pathlib
 
-from marin_exec import StepSpec
+from marin_exec import Artifact, StepRunner, StepSpec
 from tests.hooked_store import PROTOCOL, hooked_store, local_path
 
 
@@ -73,3 +74,60 @@ def test_executor_info_of_a_step_in_a_wide_lattice_does_not_inline_every_ancesto
     top.executable_fn(top.output_path)
     size = os.path.getsize(os.path.join(top.output_path, ".executor_info"))
     assert size < 32_000, f".executor_info is {size} bytes for one no-op step"
+
+
+@dataclasses.dataclass(frozen=True)
+class Stats:
+    tokens: int
+    names: list[str]
+
+
+def _count(output_path: str) -> Stats:
+    with open(os.path.join(output_path, "data.txt"), "w") as f:
+        f.write("hello")
+    return Stats(tokens=5, names=["a"])
+
+
+def test_executable_fn_commits_outputs_artifact_info_and_success(prefix):
+    spec = StepSpec(name="tok/x", fn=_count, info={"description": "count tokens"})
+    result = spec.executable_fn(spec.output_path)
+    assert result == Stats(tokens=5, names=["a"])
+    assert Artifact.load(spec.output_path, Stats) == result
+    info = json.loads(pathlib.Path(spec.output_path, ".executor_info").read_text())
+    assert info["executor_version"].startswith("marin_exec ")
+    assert info["name"] == "tok/x"
+    assert info["description"] == "count tokens"
+    assert info["fn_name"].endswith("_count")
+    assert info["output_path"] == spec.output_path
+    assert spec.read_status() == "SUCCESS"
+
+
+def test_cached_step_loads_its_artifact_typed_by_the_return_annotation(prefix):
+    spec = StepSpec(name="tok/x", fn=_count)
+    spec.executable_fn(spec.output_path)
+    again = StepSpec(name="tok/x", fn=_count)
+    assert again.executable_fn(again.output_path) == Stats(tokens=5, names=["a"])
+
+
+def test_success_without_its_artifact_is_not_a_cache_hit(prefix):
+    calls = []
+
+    def make(output_path: str) -> dict:
+        calls.append(output_path)
+        return {"n": len(calls)}
+
+    spec = StepSpec(name="tok/y", fn=make)
+    spec.executable_fn(spec.output_path)
+    os.remove(os.path.join(spec.output_path, ".artifact.json"))
+    assert spec.executable_fn(spec.output_path) == {"n": 2}
+    assert Artifact.load(spec.output_path) == {"n": 2}
+
+
+def test_success_of_an_older_executor_is_a_hit_that_loads_none(prefix):
+    calls = []
+    spec = StepSpec(name="old/step", fn=lambda p: calls.append(p))
+    os.makedirs(spec.output_path)
+    pathlib.Path(spec.output_path, ".executor_status").write_text("SUCCESS")
+    assert spec.executable_fn(spec.output_path) is None
+    assert calls == []
+    assert StepRunner().run([spec]).count("cached") == 1

@@ -1,21 +1,21 @@
-"""StepSpec identity (golden hashes of DESIGN §4), validation, and what executable_fn writes."""
+"""StepSpec identity (golden hashes of DESIGN §4), validation, and batched status reads.
+
+What ``executable_fn`` runs and writes (the step job) is tested in tests/test_step_job.py.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import enum
 import json
-import os
 import pathlib
 import sys
 
 import pytest
 
 from marin_exec import (
-    Artifact,
     MissingPrefixError,
     StepDefinitionError,
-    StepRunner,
     StepSpec,
     VersioningError,
 )
@@ -139,63 +139,6 @@ def test_ten_thousand_deep_chain_computes_paths_without_recursion_error(prefix):
         assert chain[-1].output_path.startswith(f"{prefix}/deep/s9999-")
     finally:
         sys.setrecursionlimit(limit)
-
-
-@dataclasses.dataclass(frozen=True)
-class Stats:
-    tokens: int
-    names: list[str]
-
-
-def _count(output_path: str) -> Stats:
-    with open(os.path.join(output_path, "data.txt"), "w") as f:
-        f.write("hello")
-    return Stats(tokens=5, names=["a"])
-
-
-def test_executable_fn_commits_outputs_artifact_info_and_success(prefix):
-    spec = StepSpec(name="tok/x", fn=_count, info={"description": "count tokens"})
-    result = spec.executable_fn(spec.output_path)
-    assert result == Stats(tokens=5, names=["a"])
-    assert Artifact.load(spec.output_path, Stats) == result
-    info = json.loads(pathlib.Path(spec.output_path, ".executor_info").read_text())
-    assert info["executor_version"].startswith("marin_exec ")
-    assert info["name"] == "tok/x"
-    assert info["description"] == "count tokens"
-    assert info["fn_name"].endswith("_count")
-    assert info["output_path"] == spec.output_path
-    assert spec.read_status() == "SUCCESS"
-
-
-def test_cached_step_loads_its_artifact_typed_by_the_return_annotation(prefix):
-    spec = StepSpec(name="tok/x", fn=_count)
-    spec.executable_fn(spec.output_path)
-    again = StepSpec(name="tok/x", fn=_count)
-    assert again.executable_fn(again.output_path) == Stats(tokens=5, names=["a"])
-
-
-def test_success_without_its_artifact_is_not_a_cache_hit(prefix):
-    calls = []
-
-    def make(output_path: str) -> dict:
-        calls.append(output_path)
-        return {"n": len(calls)}
-
-    spec = StepSpec(name="tok/y", fn=make)
-    spec.executable_fn(spec.output_path)
-    os.remove(os.path.join(spec.output_path, ".artifact.json"))
-    assert spec.executable_fn(spec.output_path) == {"n": 2}
-    assert Artifact.load(spec.output_path) == {"n": 2}
-
-
-def test_success_of_an_older_executor_is_a_hit_that_loads_none(prefix):
-    calls = []
-    spec = StepSpec(name="old/step", fn=lambda p: calls.append(p))
-    os.makedirs(spec.output_path)
-    pathlib.Path(spec.output_path, ".executor_status").write_text("SUCCESS")
-    assert spec.executable_fn(spec.output_path) is None
-    assert calls == []
-    assert StepRunner().run([spec]).count("cached") == 1
 
 
 def _value(output_path: str) -> dict:
