@@ -38,38 +38,49 @@ def to_plain(
 
     ``key`` is the dotted path of ``value`` inside the outer value (``config.paths.[0]``), for messages.
     """
-    if intercept is not None:
-        handled = intercept(value, key)
-        if handled is not PASS:
-            return handled
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
+    return _Encoder(unknown, intercept, str_keys).encode(value, key)
 
-    def inner(item: Any, where: str) -> Any:
-        return to_plain(item, unknown=unknown, key=where, intercept=intercept, str_keys=str_keys)
 
-    if isinstance(value, enum.Enum):
-        return inner(value.value, key)
-    if isinstance(value, pathlib.PurePath):
-        return str(value)
-    if isinstance(value, datetime.timedelta):
-        return {"days": value.days, "seconds": value.seconds, "microseconds": value.microseconds}
-    fields = dataclass_fields(type(value))
-    if fields is not None:
-        return {f.name: inner(getattr(value, f.name), f"{key}.{f.name}") for f in fields}
-    if isinstance(value, dict):
+class _Encoder:
+    __slots__ = ("unknown", "intercept", "str_keys")
+
+    def __init__(self, unknown: Policy, intercept: Policy | None, str_keys: bool) -> None:
+        self.unknown = unknown
+        self.intercept = intercept
+        self.str_keys = str_keys
+
+    def encode(self, value: Any, key: str) -> Any:
+        if self.intercept is not None:
+            handled = self.intercept(value, key)
+            if handled is not PASS:
+                return handled
+        if value is None or isinstance(value, (bool, int, float, str)):
+            return value
+        if isinstance(value, enum.Enum):
+            return self.encode(value.value, key)
+        if isinstance(value, pathlib.PurePath):
+            return str(value)
+        if isinstance(value, datetime.timedelta):
+            return {"days": value.days, "seconds": value.seconds, "microseconds": value.microseconds}
+        fields = dataclass_fields(type(value))
+        if fields is not None:
+            return {f.name: self.encode(getattr(value, f.name), f"{key}.{f.name}") for f in fields}
+        if isinstance(value, dict):
+            return self._encode_dict(value, key)
+        if isinstance(value, (list, tuple)):
+            return [self.encode(item, f"{key}.[{i}]") for i, item in enumerate(value)]
+        return self.unknown(value, key)
+
+    def _encode_dict(self, value: dict[Any, Any], key: str) -> dict[Any, Any]:
         out: dict[Any, Any] = {}
         for k, v in value.items():
-            if str_keys:
-                out[str(k)] = inner(v, f"{key}.{k}")
+            if self.str_keys:
+                out[str(k)] = self.encode(v, f"{key}.{k}")
             elif isinstance(k, _SCALAR_KEYS):
-                out[k] = inner(v, f"{key}.{k}")
+                out[k] = self.encode(v, f"{key}.{k}")
             else:
-                out[unknown(k, f"{key}.<key {k!r}>")] = inner(v, f"{key}.{k}")
+                out[self.unknown(k, f"{key}.<key {k!r}>")] = self.encode(v, f"{key}.{k}")
         return out
-    if isinstance(value, (list, tuple)):
-        return [inner(item, f"{key}.[{i}]") for i, item in enumerate(value)]
-    return unknown(value, key)
 
 
 def as_repr(value: Any, key: str) -> str:

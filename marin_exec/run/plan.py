@@ -1,8 +1,9 @@
 """Dry-run classification: read each step's status (and, for a RUNNING one, its lease) and say what a run would do.
 
-``read_statuses`` is also how a real run reads its batches. ``classify`` turns the statuses a dry run read into a ``StepState`` and a reason per step: done, will run, running
-elsewhere, failed before, blocked. It reads statuses only through the step's public methods and never calls a
-step, takes no lease and writes nothing; scheduling is the runner's.
+``read_statuses`` is also how a real run reads its batches. ``classify`` turns the statuses a dry run read into a
+``StepState`` and a reason per step: done, will run, running elsewhere, failed before, blocked. It reads statuses
+only through the step's public methods and never calls a step, takes no lease and writes nothing; scheduling is
+the runner's.
 """
 
 from __future__ import annotations

@@ -12,7 +12,6 @@ from typing import Any
 
 from marin_exec.errors import StorageConflict
 from marin_exec.storage.protocol import Found, Token, read_or_error
-from marin_exec.storage.retry import overlapped
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +49,7 @@ class BestEffortStore:
         fs = self._fs()
         if not getattr(fs, "async_impl", False):
             return [read_or_error(self, path) for path in paths]
+        from marin_exec.storage.retry import overlapped  # here: retry imports asyncio, which marin_exec defers
 
         async def one(path: str) -> tuple[bytes, Token] | None:
             try:
