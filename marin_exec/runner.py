@@ -49,10 +49,24 @@ logger = logging.getLogger(__name__)
 # bounds the re-run, 16 readers cost ~30 % more CPU than 4 for the same reads (GIL contention).
 _STATUS_READERS = 4
 _STATUS_BATCH = 64
+# How many input steps may be pulled ahead of those settled: enough to keep every status reader busy with full
+# batches twice over, never the whole input (an unbounded generator may stop once a step it yielded runs).
+_READ_AHEAD = 2 * _STATUS_READERS * _STATUS_BATCH
+_END: Any = object()
 
 
 class _Node:
-    __slots__ = ("spec", "outcome", "deps", "dependents", "waiting", "status_known", "submitted", "selected")
+    __slots__ = (
+        "spec",
+        "outcome",
+        "deps",
+        "dependents",
+        "waiting",
+        "status_known",
+        "submitted",
+        "selected",
+        "permits",
+    )
 
     def __init__(self, spec: StepSpec) -> None:
         self.spec = spec
@@ -62,6 +76,7 @@ class _Node:
         self.waiting = 0
         self.status_known = False
         self.submitted = False
+        self.permits = 0  # input steps pulled ahead that this node stands for (released when it settles)
 
 
 class StepRunner:
@@ -113,6 +128,7 @@ class _Run:
         self.first_error: BaseException | None = None
         # run_only: steps found done while selecting; what they needed is not part of the run.
         self.done: set[int] = set()
+        self.read_ahead = threading.Semaphore(_READ_AHEAD)
 
     # -- driver ---------------------------------------------------------------------------------------------
 
@@ -155,7 +171,11 @@ class _Run:
     def _feed(self, roots: Iterator[StepSpec]) -> None:
         """Consume the input on its own thread, so a slow generator never holds up steps already known."""
         try:
-            for spec in roots:
+            while True:
+                self.read_ahead.acquire()  # released when the step settles: bounded read-ahead
+                spec = next(roots, _END)
+                if spec is _END:
+                    break
                 self.events.put(("add", spec, None))
         except BaseException as e:
             self.events.put(("input_error", e, None))
@@ -173,6 +193,7 @@ class _Run:
             block = False
             if kind == "add":
                 self._add(item)
+                self._hold_permit(self.by_id[id(item)])
                 continue
             self.in_flight -= 1
             if kind == "input_error":
@@ -181,6 +202,22 @@ class _Run:
                 self._on_statuses(item, future)
             elif future is not None and kind == "run":
                 self._on_finished(item, future)
+
+    def _hold_permit(self, node: _Node) -> None:
+        """The input step behind ``node`` stays pulled ahead until ``node`` settles."""
+        node.permits += 1
+        if self._settled(node):
+            self._release(node)
+
+    def _settled(self, node: _Node) -> bool:
+        if self.dry_run:
+            return node.status_known
+        return node.outcome.state in (RAN, CACHED, FAILED, DEP_FAILED)
+
+    def _release(self, node: _Node) -> None:
+        for _ in range(node.permits):
+            self.read_ahead.release()
+        node.permits = 0
 
     def _submit(self, kind: str, pool: ThreadPoolExecutor, item: Any, fn: Any) -> None:
         self.in_flight += 1
@@ -275,7 +312,10 @@ class _Run:
             node.outcome.reason = f"status could not be read: {status!r}"
         else:
             node.outcome.status = status
-        if self.dry_run or node.outcome.state == DEP_FAILED:
+        if self.dry_run:
+            self._release(node)
+            return
+        if node.outcome.state == DEP_FAILED:
             return
         if node.outcome.status == STATUS_SUCCESS:
             logger.info(f"{node.spec.name}: skip, already done ({node.spec.output_path})")
@@ -306,6 +346,7 @@ class _Run:
 
     def _settle(self, node: _Node, state: str) -> None:
         node.outcome.state = state
+        self._release(node)
         for dependent in node.dependents:
             if state in (RAN, CACHED):
                 dependent.waiting -= 1
@@ -320,6 +361,7 @@ class _Run:
             if current.outcome.state in (DEP_FAILED, FAILED, RAN, CACHED, "running"):
                 continue
             current.outcome.state = DEP_FAILED
+            self._release(current)
             current.outcome.reason = f"depends on {because.spec.name}, which failed"
             logger.warning(f"{current.spec.name}: not run: {current.outcome.reason}")
             pending.extend((d, current) for d in current.dependents)
