@@ -55,8 +55,8 @@ class StorageUnavailable(MarinExecError):
     """The object store kept failing transiently (unreachable, timing out, 5xx) for the whole retry budget."""
 
 
-class StepsFailed(MarinExecError):
-    """Raised by StepRunner.run when one or more steps failed."""
+class StepsFailed(MarinExecError, RuntimeError):
+    """Raised by StepRunner.run when one or more steps failed (a RuntimeError too: Marin's callers catch that)."""
 
     def __init__(self, message: str, failed: list[str] | None = None, dep_failed: list[str] | None = None):
         super().__init__(message)

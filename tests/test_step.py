@@ -432,3 +432,28 @@ def test_a_step_called_again_with_equal_arguments_is_traced_once():
 
 def _identity(config: dict) -> dict:
     return config
+
+
+@dataclasses.dataclass(frozen=True)
+class _Knobs:
+    lr: object = 1
+
+
+@step(name="knobs")
+def _knob_step(knobs: _Knobs):
+    return process(Config(output_path=output(), size=versioned(knobs.lr)))
+
+
+@step(name="knob-sweep")
+def _knob_sweep(values: tuple):
+    for v in values:
+        _knob_step(_Knobs(lr=v))
+
+
+@pytest.mark.parametrize("a, b", [(1, 1.0), (0.0, -0.0), (True, 1)])
+def test_calls_equal_in_python_but_versioned_differently_are_distinct_steps(a, b):
+    # The memo once keyed calls by equality, so knobs(lr=1) and knobs(lr=1.0) were traced as one step: one of
+    # them silently vanished, and which path it got depended on call order.
+    graph = trace(_knob_sweep, (a, b))
+    sizes = [n.call.args[0].size for n in graph.nodes if n.name == "knobs"]
+    assert [repr(s.value) for s in sizes] == [repr(a), repr(b)]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+import os
 import pathlib
 import sys
 
@@ -109,9 +110,27 @@ def test_names_with_placeholder_characters_keep_them_in_the_output_path(tmp_path
     assert spec.version["name"] == "sweep/lr={lr}/run+1"
 
 
-def test_a_step_without_a_function_is_rejected():
+def test_a_spec_without_a_function_gives_identity_and_path_but_refuses_to_run(prefix):
+    # Marin allows StepSpec(fn=None) to compute a path for steps that depend on it; it was refused outright.
+    identity_only = StepSpec(name="x/nofn", hash_attrs={"a": 1})
+    child = StepSpec(name="x/child", fn=_noop, deps=[identity_only])
+    assert child.version["dependencies"] == [identity_only.version]
+    assert identity_only.output_path == f"{prefix}/x/nofn-{identity_only.hash_id}"
     with pytest.raises(StepDefinitionError, match="has no function"):
-        StepSpec(name="x/nofn")
+        identity_only.executable_fn(identity_only.output_path)
+    assert not os.path.exists(identity_only.output_path)
+
+
+def test_a_function_that_is_not_callable_is_rejected():
+    with pytest.raises(StepDefinitionError, match="not callable"):
+        StepSpec(name="x/nofn", fn="not a function")  # type: ignore[arg-type]
+
+
+def test_an_absolute_override_output_path_needs_no_prefix(monkeypatch, tmp_path):
+    monkeypatch.delenv("MARIN_PREFIX", raising=False)
+    pinned = StepSpec(name="x/pinned", fn=_noop, override_output_path=str(tmp_path / "pinned"))
+    assert pinned.output_path == str(tmp_path / "pinned")
+    assert StepSpec(name="x/gs", fn=_noop, override_output_path="gs://b/d/").output_path == "gs://b/d"
 
 
 def test_deps_must_be_stepspecs_not_paths():

@@ -34,6 +34,13 @@ logger = logging.getLogger(__name__)
 MAX_NESTED_DEPTH = 4
 
 
+def _refuse_to_run(name: str, output_path: str) -> None:
+    raise StepDefinitionError(
+        f"step '{name}' has no function (fn=None): such a spec only gives an identity and output path "
+        f"({output_path}) to steps that depend on it; give it fn=... to run it"
+    )
+
+
 def resolve_prefix(prefix: str | None, step_name: str) -> str:
     """The output prefix: the argument, else $MARIN_PREFIX, else a MissingPrefixError that says how to set one."""
     value = prefix or os.environ.get("MARIN_PREFIX")
@@ -70,10 +77,10 @@ class StepSpec:
 
     def __post_init__(self) -> None:
         validate_step_name(self.name)
-        if self.fn is None or not callable(self.fn):
+        if self.fn is not None and not callable(self.fn):
             raise StepDefinitionError(
-                f"step '{self.name}' has no function (fn={self.fn!r}); give StepSpec(fn=...) a callable that takes "
-                "the output path"
+                f"step '{self.name}': fn={self.fn!r} is not callable; give StepSpec(fn=...) a callable that takes "
+                "the output path, or fn=None for a spec used only for its identity and path"
             )
         for kind, specs in (("deps", self.deps), ("pseudo_deps", self.pseudo_deps)):
             for dep in specs:
@@ -115,9 +122,12 @@ class StepSpec:
 
     @cached_property
     def output_path(self) -> str:
+        override = self.override_output_path
+        if override is not None and ("://" in override or override.startswith("/")):
+            return override.rstrip("/")  # absolute: no prefix needed
         prefix = resolve_prefix(self.output_path_prefix, self.name)
-        if self.override_output_path is not None:
-            return under_prefix(self.override_output_path, prefix)
+        if override is not None:
+            return under_prefix(override, prefix)
         return f"{prefix}/{self.name}-{self.hash_id}"
 
     # -- execution ------------------------------------------------------------------------------------------
@@ -147,6 +157,8 @@ class StepSpec:
     @cached_property
     def executable_fn(self) -> Callable[[str], Any]:
         """``disk_cached(distributed_lock(fn))`` as a picklable function of the output path, remote if resourced."""
+        if self.fn is None:
+            return functools.partial(_refuse_to_run, self.name)
         job = StepJob(
             fn=self.fn,  # type: ignore[arg-type]
             name=self.name,

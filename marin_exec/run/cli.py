@@ -147,8 +147,22 @@ def run_executor(steps: Sequence[Any], config: ExecutorMainConfig, description: 
             "no output prefix: pass --prefix /path/or/gs://bucket/dir or set the MARIN_PREFIX environment variable"
         )
     prefix = prefix.rstrip("/")
-    with _prefix_env(prefix):  # StepSpecs built without output_path_prefix take --prefix too
+    with _prefix_env(prefix), _gc_paused_for_run():  # StepSpecs built without output_path_prefix take --prefix too
         return _run_compiled(steps, config, prefix, description)
+
+
+@contextlib.contextmanager
+def _gc_paused_for_run() -> Iterator[None]:
+    """Freeze the compiled plan for the run (see ``_compile_without_gc``), and leave the GC as it was found.
+
+    A caller that froze objects itself keeps managing its own freezing: nothing is frozen or unfrozen then.
+    """
+    ours = gc.get_freeze_count() == 0
+    try:
+        yield
+    finally:
+        if ours:
+            gc.unfreeze()
 
 
 @contextlib.contextmanager
@@ -202,7 +216,8 @@ def _compile_without_gc(steps: Sequence[Any], prefix: str) -> CompiledSteps:
     finally:
         if enabled:
             gc.enable()
-    gc.freeze()
+    if gc.get_freeze_count() == 0:  # unfrozen again by _gc_paused_for_run when the run ends
+        gc.freeze()
     return compiled
 
 

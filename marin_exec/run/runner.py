@@ -38,7 +38,12 @@ logger = logging.getLogger(__name__)
 # bounds the re-run, 16 readers cost ~30 % more CPU than 4 for the same reads (GIL contention).
 _STATUS_READERS = 4
 _STATUS_BATCH = 64
-_SETTLED_OR_RUNNING = (StepState.DEP_FAILED, StepState.FAILED, StepState.RAN, StepState.CACHED, StepState.RUNNING)
+# How many input steps may be pulled ahead of those settled: enough to keep every status reader busy with full
+# batches twice over, never the whole input (an unbounded generator may stop once a step it yielded runs).
+_READ_AHEAD = 2 * _STATUS_READERS * _STATUS_BATCH
+_END: Any = object()
+_SETTLED = (StepState.DEP_FAILED, StepState.FAILED, StepState.RAN, StepState.CACHED)
+_SETTLED_OR_RUNNING = (*_SETTLED, StepState.RUNNING)
 
 
 class StepRunner:
@@ -87,6 +92,7 @@ class _Run:
         self.in_flight = 0
         self.context = contextvars.copy_context()
         self.first_error: BaseException | None = None
+        self.read_ahead = threading.Semaphore(_READ_AHEAD)
 
     # -- driver ---------------------------------------------------------------------------------------------
 
@@ -129,7 +135,11 @@ class _Run:
     def _feed(self, roots: Iterator[StepSpec]) -> None:
         """Consume the input on its own thread, so a slow generator never holds up steps already known."""
         try:
-            for spec in roots:
+            while True:
+                self.read_ahead.acquire()  # released when the step settles: bounded read-ahead
+                spec = next(roots, _END)
+                if spec is _END:
+                    break
                 self.events.put(("add", spec, None))
         except BaseException as e:
             self.events.put(("input_error", e, None))
@@ -147,6 +157,7 @@ class _Run:
             block = False
             if kind == "add":
                 self.graph.add(item, self._on_registered)
+                self._hold_permit(self.graph.by_id[id(item)])
                 continue
             self.in_flight -= 1
             if kind == "input_error":
@@ -155,6 +166,18 @@ class _Run:
                 self._on_statuses(item, future)
             elif future is not None and kind == "run":
                 self._on_finished(item, future)
+
+    def _hold_permit(self, node: RunNode) -> None:
+        """The input step behind ``node`` stays pulled ahead until ``node`` settles."""
+        node.permits += 1
+        settled = node.status_known if self.dry_run else node.outcome.state in _SETTLED
+        if settled:
+            self._release(node)
+
+    def _release(self, node: RunNode) -> None:
+        for _ in range(node.permits):
+            self.read_ahead.release()
+        node.permits = 0
 
     def _submit(self, kind: str, pool: ThreadPoolExecutor, item: Any, fn: Any) -> None:
         self.in_flight += 1
@@ -197,7 +220,10 @@ class _Run:
             node.outcome.reason = f"status could not be read: {status!r}"
         else:
             node.outcome.status = status
-        if self.dry_run or node.outcome.state == StepState.DEP_FAILED:
+        if self.dry_run:
+            self._release(node)
+            return
+        if node.outcome.state == StepState.DEP_FAILED:
             return
         if node.outcome.status == STATUS_SUCCESS:
             logger.info(f"{node.spec.name}: skip, already done ({node.spec.output_path})")
@@ -228,6 +254,7 @@ class _Run:
 
     def _settle(self, node: RunNode, state: StepState) -> None:
         node.outcome.state = state
+        self._release(node)
         for dependent in node.dependents:
             if state in (StepState.RAN, StepState.CACHED):
                 dependent.waiting -= 1
@@ -248,6 +275,7 @@ class _Run:
             ):
                 continue
             current.outcome.state = StepState.DEP_FAILED
+            self._release(current)
             current.outcome.reason = f"depends on {because.spec.name}, which failed"
             logger.warning(f"{current.spec.name}: not run: {current.outcome.reason}")
             pending.extend((d, current) for d in current.dependents)

@@ -21,7 +21,17 @@ if TYPE_CHECKING:
 class RunNode:
     """One step of a run: its spec and outcome, the steps it waits for and the steps waiting for it."""
 
-    __slots__ = ("spec", "outcome", "deps", "dependents", "waiting", "status_known", "submitted", "selected")
+    __slots__ = (
+        "spec",
+        "outcome",
+        "deps",
+        "dependents",
+        "waiting",
+        "status_known",
+        "submitted",
+        "selected",
+        "permits",
+    )
 
     def __init__(self, spec: StepSpec) -> None:
         self.spec = spec
@@ -31,6 +41,7 @@ class RunNode:
         self.waiting = 0
         self.status_known = False
         self.submitted = False
+        self.permits = 0  # input steps pulled ahead that this node stands for (the runner's bounded read-ahead)
 
 
 class StepGraph:
