@@ -199,8 +199,9 @@ def _mtime(entry: dict[str, Any]) -> float | None:
     value = entry.get("mtime") or entry.get("updated") or entry.get("LastModified")
     if isinstance(value, (int, float)):
         return float(value)
-    if hasattr(value, "timestamp"):
-        return float(value.timestamp())
+    timestamp = getattr(value, "timestamp", None)  # a datetime (gcsfs, s3fs)
+    if callable(timestamp):
+        return float(timestamp())
     return None
 
 
