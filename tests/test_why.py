@@ -116,14 +116,19 @@ def test_find_earlier_answers_many_steps_in_order(prefix):
     assert found[1] is None
 
 
-def test_find_earlier_lists_memory_store_outputs():
+def test_find_earlier_lists_and_reads_on_every_backend(store_root):
     from marin_exec.storage import store_for
 
-    store_for("memory://").write("memory://why-test/models/x-abc123/.executor_info", b'{"version": {}}')
+    for suffix, end in (("aaaaaa", "2026-01-02"), ("bbbbbb", "2026-01-01")):
+        path = f"{store_root}/models/x-{suffix}/.executor_info"
+        store_for(path).write(path, json.dumps({"version": {}, "end_time": end}).encode())
 
-    [earlier] = find_earlier([("models/x", "memory://why-test/models/x-def456")])
+    found = find_earlier([("models/x", f"{store_root}/models/x-cccccc"), ("models/y", f"{store_root}/models/y-cccccc")])
 
-    assert earlier == Earlier("memory://why-test/models/x-abc123", "models/x-abc123", {"version": {}})
+    assert found == [
+        Earlier(f"{store_root}/models/x-aaaaaa", "models/x-aaaaaa", {"version": {}, "end_time": "2026-01-02"}),
+        None,
+    ]
 
 
 @dataclasses.dataclass(frozen=True)
