@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -89,6 +90,8 @@ def main() -> None:
             }
         )
     )
+    if args.prefix is None:
+        shutil.rmtree(prefix, ignore_errors=True)
 
 
 if __name__ == "__main__":
