@@ -4,9 +4,9 @@ changed, under a prefix holding the earlier version of every step (seeded: ``.ex
     .venv/bin/python benchmarks/bench_why.py [--size 10000] [--prefix DIR]   # default: a fresh dir under /tmp
 
 Prints one JSON line: ``build_s`` (StepSpecs and paths), ``dry_run_s`` (StepRunner.run(dry_run=True)), ``why_s``
-(find_earlier for the steps that will run + one why line each; ``why_cpu_s`` its CPU time, which other users
-of the machine do not inflate), and ``total_s``. The target (issue 12) is a
-10,000-step dry run with why-lines under 2 s on this machine.
+(``why_lines`` of the steps that will run: finding earlier outputs and one why line each), ``why_cpu_s`` (its CPU
+time, which other users of the machine do not inflate) and ``total_s``. The target (issue 12) is a 10,000-step
+dry run with why-lines under 2 s on this machine.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from workloads import build_specs  # noqa: E402
 
 from marin_exec import StepRunner, StepSpec  # noqa: E402
-from marin_exec.observe.why import find_earlier, why_will_run  # noqa: E402
+from marin_exec.observe.why import why_lines  # noqa: E402
 from marin_exec.run_report import WILL_RUN  # noqa: E402
 from marin_exec.step_spec import shallow_version  # noqa: E402
 
@@ -72,8 +72,7 @@ def main() -> None:
     report = StepRunner().run(specs, dry_run=True)
     planned, cpu_before = time.perf_counter(), _cpu()
     will_run = [o.spec for o in report.outcomes.values() if o.state == WILL_RUN]
-    earlier = find_earlier([(s.name, s.output_path) for s in will_run])
-    lines = [why_will_run(shallow_version(s), e) for s, e in zip(will_run, earlier, strict=True)]
+    lines = why_lines(will_run)
     done, cpu_after = time.perf_counter(), _cpu()
     assert len(lines) == args.size and all("revision: 1" in line for line in lines), lines[:3]
     print(

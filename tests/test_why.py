@@ -9,7 +9,8 @@ import os
 
 from marin_exec import StepRunner, StepSpec, deferred, output, step, versioned
 from marin_exec.compiler import compile_graph
-from marin_exec.observe.why import Earlier, config_drift, find_earlier, what_changed, why_will_run
+from marin_exec.observe.earlier import Earlier, find_earlier
+from marin_exec.observe.why import config_drift, drift_lines, what_changed, why_lines, why_will_run
 
 
 def _noop(output_path: str) -> None:
@@ -31,12 +32,21 @@ def _ran(*specs: StepSpec) -> None:
 
 
 def _why(spec: StepSpec) -> str:
-    [earlier] = find_earlier([(spec.name, spec.output_path)])
-    return why_will_run(spec.version, earlier)
+    [line] = why_lines([spec])
+    return line
 
 
 def test_a_step_without_earlier_outputs_never_ran(prefix):
     assert _why(_model(prefix, 0.1, _raw(prefix))) == "never ran"
+
+
+def test_nested_dependency_versions_compare_like_name_hashes(prefix):
+    raw = _raw(prefix)
+    _ran(_model(prefix, 0.1, raw))
+    today = _model(prefix, 0.2, raw)
+    [earlier] = find_earlier([(today.name, today.output_path)])
+
+    assert why_will_run(today.version, earlier) == _why(today)
 
 
 def test_a_changed_versioned_value_is_shown_with_the_earlier_output(prefix):
@@ -160,6 +170,7 @@ def test_a_cached_step_whose_unversioned_config_changed_has_a_drift_line(prefix)
     assert new.output_path == old.output_path
     assert config_drift(new.info["config"], recorded) == "unversioned config differs: batch_size 32 \u2192 64"  # type: ignore[index]
     assert config_drift(old.info["config"], recorded) is None  # type: ignore[index]
+    assert drift_lines([new, old]) == ["unversioned config differs: batch_size 32 \u2192 64", None]
 
 
 def test_drift_lists_three_keys_and_counts_the_rest():
