@@ -144,3 +144,25 @@ def test_events_from_many_threads_are_all_counted():
 
     snapshot = progress.snapshot()
     assert (snapshot.done, snapshot.outcomes, snapshot.running, snapshot.waits) == (800, {"ran": 800}, [], [])
+
+
+def test_code_in_a_copied_context_reports_to_the_run_progress():
+    import contextvars
+
+    from marin_exec.observe.progress import current_progress, reporting_to
+
+    progress, _, _ = _progress()
+    with reporting_to(progress):
+        context = contextvars.copy_context()
+    assert current_progress() is None
+
+    def in_worker() -> None:
+        reporter = current_progress()
+        assert reporter is not None
+        reporter.waiting("a", "host-z", 3.0)
+
+    thread = threading.Thread(target=context.run, args=(in_worker,))
+    thread.start()
+    thread.join()
+
+    assert progress.snapshot().waits == [("a", "host-z", 3.0)]

@@ -5,17 +5,21 @@ its heartbeat age.
 On a terminal it is a live display (rich, imported only then); elsewhere a status line every ``interval`` seconds
 (default 60). Events are cheap (a lock and a dict update; no I/O, no formatting) and thread-safe; the display is
 drawn only by ``tick()`` (called by a background thread between ``start()`` and ``stop()``, or by a test). The clock
-is injectable. It does not read statuses or leases itself and decides nothing: the runner and the lock feed it.
+is injectable. ``reporting_to(progress)`` makes it reachable as ``current_progress()`` from code that is not handed
+it (the lock, waiting for another holder). It does not read statuses or leases itself and decides nothing: the
+runner and the lock feed it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from typing import IO, Any
 
 DEFAULT_INTERVAL = 60.0
@@ -190,6 +194,26 @@ class Progress:
         if hidden:
             table.add_row("", f"and {hidden} more", "")
         return table
+
+
+# The Progress of the run in this context, so code far from the runner (the lock waiting for a holder) can report
+# to it without being handed it. The runner's worker threads run in copies of the run's context.
+_CURRENT: ContextVar[Progress | None] = ContextVar("marin_exec_progress", default=None)
+
+
+@contextlib.contextmanager
+def reporting_to(progress: Progress | None) -> Iterator[Progress | None]:
+    """Make ``progress`` the one ``current_progress()`` returns in the enclosed block (and contexts copied in it)."""
+    token = _CURRENT.set(progress)
+    try:
+        yield progress
+    finally:
+        _CURRENT.reset(token)
+
+
+def current_progress() -> Progress | None:
+    """The Progress of the run in this context; None when nothing shows progress (then report nothing)."""
+    return _CURRENT.get()
 
 
 def _is_terminal(stream: IO[str]) -> bool:
