@@ -68,6 +68,7 @@ def test_format_failure_shows_the_cause_before_the_error_it_caused():
 def test_error_line_is_the_type_and_the_first_line_of_the_message():
     assert error_line(ValueError("bad value\nmore detail")) == "ValueError: bad value"
     assert error_line(KeyboardInterrupt()) == "KeyboardInterrupt"
+    assert error_line(ValueError("ends with a colon:")) == "ValueError: ends with a colon:"
 
 
 def test_write_error_record_stores_type_message_traceback_worker_host_time_and_attempt(prefix):

@@ -68,7 +68,7 @@ def _format_chain(exc: BaseException, parts: list[str], seen: set[int]) -> None:
 def error_line(exc: BaseException) -> str:
     """``Type: first line of the message``: what a summary or a status listing shows of a failure."""
     lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
 # -- the .executor_error record ------------------------------------------------------------------------------
