@@ -12,6 +12,7 @@ from marin_exec.observe.failure import (
     MAX_TRACEBACK_CHARS,
     earlier_attempts,
     error_line,
+    fold_traceback_text,
     format_failure,
     next_attempt,
     read_error_record,
@@ -132,3 +133,19 @@ def test_a_huge_traceback_is_cut_in_the_middle_in_the_record(tmp_path):
     assert len(record["traceback"]) < MAX_TRACEBACK_CHARS + 100
     assert "characters cut" in record["traceback"]
     assert record["traceback"].endswith("the end")
+
+
+def test_a_remote_worker_traceback_text_is_folded_like_a_local_one(prefix):
+    import traceback
+
+    error = _failure_of_a_real_step(prefix)
+    text = "".join(traceback.format_exception(error))
+
+    try:
+        raise RuntimeError("the step failed") from error
+    except RuntimeError as raised:
+        chained = raised
+    chained_text = "".join(traceback.format_exception(chained))
+
+    assert fold_traceback_text(text) == format_failure(error)
+    assert fold_traceback_text(chained_text) == format_failure(chained)

@@ -1,8 +1,9 @@
 """A failed step, readable: its traceback with the user's frames shown and marin_exec's folded into one line, and
 the ``.executor_error`` record (exception, message, traceback, worker, host, time, attempt) next to its outputs.
 
-``format_failure`` is pure text; ``write_error_record`` / ``read_error_record`` go through the storage layer as
-``.executor_info`` does (one unconditional, atomic-for-readers write). ``earlier_attempts`` gives the history a
+``format_failure`` is pure text (``fold_traceback_text`` does the same to a remote worker's traceback text);
+``write_error_record`` / ``read_error_record`` go through the storage layer as ``.executor_info`` does (one
+unconditional, atomic-for-readers write). ``earlier_attempts`` gives the history a
 successful retry keeps in ``.executor_info``. This module does not decide when to write (the commit code does:
 before FAILED, under the lease), does not print, and does not write status.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import re
 import socket
 import time
 import traceback
@@ -25,6 +27,7 @@ ERROR_FILENAME = ".executor_error"
 # A traceback longer than this is cut in its middle in the record (a RecursionError's can be megabytes).
 MAX_TRACEBACK_CHARS = 20_000
 
+_FILE_LINE = re.compile(r'^  File "(.+)", line \d+')
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(marin_exec.__file__))
 # The runner's thread pool: plumbing between marin_exec's frames, never where a user's bug is.
 _POOL_FILES = (os.path.join("concurrent", "futures", "thread.py"), os.path.join("threading.py"))
@@ -63,6 +66,44 @@ def _format_chain(exc: BaseException, parts: list[str], seen: set[int]) -> None:
         parts.append(f"Traceback (most recent call last{note}):\n")
         parts.extend(traceback.StackSummary.from_list(shown).format())
     parts.extend(traceback.format_exception_only(type(exc), exc))
+
+
+def fold_traceback_text(text: str) -> str:
+    """``format_failure`` for a traceback that is only text (a remote worker's): each ``Traceback`` block loses its
+    marin_exec frames except the one that raised, and its header says how many were hidden."""
+    out: list[str] = []
+    block: list[list[str]] = []  # the frames of the current traceback block, each its lines
+    header: int | None = None  # index in ``out`` of the current block's "Traceback" line
+
+    def flush() -> None:
+        nonlocal header
+        if header is not None:
+            kept = [f for i, f in enumerate(block) if not _internal_frame(f[0]) or i == len(block) - 1]
+            if len(kept) < len(block):
+                out[header] = f"Traceback (most recent call last; {len(block) - len(kept)} marin_exec frame(s) hidden):"
+            out.extend(line for frame in kept for line in frame)
+        block.clear()
+        header = None
+
+    for line in text.splitlines():
+        if line.startswith("Traceback (most recent call last"):
+            flush()
+            header = len(out)
+            out.append(line)
+        elif header is not None and _FILE_LINE.match(line):
+            block.append([line])
+        elif header is not None and block and line.startswith("    "):
+            block[-1].append(line)  # the frame's source line and its ^^^ markers
+        else:
+            flush()
+            out.append(line)
+    flush()
+    return "\n".join(out)
+
+
+def _internal_frame(file_line: str) -> bool:
+    match = _FILE_LINE.match(file_line)
+    return bool(match) and is_internal(match.group(1))  # type: ignore[union-attr]
 
 
 def error_line(exc: BaseException) -> str:
