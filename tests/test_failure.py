@@ -14,6 +14,7 @@ from marin_exec.observe.failure import (
     error_line,
     fold_traceback_text,
     format_failure,
+    is_internal,
     next_attempt,
     read_error_record,
     write_error_record,
@@ -149,3 +150,15 @@ def test_a_remote_worker_traceback_text_is_folded_like_a_local_one(prefix):
 
     assert fold_traceback_text(text) == format_failure(error)
     assert fold_traceback_text(chained_text) == format_failure(chained)
+
+
+def test_only_marin_exec_and_its_thread_pool_count_as_internal():
+    import concurrent.futures.thread
+    import threading
+
+    import marin_exec.disk_cache
+
+    assert is_internal(marin_exec.disk_cache.__file__)
+    assert is_internal(concurrent.futures.thread.__file__) and is_internal(threading.__file__)
+    assert not is_internal("/home/me/project/mythreading.py")
+    assert not is_internal(__file__)

@@ -30,7 +30,7 @@ MAX_TRACEBACK_CHARS = 20_000
 _FILE_LINE = re.compile(r'^  File "(.+)", line \d+')
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(marin_exec.__file__))
 # The runner's thread pool: plumbing between marin_exec's frames, never where a user's bug is.
-_POOL_FILES = (os.path.join("concurrent", "futures", "thread.py"), os.path.join("threading.py"))
+_POOL_FILES = (os.sep + os.path.join("concurrent", "futures", "thread.py"), os.sep + "threading.py")
 
 
 def is_internal(filename: str) -> bool:
