@@ -179,3 +179,17 @@ def test_drift_lists_three_keys_and_counts_the_rest():
     drift = config_drift({"a": 2, "b": [1, 3], "c": {"d": 2}, "e": 2}, recorded)
 
     assert drift == "unversioned config differs: a 1 \u2192 2, b.[1] 2 \u2192 3, c.d 1 \u2192 2 and 1 more"
+
+
+def test_of_many_earlier_outputs_only_the_last_modified_are_read(prefix):
+    from marin_exec.observe.earlier import MAX_READ
+
+    for i in range(MAX_READ + 2):
+        os.makedirs(f"{prefix}/models/x-00000{i}")
+        with open(f"{prefix}/models/x-00000{i}/.executor_info", "w") as f:
+            json.dump({"version": {}, "end_time": f"2026-01-0{9 - i}"}, f)  # the oldest directory ended last
+        os.utime(f"{prefix}/models/x-00000{i}", (1000.0 + i, 1000.0 + i))
+
+    [earlier] = find_earlier([("models/x", f"{prefix}/models/x-ffffff")])
+
+    assert earlier is not None and earlier.name_with_hash == "models/x-000002"

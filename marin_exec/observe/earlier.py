@@ -21,6 +21,8 @@ from marin_exec.step_status import INFO_FILENAME
 from marin_exec.storage import read_many, strip_protocol
 
 _HASHED = re.compile(r"-[0-9a-f]{6}$")
+#: At most this many earlier outputs of one step have their .executor_info read (the most recently modified ones).
+MAX_READ = 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,8 +39,9 @@ def find_earlier(steps: Sequence[tuple[str, str]]) -> list[Earlier | None]:
     """For each ``(name, output_path)``, the most recent other output ``{name}-??????`` in the same directory,
     with its ``.executor_info``; None where there is none (or the path is pinned and has no hash suffix).
 
-    Most recent: the latest recorded ``end_time``, else the latest modification time, else the last name. Costs one
-    listing per parent directory and one batched read of the candidates' ``.executor_info``.
+    Most recent: the latest recorded ``end_time``, else the latest modification time, else the last name; of a step
+    with more than MAX_READ earlier outputs only the MAX_READ last modified are read. Costs one listing per parent
+    directory and one batched read of the candidates' ``.executor_info``.
     """
     wanted: list[tuple[str, str, str] | None] = []  # (parent, stem, own basename) per step
     for name, output_path in steps:
@@ -59,8 +62,8 @@ def find_earlier(steps: Sequence[tuple[str, str]]) -> list[Earlier | None]:
             candidates.append([])
             continue
         parent, stem, own = w
-        found = by_stem.get(parent, {}).get(stem, [])
-        candidates.append([(f"{parent}/{entry}", mtime) for entry, mtime in found if entry != own])
+        found = [(f"{parent}/{entry}", mtime) for entry, mtime in by_stem.get(parent, {}).get(stem, []) if entry != own]
+        candidates.append(found if len(found) <= MAX_READ else _newest(found))
     paths = [path for found in candidates for path, _ in found]
     infos = iter(read_many([join(path, INFO_FILENAME) for path in paths]))
     results: list[Earlier | None] = []
@@ -68,6 +71,12 @@ def find_earlier(steps: Sequence[tuple[str, str]]) -> list[Earlier | None]:
         options = [(path, mtime, _parse_info(next(infos))) for path, mtime in found]
         results.append(_most_recent(name, options))
     return results
+
+
+def _newest(found: list[tuple[str, float | None]]) -> list[tuple[str, float | None]]:
+    """The MAX_READ most recently modified of many candidates (local listings carry no times: stat them)."""
+    timed = [(path, _local_mtime(path) if mtime is None else mtime) for path, mtime in found]
+    return sorted(timed, key=lambda c: (c[1] or 0.0, c[0]))[-MAX_READ:]
 
 
 def _most_recent(name: str, options: list[tuple[str, float | None, dict[str, Any] | None]]) -> Earlier | None:
