@@ -166,3 +166,13 @@ def test_code_in_a_copied_context_reports_to_the_run_progress():
     thread.join()
 
     assert progress.snapshot().waits == [("a", "host-z", 3.0)]
+
+
+def test_steps_named_by_output_path_are_shown_relative_to_the_prefix():
+    progress = Progress(2, stream=io.StringIO(), clock=Clock(), prefix="gs://bucket/runs/")
+    progress.step_started("gs://bucket/runs/models/x-3f2a1c")
+    progress.waiting("gs://bucket/runs/data/y-111111", "host-q", None)
+
+    assert progress.status_line() == (
+        "progress: 0/2 done; running: models/x-3f2a1c (0s); waiting: data/y-111111 for host-q (heartbeat age unknown)"
+    )

@@ -59,7 +59,11 @@ class Progress:
         live: bool | None = None,
         interval: float = DEFAULT_INTERVAL,
         clock: Callable[[], float] = time.monotonic,
+        prefix: str | None = None,
     ) -> None:
+        """``prefix``: steps may be named by their output paths (what the lock knows); they are shown relative to
+        it (``models/x-3f2a1c``)."""
+        self._prefix = prefix.rstrip("/") + "/" if prefix else None
         self.stream = stream if stream is not None else sys.stderr
         self.live = _is_terminal(self.stream) if live is None else live
         self.interval = interval
@@ -92,7 +96,8 @@ class Progress:
             self._waits.pop(name, None)
 
     def waiting(self, name: str, holder: str, heartbeat_age: float | None) -> None:
-        """``name`` waits for ``holder``'s lease, last refreshed ``heartbeat_age`` seconds ago (None: unknown)."""
+        """``name`` waits for ``holder``'s lease, last refreshed ``heartbeat_age`` seconds ago (None: unknown).
+        Call it again when a fresher heartbeat is seen; the age shown grows with the clock in between."""
         wait = Wait(holder, heartbeat_age, self.clock())
         with self._lock:
             self._waits[name] = wait
@@ -114,9 +119,12 @@ class Progress:
     def snapshot(self) -> Snapshot:
         now = self.clock()
         with self._lock:
-            running = sorted(((n, now - t) for n, t in self._running.items()), key=lambda r: -r[1])
-            waits = [(n, w.holder, w.age(now)) for n, w in self._waits.items()]
+            running = sorted(((self._shown(n), now - t) for n, t in self._running.items()), key=lambda r: -r[1])
+            waits = [(self._shown(n), w.holder, w.age(now)) for n, w in self._waits.items()]
             return Snapshot(self._done, max(self._total, self._done), dict(self._outcomes), running, waits)
+
+    def _shown(self, name: str) -> str:
+        return name[len(self._prefix) :] if self._prefix and name.startswith(self._prefix) else name
 
     def status_line(self) -> str:
         """One line: ``progress: 3/10 done (2 ran, 1 cached); running: a (1m05s); waiting: b for h-1 (heartbeat
