@@ -9,8 +9,16 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -U pip
 
-install: $(BIN)/python
+# Installs only when pyproject.toml changed (or the venv is new): the stamp lives in the venv and is newer than
+# pyproject.toml after a successful install. The install is editable, so edits to the package's source (new modules
+# and subpackages included) are picked up without reinstalling. To force one: rm $(STAMP).
+STAMP := $(VENV)/.marin_exec-installed
+
+$(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+install: $(STAMP)
 
 # The main job: the tiny LM example pipeline on a local prefix (./runs unless --prefix/MARIN_PREFIX say otherwise).
 run: install

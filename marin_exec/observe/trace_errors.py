@@ -1,0 +1,163 @@
+"""Errors raised while tracing, made to read like JAX's: marin_exec's frames removed, a missing ``deferred()`` named
+as such, and a step that (indirectly) calls itself reported as the cycle of step names instead of a RecursionError.
+
+``explain_trace_error(exc)`` is the one entry point a caller needs (the outermost ``@step`` call, ``executor_main``
+tracing an entry point): it returns the exception to raise in place of ``exc``. Everything is read from the
+exception's own traceback (the frames of ``tracing.run_in_frame`` hold the ``Frame`` of each step body being
+traced), so this module keeps no state and sets no hooks. It does not print, and it never swallows an exception:
+what it cannot explain comes back as itself, with a filtered traceback.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from marin_exec.errors import TracingError
+from marin_exec.observe.failure import error_line, is_internal
+from marin_exec.step_ref import StepRef
+from marin_exec.tracing import Frame, run_in_frame
+from marin_exec.versioning import VersionedValue
+
+_RUN_IN_FRAME = run_in_frame.__code__
+
+
+def explain_trace_error(exc: BaseException) -> BaseException:
+    """The exception to raise for ``exc``, raised while tracing: a TracingError naming a cycle of steps or a
+    missing ``deferred()``, else ``exc`` itself with marin_exec's frames removed from its traceback."""
+    if isinstance(exc, RecursionError):
+        cycle = find_cycle(step_names_on_stack(exc.__traceback__))
+        if cycle is not None:
+            return _suppressed(
+                TracingError(
+                    f"step '{cycle[0]}' calls itself while tracing: {' -> '.join(cycle)}. A @step body may call "
+                    "other steps but not, even indirectly, itself (tracing would never end); pass the upstream "
+                    "step's StepRef as a parameter instead"
+                )
+            )
+    if isinstance(exc, (TypeError, AttributeError, ValueError)) and not isinstance(exc, TracingError):
+        missing = _missing_deferred(exc)
+        if missing is not None:  # shown with the user's frames that led to it
+            return _suppressed(missing.with_traceback(filter_traceback(exc).__traceback__))
+    return filter_traceback(exc)
+
+
+def filter_traceback(exc: BaseException) -> BaseException:
+    """``exc`` (and the exceptions it chains) with marin_exec's frames removed from the traceback, in place.
+
+    When every frame is marin_exec's, the one that raised is kept, so a traceback is never empty.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        frames = list(_tracebacks(current.__traceback__))
+        kept = [tb for tb in frames if not is_internal(tb.tb_frame.f_code.co_filename)] or frames[-1:]
+        rebuilt: types.TracebackType | None = None
+        for tb in reversed(kept):
+            rebuilt = types.TracebackType(rebuilt, tb.tb_frame, tb.tb_lasti, tb.tb_lineno)
+        current.__traceback__ = rebuilt
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
+    return exc
+
+
+def step_names_on_stack(tb: types.TracebackType | None) -> list[str]:
+    """The names of the @step bodies being traced where ``tb`` was raised, outermost first."""
+    names = []
+    for entry in _tracebacks(tb):
+        if entry.tb_frame.f_code is _RUN_IN_FRAME:
+            frame = entry.tb_frame.f_locals.get("frame")
+            if isinstance(frame, Frame) and frame.is_step:
+                names.append(frame.name)
+    return names
+
+
+def find_cycle(names: Sequence[str]) -> list[str] | None:
+    """The first cycle in a stack of step names (outermost first), closed: ``['a', 'b', 'a']``; None without one.
+
+    Scanning inwards, the first name seen a second time closes the cycle that started where it was first seen.
+    """
+    first_seen: dict[str, int] = {}
+    for j, name in enumerate(names):
+        i = first_seen.get(name)
+        if i is not None:
+            return list(names[i : j + 1])
+        first_seen[name] = j
+    return None
+
+
+# -- a missing deferred() ------------------------------------------------------------------------------------
+
+
+def _missing_deferred(exc: BaseException) -> TracingError | None:
+    """A TracingError when ``exc`` came from using a VersionedValue or StepRef as a concrete value; else None."""
+    frames = list(_tracebacks(exc.__traceback__))
+    body = max((i + 1 for i, tb in enumerate(frames) if tb.tb_frame.f_code is _RUN_IN_FRAME), default=None)
+    if body is None or body >= len(frames):
+        return None  # not raised inside a step body being traced
+    step_frame = frames[body - 1].tb_frame.f_locals.get("frame")
+    step = step_frame.name if isinstance(step_frame, Frame) else "?"
+    called = [tb for tb in frames[body + 1 :] if not is_internal(tb.tb_frame.f_code.co_filename)]
+    value: Any = None
+    for tb in reversed(called):  # innermost first: the library function that received the marker
+        value = _marker_in(tb.tb_frame.f_locals.values())
+        if value is not None:
+            break
+    text = str(exc)
+    kind = (
+        "StepRef"
+        if isinstance(value, StepRef) or (value is None and "StepRef" in text)
+        else "VersionedValue"
+        if value is not None or "VersionedValue" in text
+        else None
+    )
+    if kind is None:
+        return None
+    where = f"{_function_name(called[0].tb_frame)}(...)" if called else "the step body"
+    shown = repr(value) if value is not None else f"a {kind}"
+    what = (
+        "a reference to another step, whose path exists only when the step runs"
+        if kind == "StepRef"
+        else "a versioned() marker, which is unwrapped only when a deferred call runs"
+    )
+    return TracingError(
+        f"step '{step}': {where} received {shown} while tracing and failed with {error_line(exc)}. That is {what}: "
+        "a library function called in a @step body runs at once unless it is wrapped with deferred(). Wrap it "
+        "(`fn = deferred(fn)`) and call the wrapped function, so the call is recorded now and runs with concrete "
+        "values when the step runs."
+    )
+
+
+def _marker_in(values: Any, depth: int = 0) -> Any:
+    """The first VersionedValue or StepRef among ``values`` (looking one level into containers), else None."""
+    for value in values:
+        if isinstance(value, (VersionedValue, StepRef)):
+            return value
+        if depth == 0 and isinstance(value, (list, tuple, dict)):
+            inner = _marker_in(value.values() if isinstance(value, dict) else value, depth + 1)
+            if inner is not None:
+                return inner
+        if depth == 0 and hasattr(value, "__dataclass_fields__") and not isinstance(value, type):
+            inner = _marker_in((getattr(value, f, None) for f in value.__dataclass_fields__), depth + 1)
+            if inner is not None:
+                return inner
+    return None
+
+
+def _function_name(frame: types.FrameType) -> str:
+    module = frame.f_globals.get("__name__", "?")
+    return f"{module}.{frame.f_code.co_qualname}"
+
+
+def _suppressed(error: TracingError) -> TracingError:
+    """``error`` set to be raised in place of another, as ``raise error from None`` would."""
+    error.__cause__ = None
+    error.__suppress_context__ = True
+    return error
+
+
+def _tracebacks(tb: types.TracebackType | None) -> Iterator[types.TracebackType]:
+    while tb is not None:
+        yield tb
+        tb = tb.tb_next

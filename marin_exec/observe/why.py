@@ -1,0 +1,174 @@
+"""Why a step will run: what changed since the most recent earlier output of the same step name; and the drift of
+a cached step's unversioned config.
+
+``what_changed(version, info)`` compares today's version (``shallow_version(spec)``, or ``StepSpec.version`` with
+nested dependency versions) with the one recorded in an earlier ``.executor_info`` (``name-hash`` dependencies, or
+nested ones in Marin's records): changed, added and removed versioned values, and dependencies by ``name-hash``.
+``config_drift`` compares the unversioned (instantiated) config. ``why_lines`` / ``drift_lines`` do either for many
+steps with batched reads (``earlier.find_earlier``; one ``read_many`` of the steps' own info). This module only
+reads; it does not decide which steps will run (ask only for those) and formats no plan.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from marin_exec.observe.earlier import Earlier, find_earlier
+from marin_exec.status import join
+from marin_exec.step_status import INFO_FILENAME
+from marin_exec.storage import read_many
+from marin_exec.versioning import hash_version, version_json
+
+if TYPE_CHECKING:
+    from marin_exec.step_spec import StepSpec
+
+ARROW = "\u2192"
+MAX_VALUE_CHARS = 40
+MAX_DRIFT_KEYS = 3
+_UNSET = object()
+
+
+def why_lines(specs: Sequence[StepSpec]) -> list[str]:
+    """``why_will_run`` of each spec (steps that will run and never ran at their own path), with batched reads."""
+    from marin_exec.step_spec import shallow_version
+
+    earlier = find_earlier([(spec.name, spec.output_path) for spec in specs])
+    return [why_will_run(shallow_version(spec), e) for spec, e in zip(specs, earlier, strict=True)]
+
+
+def drift_lines(specs: Sequence[StepSpec]) -> list[str | None]:
+    """``config_drift`` of each spec (steps found done) against its own ``.executor_info``, read in one batch."""
+    found = read_many([join(spec.output_path, INFO_FILENAME) for spec in specs])
+    lines: list[str | None] = []
+    for spec, f in zip(specs, found, strict=True):
+        info = _parse(f)
+        config = (spec.info or {}).get("config")
+        lines.append(config_drift(config, info) if info is not None and config is not None else None)
+    return lines
+
+
+def why_will_run(version: dict[str, Any], earlier: Earlier | None) -> str:
+    """The ``why`` of a step that will run and never ran at its own path: never run, or what changed."""
+    if earlier is None:
+        return "never ran"
+    if earlier.info is None:
+        return f"never ran at this version; an earlier output {earlier.name_with_hash} has no recorded .executor_info"
+    changes = what_changed(version, earlier.info)
+    if not changes:
+        changes = ["its version differs in a way the earlier .executor_info does not record"]
+    return f"{'; '.join(changes)} (was {earlier.name_with_hash})"
+
+
+def what_changed(version: dict[str, Any], info: dict[str, Any]) -> list[str]:
+    """``key: old → new`` for each versioned value that differs from the recorded version, then the dependencies."""
+    recorded = info.get("version")
+    if not isinstance(recorded, dict):
+        return ["the earlier .executor_info records no version to compare with"]
+    lines = _diff(_as_dict(recorded.get("config")), _as_dict(version.get("config")))
+    for field, label in (("dependencies", "dependency"), ("pseudo_dependencies", "nonblocking dependency")):
+        lines += _dependency_changes(recorded.get(field) or [], version.get(field) or [], label)
+    return lines
+
+
+def config_drift(config: Any, info: dict[str, Any]) -> str | None:
+    """``unversioned config differs: batch_size 32 → 64`` when today's instantiated config (``StepSpec.info
+    ["config"]``) differs from the recorded one; None when they agree or nothing was recorded."""
+    if "config" not in info:
+        return None
+    old = dict(_flatten(_json_roundtrip(info["config"]), ""))
+    new = dict(_flatten(_json_roundtrip(config), ""))
+    changes = _diff(old, new, sep=" ")
+    if not changes:
+        return None
+    more = len(changes) - MAX_DRIFT_KEYS
+    shown = ", ".join(changes[:MAX_DRIFT_KEYS]) + (f" and {more} more" if more > 0 else "")
+    return f"unversioned config differs: {shown}"
+
+
+# -- comparing ------------------------------------------------------------------------------------------------
+
+
+def _diff(old: dict[str, Any], new: dict[str, Any], sep: str = ": ") -> list[str]:
+    lines = []
+    for key in [*new, *(k for k in old if k not in new)]:
+        a, b = old.get(key, _UNSET), new.get(key, _UNSET)
+        if type(a) is type(b) and type(a) in (str, int, float, bool) and a == b:
+            continue  # the common case, without encoding anything
+        before, after = _shown(old, key), _shown(new, key)
+        if before != after:
+            lines.append(f"{key}{sep}{before} {ARROW} {after}")
+    return lines
+
+
+def _shown(values: dict[str, Any], key: str) -> str:
+    if key not in values:
+        return "unset"
+    text = json.dumps(values[key], sort_keys=True, default=repr)
+    return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 3] + "..."
+
+
+def _dependency_changes(old: Iterable[Any], new: Iterable[Any], label: str) -> list[str]:
+    """Dependencies paired by name, in order (a name may repeat): changed hashes, then added, then removed ones."""
+    old, new = list(old), list(new)
+    if old == new:
+        return []
+    before: dict[str, list[str]] = {}
+    after: dict[str, list[str]] = {}
+    for entries, grouped in ((old, before), (new, after)):
+        for entry in entries:
+            name_hash = _name_hash(entry)
+            grouped.setdefault(_name_of(name_hash), []).append(name_hash)
+    lines = []
+    for name in dict.fromkeys([*after, *before]):
+        was, now = before.get(name, []), after.get(name, [])
+        if was == now:
+            continue
+        for b, a in zip(was, now, strict=False):
+            if b != a:
+                lines.append(f"{label} {name}: {b[len(name) + 1 :]} {ARROW} {a[len(name) + 1 :]}")
+        lines += [f"new {label} {a}" for a in now[len(was) :]]
+        lines += [f"{label} {b} removed" for b in was[len(now) :]]
+    return lines
+
+
+def _name_hash(dependency: Any) -> str:
+    """``name-hash`` of a dependency entry: kept as is, or computed from a nested version dict."""
+    if isinstance(dependency, dict):
+        return f"{dependency.get('name')}-{hash_version(version_json(dependency))}"
+    return str(dependency)
+
+
+def _name_of(name_hash: str) -> str:
+    return name_hash[:-7] if len(name_hash) > 7 and name_hash[-7] == "-" else name_hash
+
+
+def _parse(found: Any) -> dict[str, Any] | None:
+    if not isinstance(found, tuple):
+        return None
+    try:
+        info = json.loads(found[0])
+    except ValueError:
+        return None
+    return info if isinstance(info, dict) else None
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _json_roundtrip(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=repr))
+
+
+def _flatten(value: Any, key: str) -> Iterable[tuple[str, Any]]:
+    """Leaves of a JSON value keyed as versions are (``inner.a``, ``items.[0]``)."""
+    if isinstance(value, dict) and value:
+        for k, v in value.items():
+            yield from _flatten(v, f"{key}.{k}" if key else str(k))
+    elif isinstance(value, list) and value:
+        for i, v in enumerate(value):
+            yield from _flatten(v, f"{key}.[{i}]" if key else f"[{i}]")
+    else:
+        yield key or "config", value
