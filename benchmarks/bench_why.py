@@ -26,9 +26,9 @@ sys.path.insert(0, os.path.dirname(__file__))
 from workloads import build_specs  # noqa: E402
 
 from marin_exec import StepRunner, StepSpec  # noqa: E402
-from marin_exec.observe.why import why_lines  # noqa: E402
-from marin_exec.run_report import WILL_RUN  # noqa: E402
-from marin_exec.step_spec import shallow_version  # noqa: E402
+from marin_exec.compile.step_spec import shallow_version  # noqa: E402
+from marin_exec.run.run_report import StepState  # noqa: E402
+from marin_exec.run.why import why_lines  # noqa: E402
 
 
 def specs_at(size: int, prefix: str, revision: int) -> list[Any]:
@@ -71,7 +71,7 @@ def main() -> None:
     built = time.perf_counter()
     report = StepRunner().run(specs, dry_run=True)
     planned, cpu_before = time.perf_counter(), _cpu()
-    will_run = [o.spec for o in report.outcomes.values() if o.state == WILL_RUN]
+    will_run = [o.spec for o in report.outcomes.values() if o.state == StepState.WILL_RUN]
     lines = why_lines(will_run)
     done, cpu_after = time.perf_counter(), _cpu()
     assert len(lines) == args.size and all("revision: 1" in line for line in lines), lines[:3]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from marin_exec import StepRunner, StepSpec
-from marin_exec.observe.export import FORMATS, NOT_IN_PLAN, SCHEMA, PlanEntry, ordered, plan_entries, render_export
+from marin_exec.run.export import FORMATS, NOT_IN_PLAN, SCHEMA, PlanEntry, ordered, plan_entries, render_export
 
 GOLDEN = Path(__file__).parent / "golden"
 P = "/data/prefix"

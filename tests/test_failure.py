@@ -7,7 +7,7 @@ import json
 import pytest
 
 from marin_exec import StepSpec, TracingError, output
-from marin_exec.observe.failure import (
+from marin_exec.status.failure import (
     ERROR_FILENAME,
     MAX_TRACEBACK_CHARS,
     earlier_attempts,
@@ -19,7 +19,7 @@ from marin_exec.observe.failure import (
     read_error_record,
     write_error_record,
 )
-from marin_exec.status import worker_id
+from marin_exec.status.status import worker_id
 
 
 def _load_batch(output_path: str) -> None:
@@ -50,7 +50,7 @@ def test_format_failure_keeps_the_marin_exec_frame_that_raised_because_its_messa
 
     text = format_failure(caught.value)
 
-    assert "tracing.py" in text
+    assert "graph.py" in text
     assert "in output" in text
     assert "call it inside a @step function body" in text
 
@@ -156,9 +156,9 @@ def test_only_marin_exec_and_its_thread_pool_count_as_internal():
     import concurrent.futures.thread
     import threading
 
-    import marin_exec.disk_cache
+    import marin_exec.runtime.disk_cache
 
-    assert is_internal(marin_exec.disk_cache.__file__)
+    assert is_internal(marin_exec.runtime.disk_cache.__file__)
     assert is_internal(concurrent.futures.thread.__file__) and is_internal(threading.__file__)
     assert not is_internal("/home/me/project/mythreading.py")
     assert not is_internal(__file__)

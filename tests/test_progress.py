@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import threading
 
-from marin_exec.observe.progress import MAX_LISTED, Progress
+from marin_exec.progress import MAX_LISTED, Progress
 
 
 class Clock:
@@ -149,7 +149,7 @@ def test_events_from_many_threads_are_all_counted():
 def test_code_in_a_copied_context_reports_to_the_run_progress():
     import contextvars
 
-    from marin_exec.observe.progress import current_progress, reporting_to
+    from marin_exec.progress import current_progress, reporting_to
 
     progress, _, _ = _progress()
     with reporting_to(progress):

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from marin_exec.observe.summary import (
+from marin_exec.run.summary import (
     BLOCKED,
     CACHED,
     FAILED,

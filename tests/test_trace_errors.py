@@ -7,8 +7,8 @@ import traceback
 import pytest
 
 from marin_exec import StepRef, TracingError, deferred, output, step, trace, versioned
-from marin_exec.observe.failure import is_internal
-from marin_exec.observe.trace_errors import explain_trace_error, filter_traceback, find_cycle, step_names_on_stack
+from marin_exec.status.failure import is_internal
+from marin_exec.trace.trace_errors import explain_trace_error, filter_traceback, find_cycle, step_names_on_stack
 
 
 def _make_batches(count: int, path: str) -> list[str]:

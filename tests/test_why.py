@@ -8,9 +8,9 @@ import json
 import os
 
 from marin_exec import StepRunner, StepSpec, deferred, output, step, versioned
-from marin_exec.compiler import compile_graph
-from marin_exec.observe.earlier import Earlier, find_earlier
-from marin_exec.observe.why import config_drift, drift_lines, what_changed, why_lines, why_will_run
+from marin_exec.compile.compiler import compile_graph
+from marin_exec.run.earlier import Earlier, find_earlier
+from marin_exec.run.why import config_drift, drift_lines, what_changed, why_lines, why_will_run
 
 
 def _noop(output_path: str) -> None:
@@ -127,7 +127,7 @@ def test_find_earlier_answers_many_steps_in_order(prefix):
 
 
 def test_find_earlier_lists_and_reads_on_every_backend(store_root):
-    from marin_exec.storage import store_for
+    from marin_exec.storage.store import store_for
 
     for suffix, end in (("aaaaaa", "2026-01-02"), ("bbbbbb", "2026-01-01")):
         path = f"{store_root}/models/x-{suffix}/.executor_info"
@@ -182,7 +182,7 @@ def test_drift_lists_three_keys_and_counts_the_rest():
 
 
 def test_of_many_earlier_outputs_only_the_last_modified_are_read(prefix):
-    from marin_exec.observe.earlier import MAX_READ
+    from marin_exec.run.earlier import MAX_READ
 
     for i in range(MAX_READ + 2):
         os.makedirs(f"{prefix}/models/x-00000{i}")

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import networkx as nx
 
 if TYPE_CHECKING:
-    from marin_exec.run_report import RunReport
+    from marin_exec.run.run_report import RunReport
 
 FORMATS = ("json", "mermaid", "dot")
 SCHEMA = "marin_exec.plan/1"

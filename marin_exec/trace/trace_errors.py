@@ -15,9 +15,9 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from marin_exec.errors import TracingError
-from marin_exec.observe.failure import error_line, is_internal
-from marin_exec.step_ref import StepRef
-from marin_exec.tracing import Frame, run_in_frame
+from marin_exec.status.failure import error_line, is_internal
+from marin_exec.trace.context import Frame, run_in_frame
+from marin_exec.trace.step_ref import StepRef
 from marin_exec.versioning import VersionedValue
 
 _RUN_IN_FRAME = run_in_frame.__code__

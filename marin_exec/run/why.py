@@ -15,14 +15,14 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from marin_exec.observe.earlier import Earlier, find_earlier
-from marin_exec.status import join
-from marin_exec.step_status import INFO_FILENAME
-from marin_exec.storage import read_many
+from marin_exec.run.earlier import Earlier, find_earlier
+from marin_exec.status.status import join
+from marin_exec.status.step_status import INFO_FILENAME
+from marin_exec.storage.store import read_many
 from marin_exec.versioning import hash_version, version_json
 
 if TYPE_CHECKING:
-    from marin_exec.step_spec import StepSpec
+    from marin_exec.compile.step_spec import StepSpec
 
 ARROW = "\u2192"
 MAX_VALUE_CHARS = 40
@@ -32,7 +32,7 @@ _UNSET = object()
 
 def why_lines(specs: Sequence[StepSpec]) -> list[str]:
     """``why_will_run`` of each spec (steps that will run and never ran at their own path), with batched reads."""
-    from marin_exec.step_spec import shallow_version
+    from marin_exec.compile.step_spec import shallow_version
 
     earlier = find_earlier([(spec.name, spec.output_path) for spec in specs])
     return [why_will_run(shallow_version(spec), e) for spec, e in zip(specs, earlier, strict=True)]

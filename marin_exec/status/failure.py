@@ -19,16 +19,15 @@ import time
 import traceback
 from typing import Any
 
-import marin_exec
-from marin_exec.status import join, worker_id
-from marin_exec.storage import store_for
+from marin_exec.status.status import join, worker_id
+from marin_exec.storage.store import store_for
 
 ERROR_FILENAME = ".executor_error"
 # A traceback longer than this is cut in its middle in the record (a RecursionError's can be megabytes).
 MAX_TRACEBACK_CHARS = 20_000
 
 _FILE_LINE = re.compile(r'^  File "(.+)", line \d+')
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(marin_exec.__file__))
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # marin_exec/
 # The runner's thread pool: plumbing between marin_exec's frames, never where a user's bug is.
 _POOL_FILES = (os.sep + os.path.join("concurrent", "futures", "thread.py"), os.sep + "threading.py")
 

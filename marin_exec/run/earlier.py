@@ -16,9 +16,10 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from marin_exec.status import join
-from marin_exec.step_status import INFO_FILENAME
-from marin_exec.storage import read_many, strip_protocol
+from marin_exec.status.status import join
+from marin_exec.status.step_status import INFO_FILENAME
+from marin_exec.storage.protocol import strip_protocol
+from marin_exec.storage.store import read_many
 
 _HASHED = re.compile(r"-[0-9a-f]{6}$")
 #: At most this many earlier outputs of one step have their .executor_info read (the most recently modified ones).
@@ -139,7 +140,7 @@ def _list_remote(protocol: str, parents: Sequence[str]) -> list[list[tuple[str, 
         return [(posixpath.basename(e["name"].rstrip("/")), _mtime(e)) for e in listing]
 
     if getattr(fs, "async_impl", False):
-        from marin_exec.retry import overlapped
+        from marin_exec.storage.retry import overlapped
 
         async def one(path: str) -> Any:
             return await fs._ls(path, detail=True, refresh=True)
