@@ -25,7 +25,7 @@ from functools import cached_property
 from typing import Any
 
 from marin_exec.artifact import Artifact
-from marin_exec.commit import scope_for
+from marin_exec.commit import fenced, scope_for
 from marin_exec.disk_cache import disk_cached
 from marin_exec.distributed_lock import distributed_lock
 from marin_exec.errors import MissingPrefixError, StepDefinitionError
@@ -291,10 +291,13 @@ def run_step(job: StepJob, output_path: str) -> Any:
     started = time.time()
 
     def save(result: Any, path: str) -> None:
-        Artifact.save(result, path)
+        with fenced(path):  # each commit write under the lease on its own (DESIGN §5a)
+            Artifact.save(result, path)
         scope = scope_for(path)
         holder = scope.lease.owner if scope is not None and scope.lease is not None else None
-        write_info(path, {**job.info, "worker_id": holder, "start_time": _iso(started), "end_time": _iso(time.time())})
+        info = {**job.info, "worker_id": holder, "start_time": _iso(started), "end_time": _iso(time.time())}
+        with fenced(path):
+            write_info(path, info)
 
     def load(path: str) -> Any:
         if not Artifact.exists(path) and has_our_marker(path):
