@@ -53,7 +53,7 @@ def distributed_lock(
             )
 
         status = StatusFile(output_path)
-        lease = Lease(output_path, timeout=timeout)
+        lease = Lease(output_path, timeout=timeout, clock_skew_allowance=settings.clock_skew_allowance)
         enclosing = scope_for(output_path)
         if enclosing is not None:
             enclosing.locked = True  # disk_cached writes no status unless we hand it the lease

@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from marin_exec.errors import LeaseLostError, StorageConflict
+from marin_exec.lease_record import LIVE, describe_lease, make_record, parse_record
+from marin_exec.settings import DEFAULT_CLOCK_SKEW_ALLOWANCE
 from marin_exec.storage import Token, store_for
 
 logger = logging.getLogger(__name__)
@@ -99,16 +101,31 @@ def parse_status(data: bytes) -> str | None:
 class Lease:
     """A time-limited, exclusive claim on the step at ``output_path``.
 
-    The lease file holds ``{"worker_id", "timestamp"}``. A lease whose timestamp is older than ``timeout`` seconds
-    is stale and may be taken over. Every transition is a create-only or compare-and-swap on the backend, so of
-    several workers racing, exactly one wins. A released lease is written as ``{"worker_id": null}`` and then
-    deleted if still unchanged, so release is safe even where a conditional delete is not enforced.
+    The lease file holds a record (``lease_record``: worker id, timestamp, host, pid, boot id, step, start). Another
+    worker's lease is stale when this Lease has seen the same bytes for ``timeout`` seconds of its own monotonic
+    clock (so clock skew between machines does not matter), or at once when one read says so (``describe_lease``:
+    written here by a dead process, or written longer ago than timeout + ``clock_skew_allowance``). Every
+    transition is a create-only or compare-and-swap on the backend, so of several workers racing, exactly one
+    wins. A released lease is written as ``{"worker_id": null}`` and then deleted if still unchanged, so release
+    is safe even where a conditional delete is not enforced.
     """
 
-    def __init__(self, output_path: str, *, timeout: float, owner: str | None = None) -> None:
+    def __init__(
+        self,
+        output_path: str,
+        *,
+        timeout: float,
+        owner: str | None = None,
+        clock_skew_allowance: float = DEFAULT_CLOCK_SKEW_ALLOWANCE,
+        step: str | None = None,
+    ) -> None:
         self.output_path = output_path
         self.path = join(output_path, LOCK_FILENAME)
         self.timeout = timeout
+        self.clock_skew_allowance = clock_skew_allowance
+        self.step = step or output_path
+        self._started = 0.0  # when this Lease last acquired
+        self._seen: tuple[bytes, float] | None = None  # another holder's record, and since when (monotonic)
         # Unique per Lease object: two leases of one thread (or of a reused thread id) never pass for each other.
         self.owner = owner or f"{worker_id()}-{uuid.uuid4().hex[:6]}"
         self._token: Token | None = None
@@ -122,15 +139,15 @@ class Lease:
         return self._token is not None
 
     def _record(self) -> bytes:
-        return json.dumps({"worker_id": self.owner, "timestamp": time.time()}).encode()
+        return make_record(self.owner, step=self.step, started=self._started)
 
     def holder(self) -> dict[str, Any] | None:
         """The current lease record if a live (unreleased, not stale) holder has it, else None."""
         found = self._store.read(self.path)
         if found is None:
             return None
-        record = _parse_record(found[0])
-        if record is None or record.get("worker_id") is None or self._is_stale(record):
+        record = parse_record(found[0])
+        if record is None or record.get("worker_id") is None or self._is_stale(record, found[0]):
             return None
         return record
 
@@ -142,6 +159,7 @@ class Lease:
         """
         found = self._store.read(self.path)
         if found is None:
+            self._started = time.time()
             try:
                 self._token = self._store.create(self.path, self._record())
                 return True
@@ -150,15 +168,18 @@ class Lease:
                 if found is None:
                     return False  # released again in between: the caller polls again
         data, token = found
-        record = _parse_record(data)
-        if record is not None and record.get("worker_id") is not None and not self._is_stale(record):
-            return False
+        record = parse_record(data)
         if record is not None and record.get("worker_id") is not None:
+            if not self._is_stale(record, data):
+                return False
+            view = self._view(record)
+            age = "unknown" if view.heartbeat_age is None else f"{view.heartbeat_age:.1f} s"
+            reason = "its process is gone" if view.state == "dead" else f"unchanged for the timeout {self.timeout} s"
             logger.warning(
-                f"{self.output_path}: taking over the stale lease of {record.get('worker_id')} "
-                f"(last heartbeat {time.time() - float(record.get('timestamp', 0)):.1f} s ago, "
-                f"timeout {self.timeout} s)"
+                f"{self.output_path}: taking over the stale lease of {view.holder} on {view.host or 'an unknown host'}"
+                f" ({reason}; written timestamp {age} ago)"
             )
+        self._started = time.time()
         try:
             self._token = self._store.swap(self.path, self._record(), token)
             return True
@@ -215,15 +236,22 @@ class Lease:
         # Unique bytes per releaser: object stores recognise a lost-reply retry of our own write by its content.
         return json.dumps({"worker_id": None, "released_by": self.owner, "timestamp": time.time()}).encode()
 
-    def _is_stale(self, record: dict[str, Any]) -> bool:
-        try:
-            return time.time() - float(record.get("timestamp", 0)) > self.timeout
-        except (TypeError, ValueError):
+    def _view(self, record: dict[str, Any]) -> Any:
+        return describe_lease(record, timeout=self.timeout, clock_skew_allowance=self.clock_skew_allowance)
+
+    def _is_stale(self, record: dict[str, Any], data: bytes) -> bool:
+        """Stale at once by one read (dead holder, or far too old), or by these bytes unchanged for ``timeout``."""
+        if self._view(record).state != LIVE:
             return True
+        now = time.monotonic()
+        if self._seen is None or self._seen[0] != data:
+            self._seen = (data, now)
+            return False
+        return now - self._seen[1] >= self.timeout
 
     def _lost_message(self) -> str:
         found = self._store.read(self.path)
-        holder = _parse_record(found[0]) if found else None
+        holder = parse_record(found[0]) if found else None
         who = holder.get("worker_id") if holder else None
         return (
             f"{self.output_path}: lease lost by {self.owner}; the lease is now held by {who or 'nobody'}. "
@@ -231,11 +259,3 @@ class Lease:
             "nothing was committed. Rerun to pick up the other worker's result, or raise --lease_timeout if steps "
             "stall for long (e.g. long GC pauses or suspended VMs)."
         )
-
-
-def _parse_record(data: bytes) -> dict[str, Any] | None:
-    try:
-        record = json.loads(data)
-    except ValueError:
-        return None
-    return record if isinstance(record, dict) else None

@@ -56,7 +56,8 @@ def clear_success(output_path: str) -> None:
     A worker that re-ran the step meanwhile committed its artifact and SUCCESS under that lease; status tokens are
     the file's bytes, so without the lease a second clearer could not tell that SUCCESS from the incomplete one.
     """
-    lease = Lease(output_path, timeout=current_run_settings().lease_timeout)
+    settings = current_run_settings()
+    lease = Lease(output_path, timeout=settings.lease_timeout, clock_skew_allowance=settings.clock_skew_allowance)
     started = time.monotonic()
     while not lease.try_acquire():
         wait_for_holder(started)
