@@ -211,21 +211,33 @@ class Lease:
             yield
 
     def release(self) -> None:
-        """Give the lease up if it is still ours; never touches another holder's lease."""
+        """Give the lease up if it is still ours; never touches another holder's lease, and never raises.
+
+        A storage error is logged and the lease left to go stale: a committed step stays committed, and a step's
+        own exception stays the one its caller sees (DESIGN §5a).
+        """
         with self._mutex:
             token, self._token = self._token, None
             if token is None:
                 return
-            if self._store.conditional_delete:
-                self._store.delete_if(self.path, token)
-                self._notify_released()
-                return
             try:
-                released = self._store.swap(self.path, self._released_record(), token)
-            except StorageConflict:
-                return
-            self._store.delete_if(self.path, released)
+                self._give_up(token)
+            except Exception as error:
+                logger.warning(
+                    f"{self.step}: could not release the lease at {self.path} ({error!r}); it goes stale after "
+                    f"{self.timeout} s unless its holder's process is seen gone first"
+                )
         self._notify_released()
+
+    def _give_up(self, token: Token) -> None:
+        if self._store.conditional_delete:
+            self._store.delete_if(self.path, token)
+            return
+        try:
+            released = self._store.swap(self.path, self._released_record(), token)
+        except StorageConflict:
+            return
+        self._store.delete_if(self.path, released)
 
     @staticmethod
     def _notify_released() -> None:
