@@ -77,8 +77,8 @@ def distributed_lock(
                 scope.adopt(lease, heartbeat)
                 handed_over = True
             return result
-        except BaseException:
-            if heartbeat.lost:
+        except BaseException as error:
+            if heartbeat.lost and isinstance(error, Exception):  # an interrupt stays an interrupt
                 # The step ran on, but another worker owns it now: report that, not the step's own error.
                 heartbeat.stop()
                 heartbeat.check()

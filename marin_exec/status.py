@@ -39,6 +39,15 @@ _PROCESS_NONCE = uuid.uuid4().hex[:8]
 # Notified whenever a lease held in this process is released, so that waiters here wake at once.
 _RELEASED = threading.Condition()
 _FIRST_POLL, _MAX_POLL = 0.005, 0.5
+# Every Lease of this process that holds its lease now, for release_all (heartbeat.py) on SIGTERM / a second Ctrl-C.
+_HELD: dict[int, Lease] = {}
+_HELD_LOCK = threading.Lock()
+
+
+def held_leases() -> list[Lease]:
+    """The leases this process holds now (a snapshot)."""
+    with _HELD_LOCK:
+        return list(_HELD.values())
 
 
 def wait_for_release(timeout: float) -> None:
@@ -128,7 +137,7 @@ class Lease:
         self._seen: tuple[bytes, float] | None = None  # another holder's record, and since when (monotonic)
         # Unique per Lease object: two leases of one thread (or of a reused thread id) never pass for each other.
         self.owner = owner or f"{worker_id()}-{uuid.uuid4().hex[:6]}"
-        self._token: Token | None = None
+        self.__token: Token | None = None
         self._store = store_for(self.path)
         # Serialises the heartbeat's refresh with fenced writes and release: both use (and refresh replaces)
         # the token, so letting them interleave would make a healthy holder think it lost its lease.
@@ -137,6 +146,19 @@ class Lease:
     @property
     def held(self) -> bool:
         return self._token is not None
+
+    @property
+    def _token(self) -> Token | None:
+        return self.__token
+
+    @_token.setter
+    def _token(self, token: Token | None) -> None:
+        self.__token = token
+        with _HELD_LOCK:
+            if token is None:
+                _HELD.pop(id(self), None)
+            else:
+                _HELD[id(self)] = self
 
     def _record(self) -> bytes:
         return make_record(self.owner, step=self.step, started=self._started)
