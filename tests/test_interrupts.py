@@ -98,7 +98,7 @@ def test_release_all_gives_up_every_lease_of_the_process_and_the_steps_commit_no
 
     released = release_all()
 
-    assert sorted(released) == sorted(paths)
+    assert set(paths) <= set(released)  # with any lease an earlier test of this process left held
     assert all(lease_holder(path) is None for path in paths)
     assert all(is_interrupted(StatusFile(path).read(), read_lease_view(path)) for path in paths)
     resume.set()

@@ -118,6 +118,7 @@ def _acquire_in_process(output_path: str, barrier: Any, results: Any) -> None:
     lease = Lease(output_path, timeout=LONG)
     barrier.wait(timeout=60)
     results.put((lease.owner, lease.try_acquire()))
+    barrier.wait(timeout=60)  # stay alive until all tried: a lease whose process is gone on this machine is free
 
 
 def _processes() -> Any:
