@@ -287,8 +287,14 @@ class Lease:
         found = self._store.read(self.path)
         holder = parse_record(found[0]) if found else None
         who = holder.get("worker_id") if holder else None
+        if who is None:  # released under us: release_all() on SIGTERM / a second Ctrl-C, or the release of a stall
+            return (
+                f"{self.output_path}: lease of {self.owner} was released while the step ran (the process is being "
+                "interrupted, or it stalled past the lease timeout); nothing was committed. Rerun: the step is "
+                "interrupted (RUNNING without a live lease) and runs again at once."
+            )
         return (
-            f"{self.output_path}: lease lost by {self.owner}; the lease is now held by {who or 'nobody'}. "
+            f"{self.output_path}: lease lost by {self.owner}; the lease is now held by {who}. "
             f"This worker stalled past the lease timeout ({self.timeout} s) and another worker took the step over; "
             "nothing was committed. Rerun to pick up the other worker's result, or raise --lease_timeout if steps "
             "stall for long (e.g. long GC pauses or suspended VMs)."
