@@ -287,11 +287,12 @@ class Lease:
         found = self._store.read(self.path)
         holder = parse_record(found[0]) if found else None
         who = holder.get("worker_id") if holder else None
-        if who is None:  # released under us: release_all() on SIGTERM / a second Ctrl-C, or the release of a stall
+        if who is None:  # released (release_all on SIGTERM / Ctrl-C), or taken over by a worker that finished since
             return (
-                f"{self.output_path}: lease of {self.owner} was released while the step ran (the process is being "
-                "interrupted, or it stalled past the lease timeout); nothing was committed. Rerun: the step is "
-                "interrupted (RUNNING without a live lease) and runs again at once."
+                f"{self.output_path}: lease of {self.owner} is no longer ours and nobody holds it now: it was released "
+                "while the step ran (this process is being interrupted), or another worker took it over after this "
+                f"one stalled past the lease timeout ({self.timeout} s) and has finished since; nothing was committed. "
+                "Rerun to pick up the other worker's result or to run the step again."
             )
         return (
             f"{self.output_path}: lease lost by {self.owner}; the lease is now held by {who}. "

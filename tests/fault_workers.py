@@ -73,6 +73,8 @@ class WorkerSpec:
     die_at: str | None = None  # key of the step at which the process SIGKILLs itself...
     die_after: str | None = None  # ...right after this commit stage (one of STAGES)
     store_retry_timeout: float | None = None  # retry budget of the gs:// and s3:// stores (default 60 s)
+    store_error_at: str | None = None  # key of the step whose store fails once...
+    store_error_in: str = "release"  # ...while releasing its lease, or reading its status right after acquiring
 
 
 # -- the DAG ------------------------------------------------------------------------------------------------------
@@ -310,9 +312,27 @@ def _install_faults(spec: WorkerSpec, dag: dict[str, Any], inner: Any) -> None:
             store.before[("write", join(hanging, ".artifact.json"))] = hang_once
         else:
             raise ValueError(f"hang_in must be one of {HANG_POINTS}, not {spec.hang_in!r}")
+    if spec.store_error_at is not None:
+        failing = dag[spec.store_error_at].output_path
+        fail_once = _once(lambda data: _store_error(spec.store_error_in))
+        if spec.store_error_in == "release":
+            store.before[("delete_if", join(failing, LOCK_FILENAME))] = fail_once
+        elif spec.store_error_in == "after acquire":
+
+            def fail_next_status_read(data: bytes | None) -> None:
+                store.before[("read", join(failing, STATUS_FILENAME))] = fail_once
+
+            store.after[("create", join(failing, LOCK_FILENAME))] = fail_next_status_read
+            store.after[("swap", join(failing, LOCK_FILENAME))] = fail_next_status_read
+        else:
+            raise ValueError(f"store_error_in must be 'release' or 'after acquire', not {spec.store_error_in!r}")
     protocol, _ = strip_protocol(spec.root)
     for name in ("file", "local") if protocol == "file" else (protocol,):
         register_store(name, lambda: store)
+
+
+def _store_error(where: str) -> None:
+    raise OSError(f"injected store error ({where})")
 
 
 def _once(hook: Callable[[bytes | None], None]) -> Callable[[bytes | None], None]:
