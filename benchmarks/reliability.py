@@ -1,7 +1,9 @@
 """Reliability benchmark: races, crashes and stalls of real worker processes on local disk, gs:// and s3://.
 
 Runs, on each backend: the big race (by default 8 processes x 100 steps of chains and diamonds, all started at once),
-a crash (SIGKILL of a worker holding a lease mid-step, then a successor), a stall (SIGSTOP of a holder until another
+a crash (SIGKILL of a worker holding a lease mid-step, then a successor; again with a 60 s lease, which a successor on
+the same host must not wait for), a store error once while releasing a lease or right after acquiring one (nothing
+lost, no lease leaked), a stall (SIGSTOP of a holder until another
 worker took over and finished, then SIGCONT), a stall right after acquiring the lease, before RUNNING is written, and
 (local disk only) a stall right before saving the artifact.
 It counts every execution of every step function and checks what was committed, then prints a markdown table:
@@ -71,7 +73,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="marin-reliability-") as scratch:
         for backend in args.backends.split(","):
             with _backend_root(backend, Path(scratch)) as make_root:
-                scenarios = ["race", "crash", "stall", "stall before RUNNING"]
+                scenarios = ["race", "crash", "crash, 60 s lease", "stall", "stall before RUNNING"]
+                scenarios += ["store error during release", "store error after acquire"]
                 if backend == "local":  # object stores check the lease on entry only: a stall there is a known window
                     scenarios.append("stall before save")
                 for scenario in scenarios:
@@ -145,7 +148,11 @@ def _run(scenario: str, backend: str, root: str, work: Path, processes: int, ste
         spec = dataclasses.replace(
             spec, steps=FAULT_STEPS, heartbeat_interval=FAULT_LEASE[0], lease_timeout=FAULT_LEASE[1]
         )
-        if scenario == "crash":
+        if scenario.startswith("store error"):
+            return _store_error(scenario, backend, spec, work)
+        if scenario == "crash, 60 s lease":  # same host: the dead holder is seen gone, no timeout is waited
+            spec = dataclasses.replace(spec, lease_timeout=60.0)
+        if scenario.startswith("crash"):
             outcome = fw.run_crash(spec, work)
         else:
             where = {"stall": "step", "stall before RUNNING": "running", "stall before save": "save"}[scenario]
@@ -168,7 +175,7 @@ def _run(scenario: str, backend: str, root: str, work: Path, processes: int, ste
         )
         _expect(row, second.returncode == 0, f"the successor exited {second.returncode}: {second.report}")
         _expect(row, second.takeovers == [fw.VICTIM], f"the successor took over {second.takeovers}")
-        if scenario == "crash":
+        if scenario.startswith("crash"):
             _expect(row, first.returncode == -9, f"the killed worker exited {first.returncode}")
         elif scenario == "stall before save":
             # Whoever's SUCCESS stands must also have written the artifact (it carries the writer's pid).
@@ -179,6 +186,50 @@ def _run(scenario: str, backend: str, root: str, work: Path, processes: int, ste
             _expect(row, first.returncode == fw.EXIT_LEASE_LOST, f"the stalled worker ended with {first.report}")
             _expect(row, _victim_files(spec) == outcome.between, "the stalled worker changed the committed files")
         _expect_once_each(row, outcome.executions, FAULT_STEPS, {fw.VICTIM: attempts})
+    _expect_committed(row, spec)
+    return row
+
+
+def _store_error(scenario: str, backend: str, spec: Any, work: Path) -> Row:
+    """One worker whose store fails once at the victim (releasing its lease, or reading its status right after
+    acquiring), then, for the latter, a second worker that must find the lease free (no takeover, no wait)."""
+    from tests import fault_workers as fw
+
+    where = scenario.removeprefix("store error ").removeprefix("during ")
+    first = fw.Worker(dataclasses.replace(spec, store_error_at=fw.VICTIM, store_error_in=where), work, "faulty")
+    started = time.monotonic()
+    try:
+        faulty = first.finish()
+    finally:
+        first.kill()
+    results = [faulty]
+    if where == "after acquire":
+        second = fw.Worker(spec, work, "rerun")
+        try:
+            results.append(second.finish())
+        finally:
+            second.kill()
+    seconds = time.monotonic() - started
+    executions = fw.read_executions(spec.record_dir)
+    takeovers = sum(len(r.takeovers) for r in results)
+    row = Row(
+        scenario,
+        backend,
+        len(results),
+        FAULT_STEPS,
+        spec.lease_timeout,
+        _count(executions),
+        FAULT_STEPS,
+        takeovers,
+        seconds,
+    )
+    if where == "release":  # a committed step stays committed: the run succeeds
+        _expect(row, faulty.returncode == 0, f"the worker exited {faulty.returncode}: {faulty.report}")
+    else:  # the step fails with the store's error; the rerun finds the lease released
+        _expect(row, faulty.returncode == fw.EXIT_FAILED, f"the faulty worker ended with {faulty.report}")
+        _expect(row, results[-1].returncode == 0, f"the rerun exited {results[-1].returncode}: {results[-1].report}")
+    _expect(row, takeovers == 0, f"{takeovers} takeover(s): a lease was leaked")
+    _expect_once_each(row, executions, FAULT_STEPS, {})
     _expect_committed(row, spec)
     return row
 

@@ -1,4 +1,4 @@
-"""Run settings: force_run_failed, heartbeat interval and lease timeout, scoped to one run.
+"""Run settings: force_run_failed, heartbeat interval, lease timeout and clock-skew allowance, scoped to one run.
 
 ``StepRunner.run`` and ``executor_main`` set them; ``distributed_lock`` reads them when its own arguments
 are None; ``RemoteCallable`` captures them at submit time and re-establishes them inside the job. This module
@@ -15,6 +15,7 @@ from typing import Any
 
 DEFAULT_HEARTBEAT_INTERVAL = 30.0
 DEFAULT_LEASE_TIMEOUT = 90.0
+DEFAULT_CLOCK_SKEW_ALLOWANCE = 300.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,6 +23,9 @@ class RunSettings:
     force_run_failed: bool = True
     heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL
     lease_timeout: float = DEFAULT_LEASE_TIMEOUT
+    # How far another machine's clock may be off: a lease whose written timestamp is older than lease_timeout plus
+    # this is stale at once; younger ones are judged by watching them (DESIGN §5a).
+    clock_skew_allowance: float = DEFAULT_CLOCK_SKEW_ALLOWANCE
     # The Fray client chosen for this run (None: resolved lazily by remote() on first use).
     fray_client: Any = None
     # Called by a heartbeat that finds its lease taken over, with the LeaseLostError. Set inside a remote job's

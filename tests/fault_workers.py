@@ -7,9 +7,11 @@ error, takeovers, the steps it waited for and how long after their holder's comm
 step's function appends a line to a per-step file in a side directory (``O_APPEND``, one machine), which is how tests
 count executions on any backend.
 
-Faults are set up inside the worker: a step can block while holding its lease (inside its function, right after
-acquiring, or right before saving its artifact) so that the parent can SIGKILL or SIGSTOP the process there, and a
-process can SIGKILL itself right after one commit stage (outputs, artifact, info, SUCCESS). Stops always come from
+Faults are set up inside the worker, by the step function itself or by a ``FaultInjectingStore`` (the real store of
+the root, registered in its place through ``register_store``): a step can block while holding its lease (inside its
+function, right before writing RUNNING, or right before writing its artifact) so that the parent can SIGKILL or
+SIGSTOP the process there, and a process can SIGKILL itself right after one commit stage (outputs, artifact, info,
+SUCCESS). Nothing of marin_exec is patched. Stops always come from
 the parent: a process that stopped itself was sometimes continued at once in our sandbox. The parent side
 (``Worker``, ``run_race``, ``run_crash``, ``run_stall``) starts workers and collects what happened.
 
@@ -65,10 +67,14 @@ class WorkerSpec:
     wait_for_go: bool = False
     signal_dir: str | None = None  # where hanging steps announce themselves and look for "resume"
     hang_at: str | None = None  # key of the step that blocks (holding its lease) until signal_dir/resume exists...
-    hang_in: str = "step"  # ...inside its function ("step"), before writing RUNNING ("running") or saving ("save")
+    hang_in: str = (
+        "step"  # ...inside its function ("step"), before writing RUNNING ("running") or its artifact ("save")
+    )
     die_at: str | None = None  # key of the step at which the process SIGKILLs itself...
     die_after: str | None = None  # ...right after this commit stage (one of STAGES)
     store_retry_timeout: float | None = None  # retry budget of the gs:// and s3:// stores (default 60 s)
+    store_error_at: str | None = None  # key of the step whose store fails once...
+    store_error_in: str = "release"  # ...while releasing its lease, or reading its status right after acquiring
 
 
 # -- the DAG ------------------------------------------------------------------------------------------------------
@@ -224,66 +230,121 @@ def _die() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _install_faults(spec: WorkerSpec, dag: dict[str, Any]) -> None:
-    """Wrap one point of the commit so that this process dies or blocks right there, for its victim step only."""
-    from marin_exec.runtime import step_job as step_spec
-    from marin_exec.status.status import STATUS_SUCCESS, StatusFile
-    from marin_exec.storage.artifact import Artifact
+Hook = Callable[[bytes | None], None]
 
+
+class FaultInjectingStore:
+    """The real store of the worker's root (local disk, GCS or S3), registered in its place through
+    ``register_store``, with hooks run before or after chosen operations on chosen objects.
+
+    A hook is ``hook(data)``, keyed by (operation, path); operations are read, create, swap, delete_if, write and
+    fenced (the lease check that opens each commit write). Everything else is the inner store's own behaviour.
+    """
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.atomic = inner.atomic
+        self.conditional_delete = inner.conditional_delete
+        self.before: dict[tuple[str, str], Hook] = {}
+        self.after: dict[tuple[str, str], Hook] = {}
+
+    def _hook(self, hooks: dict[tuple[str, str], Hook], op: str, path: str, data: Any) -> None:
+        hook = hooks.get((op, path.rstrip("/")))
+        if hook is not None:
+            hook(data)
+
+    def _call(self, op: str, path: str, data: bytes | None, *args: Any) -> Any:
+        self._hook(self.before, op, path, data)
+        result = getattr(self.inner, op)(path, *args)
+        self._hook(self.after, op, path, data)
+        return result
+
+    def read(self, path: str) -> Any:
+        return self._call("read", path, None)
+
+    def read_many(self, paths: list[str]) -> Any:
+        from marin_exec.storage.protocol import read_or_error
+
+        batch = getattr(self.inner, "read_many", None)
+        return batch(paths) if batch is not None else [read_or_error(self.inner, path) for path in paths]
+
+    def create(self, path: str, data: bytes) -> Any:
+        return self._call("create", path, data, data)
+
+    def swap(self, path: str, data: bytes, expected: Any) -> Any:
+        return self._call("swap", path, data, data, expected)
+
+    def delete_if(self, path: str, expected: Any) -> Any:
+        return self._call("delete_if", path, None, expected)
+
+    def write(self, path: str, data: bytes) -> None:
+        self._call("write", path, data, data)
+
+    def fenced(self, path: str, expected: Any) -> Any:
+        self._hook(self.before, "fenced", path, None)
+        return self.inner.fenced(path, expected)
+
+
+def _install_faults(spec: WorkerSpec, dag: dict[str, Any], inner: Any) -> None:
+    """Register a FaultInjectingStore for the root's protocol so that this process dies or blocks at one point of
+    its victim step's commit (the victim's own objects only; every other step runs unhindered)."""
+    from marin_exec.status.status import LOCK_FILENAME, STATUS_FILENAME, STATUS_SUCCESS, join
+    from marin_exec.status.step_status import INFO_FILENAME
+    from marin_exec.storage.protocol import strip_protocol
+    from marin_exec.storage.store import register_store
+
+    store = FaultInjectingStore(inner)
     if spec.die_at is not None and spec.die_after in ("artifact", "info", "status"):
-        victim = dag[spec.die_at].output_path.rstrip("/")
-        if spec.die_after == "artifact":
-            save = Artifact.save
-
-            def save_then_die(obj: Any, path: str) -> None:
-                save(obj, path)
-                if path.rstrip("/") == victim:
-                    _die()
-
-            Artifact.save = staticmethod(save_then_die)  # type: ignore[method-assign]
-        elif spec.die_after == "info":
-            write_info = step_spec.write_info
-
-            def write_info_then_die(path: str, info: dict[str, Any]) -> None:
-                write_info(path, info)
-                if path.rstrip("/") == victim:
-                    _die()
-
-            step_spec.write_info = write_info_then_die  # type: ignore[assignment]
+        victim = dag[spec.die_at].output_path
+        if spec.die_after == "status":
+            store.after[("write", join(victim, STATUS_FILENAME))] = lambda data: (
+                _die() if data == STATUS_SUCCESS.encode() else None
+            )
         else:
-            write = StatusFile.write
-
-            def write_status_then_die(self: StatusFile, status: str) -> None:
-                write(self, status)
-                if status == STATUS_SUCCESS and self.output_path.rstrip("/") == victim:
-                    _die()
-
-            StatusFile.write = write_status_then_die  # type: ignore[method-assign]
+            name = ".artifact.json" if spec.die_after == "artifact" else INFO_FILENAME
+            store.after[("write", join(victim, name))] = lambda data: _die()
     if spec.hang_at is not None and spec.hang_in != "step":
-        hanging = dag[spec.hang_at].output_path.rstrip("/")
+        hanging = dag[spec.hang_at].output_path
+        hang_once = _once(lambda data: _hang(spec.signal_dir, spec.hang_at or ""))
         if spec.hang_in == "running":
-            from marin_exec.runtime.heartbeat import Heartbeat
-
-            start = Heartbeat.start
-
-            def hang_then_start(self: Heartbeat) -> Heartbeat:
-                # distributed_lock starts the heartbeat right after acquiring the lease, before it writes RUNNING.
-                if self.lease.output_path.rstrip("/") == hanging:
-                    _hang(spec.signal_dir, spec.hang_at or "")
-                return start(self)
-
-            Heartbeat.start = hang_then_start  # type: ignore[method-assign]
+            # The first lease check after acquiring opens the RUNNING write: block right before it.
+            store.before[("fenced", join(hanging, LOCK_FILENAME))] = hang_once
         elif spec.hang_in == "save":
-            save_artifact = Artifact.save
-
-            def hang_then_save(obj: Any, path: str) -> None:
-                if path.rstrip("/") == hanging:
-                    _hang(spec.signal_dir, spec.hang_at or "")
-                save_artifact(obj, path)
-
-            Artifact.save = staticmethod(hang_then_save)  # type: ignore[method-assign]
+            store.before[("write", join(hanging, ".artifact.json"))] = hang_once
         else:
             raise ValueError(f"hang_in must be one of {HANG_POINTS}, not {spec.hang_in!r}")
+    if spec.store_error_at is not None:
+        failing = dag[spec.store_error_at].output_path
+        fail_once = _once(lambda data: _store_error(spec.store_error_in))
+        if spec.store_error_in == "release":
+            store.before[("delete_if", join(failing, LOCK_FILENAME))] = fail_once
+        elif spec.store_error_in == "after acquire":
+
+            def fail_next_status_read(data: bytes | None) -> None:
+                store.before[("read", join(failing, STATUS_FILENAME))] = fail_once
+
+            store.after[("create", join(failing, LOCK_FILENAME))] = fail_next_status_read
+            store.after[("swap", join(failing, LOCK_FILENAME))] = fail_next_status_read
+        else:
+            raise ValueError(f"store_error_in must be 'release' or 'after acquire', not {spec.store_error_in!r}")
+    protocol, _ = strip_protocol(spec.root)
+    for name in ("file", "local") if protocol == "file" else (protocol,):
+        register_store(name, lambda: store)
+
+
+def _store_error(where: str) -> None:
+    raise OSError(f"injected store error ({where})")
+
+
+def _once(hook: Callable[[bytes | None], None]) -> Callable[[bytes | None], None]:
+    done: list[bool] = []
+
+    def run(data: bytes | None) -> None:
+        if not done:
+            done.append(True)
+            hook(data)
+
+    return run
 
 
 class _Observer(logging.Handler):
@@ -311,7 +372,7 @@ class _Observer(logging.Handler):
 def worker_main(argv: list[str]) -> int:
     """Entry point of a worker process (see the module docstring); returns its exit code."""
     from marin_exec import LeaseLostError, StepRunner, StepsFailed
-    from marin_exec.storage.store import register_store
+    from marin_exec.storage.store import register_store, store_for
 
     spec = WorkerSpec(**json.loads(argv[1]))
     if spec.store_retry_timeout is not None:
@@ -322,6 +383,7 @@ def worker_main(argv: list[str]) -> int:
         register_store("gs", lambda: GcsStore(retry_timeout=budget))
         register_store("s3", lambda: S3Store(retry_timeout=budget))
     dag = build_dag(spec)
+    _install_faults(spec, dag, store_for(spec.root + "/x"))
     observer = _Observer({s.output_path: key for key, s in dag.items()}, {s.name: key for key, s in dag.items()})
     package_logger = logging.getLogger("marin_exec")
     package_logger.setLevel(logging.INFO)
@@ -331,7 +393,6 @@ def worker_main(argv: list[str]) -> int:
     stderr.setFormatter(logging.Formatter(f"%(asctime)s [{os.getpid()}] %(name)s %(levelname)s %(message)s"))
     package_logger.addHandler(stderr)
     package_logger.propagate = False
-    _install_faults(spec, dag)
 
     order = list(dag.values())
     random.Random(spec.order_seed).shuffle(order)

@@ -155,25 +155,9 @@ def _reexports(path: pathlib.Path) -> list[str]:
     return [name for name in listed if name in imported]
 
 
-_OWNED_BY_ISSUE_10 = {"runtime/commit.py", "runtime/distributed_lock.py"}
-
-
 @pytest.mark.parametrize(
     "path",
-    [
-        pytest.param(
-            p,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="re-exports LeaseLostError in __all__; the file's body belongs to issue 10 (lease/commit) "
-                "right now, so the one-line removal waits for that merge",
-            ),
-        )
-        if str(p.relative_to(PACKAGE)) in _OWNED_BY_ISSUE_10
-        else p
-        for p in sorted(PACKAGE.rglob("*.py"))
-        if p.name != "__init__.py" or p.parent != PACKAGE
-    ],
+    [p for p in sorted(PACKAGE.rglob("*.py")) if p.name != "__init__.py" or p.parent != PACKAGE],
     ids=lambda p: str(p.relative_to(PACKAGE)),
 )
 def test_no_module_inside_the_package_re_exports_what_it_imports(path: pathlib.Path):

@@ -127,6 +127,8 @@ class _Run:
             unmatched_patterns=unmatched,
         )
         if self.dry_run:
+            if self.first_error is not None:
+                raise self.first_error
             classify(self.graph.nodes.values(), self.force_run_failed)
         else:
             self._raise_failures(report)
@@ -218,6 +220,8 @@ class _Run:
         if isinstance(status, BaseException):
             node.outcome.status = None
             node.outcome.reason = f"status could not be read: {status!r}"
+            if self.dry_run and self.first_error is None:  # an unread step must not be shown as "will run"
+                self.first_error = status
         else:
             node.outcome.status = status
         if self.dry_run:

@@ -1,8 +1,10 @@
-"""The commit scope: how ``disk_cached`` and an inner ``distributed_lock`` share one lease (DESIGN §3).
+"""The commit scope: how ``disk_cached`` and an inner ``distributed_lock`` share one lease (DESIGN §3, §5a).
 
 ``disk_cached`` opens a scope for its output path. A ``distributed_lock`` that runs inside a scope for the same
 path hands its lease (and heartbeat) to the scope instead of releasing it, so the lease is held until the final
-status write, which goes through ``CommitScope.fenced``. This module writes nothing itself.
+status write. Fencing is per write: each commit write (artifact, info, SUCCESS) runs inside ``fenced(path)``,
+which holds the lease's mutex for that one write only, never while ``fn`` or ``save`` as a whole runs, so the
+heartbeat keeps refreshing throughout. This module writes nothing itself.
 """
 
 from __future__ import annotations
@@ -11,8 +13,6 @@ import contextlib
 from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import TYPE_CHECKING
-
-from marin_exec.errors import LeaseLostError
 
 if TYPE_CHECKING:
     from marin_exec.runtime.heartbeat import Heartbeat
@@ -59,6 +59,18 @@ class CommitScope:
 
 
 @contextlib.contextmanager
+def fenced(output_path: str) -> Iterator[None]:
+    """Run one commit write for ``output_path`` under the lease of its open commit scope (LeaseLostError when the
+    lease is no longer ours); outside any scope, unfenced. Keep the block to one write: it blocks the refresh."""
+    scope = scope_for(output_path)
+    if scope is None:
+        yield
+        return
+    with scope.fenced():
+        yield
+
+
+@contextlib.contextmanager
 def commit_scope(output_path: str) -> Iterator[CommitScope]:
     scope = CommitScope(output_path)
     token = _SCOPES.set((*_SCOPES.get(), scope))
@@ -82,4 +94,4 @@ def _normalise(path: str) -> str:
     return path.rstrip("/")
 
 
-__all__ = ["CommitScope", "commit_scope", "scope_for", "LeaseLostError"]
+__all__ = ["CommitScope", "commit_scope", "fenced", "scope_for"]

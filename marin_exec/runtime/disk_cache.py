@@ -1,8 +1,10 @@
 """``disk_cached(fn, output_path, save=, load=)``: run a step once and remember that it succeeded (DESIGN §3).
 
-SUCCESS is written last, after ``save``; FAILED is written when ``fn`` raises. A commit scope keeps the lease of
-an inner ``distributed_lock`` until the final status write, which is fenced by that lease. It takes no lock by
-itself and never decides where ``fn`` runs.
+SUCCESS is written last, after ``save``; FAILED is written when ``fn`` or ``save`` raises an ``Exception`` (an
+interrupt, ``KeyboardInterrupt`` or ``SystemExit``, writes nothing and releases the lease). A commit scope keeps
+the lease of an inner ``distributed_lock`` until the final status write; each commit write is fenced by that lease
+on its own (nothing is held while ``fn`` or ``save`` runs, so the heartbeat refreshes throughout). It takes no
+lock by itself and never decides where ``fn`` runs.
 """
 
 from __future__ import annotations
@@ -43,18 +45,21 @@ def disk_cached(
             return _load(output_path, load)
         except LeaseLostError:
             raise  # another worker owns the step now: write nothing
-        except BaseException:
+        except Exception:
             _record_failure(scope, status, output_path)
             raise
+        # KeyboardInterrupt, SystemExit: no FAILED; the scope releases the lease, and RUNNING without a live
+        # lease reads as interrupted, which reruns at once (DESIGN §5a).
         try:
-            # Save inside the fence: on local disk it holds the directory lock, so the artifact and info of a worker
-            # that stalls here can never land over a successor's (object stores check on entry only).
+            # Not inside the fence: a save may outlast the lease timeout, and the heartbeat must refresh meanwhile.
+            # Its commit writes (artifact, info) are each fenced on their own (commit.fenced); this checks on entry.
             with scope.fenced():
-                if save is not None:
-                    save(result, output_path)
+                pass
+            if save is not None:
+                save(result, output_path)
         except LeaseLostError:
             raise
-        except BaseException:
+        except Exception:
             _record_failure(scope, status, output_path)
             raise
         with scope.fenced():

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from marin_exec.errors import LeaseLostError, PreviousStepFailed, StepAlreadyDone
+from marin_exec.errors import PreviousStepFailed, StepAlreadyDone
 from marin_exec.runtime.commit import scope_for
 from marin_exec.runtime.heartbeat import Heartbeat
 from marin_exec.settings import current_run_settings
@@ -53,12 +53,17 @@ def distributed_lock(
             )
 
         status = StatusFile(output_path)
-        lease = Lease(output_path, timeout=timeout)
+        lease = Lease(output_path, timeout=timeout, clock_skew_allowance=settings.clock_skew_allowance)
         enclosing = scope_for(output_path)
         if enclosing is not None:
             enclosing.locked = True  # disk_cached writes no status unless we hand it the lease
         _acquire(lease, status, force)
-        heartbeat = Heartbeat(lease, interval, on_lost=settings.on_lost_lease).start()
+        try:  # nothing between acquiring and the first heartbeat may leak the lease
+            _check_after_acquiring(lease, status, force)
+            heartbeat = Heartbeat(lease, interval, on_lost=settings.on_lost_lease).start()
+        except BaseException:
+            lease.release()
+            raise
         handed_over = False
         try:
             # Fenced: a holder that stalled right after acquiring must neither write RUNNING over the SUCCESS of
@@ -72,8 +77,8 @@ def distributed_lock(
                 scope.adopt(lease, heartbeat)
                 handed_over = True
             return result
-        except BaseException:
-            if heartbeat.lost:
+        except BaseException as error:
+            if heartbeat.lost and isinstance(error, Exception):  # an interrupt stays an interrupt
                 # The step ran on, but another worker owns it now: report that, not the step's own error.
                 heartbeat.stop()
                 heartbeat.check()
@@ -101,25 +106,30 @@ def _acquire(lease: Lease, status: StatusFile, force: bool) -> None:
     started = time.monotonic()
     waited_for: str | None = None
     while True:
-        current = status.read()
-        if current == STATUS_SUCCESS:
-            raise StepAlreadyDone(f"{lease.output_path}: already succeeded")
-        if current == STATUS_FAILED and not force:
-            raise PreviousStepFailed(
-                f"{lease.output_path}: this step failed in an earlier run (status FAILED). Fix the cause and rerun "
-                "with --force_run_failed true (StepRunner.run(force_run_failed=True)) to run it again."
-            )
+        _refuse_if_settled(lease.output_path, status.read(), force)
         if lease.try_acquire():
-            break
+            return
         if waited_for is None:
             holder = lease.holder()
             waited_for = holder.get("worker_id") if holder else "another worker"
             logger.info(f"{lease.output_path}: waiting for {waited_for}, which holds the lease")
         wait_for_holder(started)
-    # Another holder may have finished between our status read and our acquisition.
-    if status.read() == STATUS_SUCCESS:
-        lease.release()
-        raise StepAlreadyDone(f"{lease.output_path}: already succeeded")
 
 
-__all__ = ["distributed_lock", "LeaseLostError"]
+def _check_after_acquiring(lease: Lease, status: StatusFile, force: bool) -> None:
+    """The rules of ``_acquire`` again, now holding the lease: another holder may have written SUCCESS or FAILED
+    and released between our status read and our acquisition (DESIGN §5a). The caller releases if this raises."""
+    _refuse_if_settled(lease.output_path, status.read(), force)
+
+
+def _refuse_if_settled(output_path: str, current: str | None, force: bool) -> None:
+    if current == STATUS_SUCCESS:
+        raise StepAlreadyDone(f"{output_path}: already succeeded")
+    if current == STATUS_FAILED and not force:
+        raise PreviousStepFailed(
+            f"{output_path}: this step failed in an earlier run (status FAILED). Fix the cause and rerun "
+            "with --force_run_failed true (StepRunner.run(force_run_failed=True)) to run it again."
+        )
+
+
+__all__ = ["distributed_lock"]

@@ -6,6 +6,7 @@ lease. A lease is never refreshed twice at once, and ``stop()`` returns only onc
 A lost lease sets a flag that ``check()`` turns into ``LeaseLostError`` (the step's wrappers check it before
 committing) and calls an optional ``on_lost`` hook, e.g. to end a job. Transient storage errors are retried
 on the next beat; only a lost compare-and-swap counts as losing the lease. It never raises into the step.
+``release_all()`` stops every heartbeat and releases every lease of the process (SIGTERM, a second Ctrl-C).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import time
 from collections.abc import Callable
 
 from marin_exec.errors import LeaseLostError
-from marin_exec.status.status import Lease
+from marin_exec.status.status import Lease, held_leases
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +95,7 @@ class _Keeper:
         self._idle_workers = 0
         self._workers = 0
         self._thread: threading.Thread | None = None
+        self._registered: set[Heartbeat] = set()  # started and not stopped
         self.forked_away = False  # set in a forked child, where none of this process's threads exist
 
     def register(self, heartbeat: Heartbeat) -> None:
@@ -101,6 +103,7 @@ class _Keeper:
             if heartbeat._keeper is not None or heartbeat._stopped:
                 return
             heartbeat._keeper = self
+            self._registered.add(heartbeat)
             self._schedule(heartbeat)
             if self._thread is None or not self._thread.is_alive():  # first use, or the keeper died (logged)
                 self._thread = threading.Thread(target=self._run, name="marin-exec-lease-keeper", daemon=True)
@@ -112,6 +115,7 @@ class _Keeper:
             return
         with self._lock:
             heartbeat._stopped = True
+            self._registered.discard(heartbeat)
             if heartbeat._entry is not None:
                 self._heap.remove(heartbeat._entry)
                 heapq.heapify(self._heap)
@@ -120,6 +124,10 @@ class _Keeper:
                 self._queue.remove(heartbeat)
             while heartbeat._refreshing_in not in (None, threading.get_ident()):
                 self._refresh_ended.wait()
+
+    def registered(self) -> list[Heartbeat]:
+        with self._lock:
+            return list(self._registered)
 
     def _schedule(self, heartbeat: Heartbeat) -> None:
         entry = (time.monotonic() + heartbeat.interval, next(self._sequence), heartbeat)
@@ -185,6 +193,27 @@ class _Keeper:
 
 _KEEPER: _Keeper | None = None
 _KEEPER_LOCK = threading.Lock()
+
+
+def release_all() -> list[str]:
+    """Stop every heartbeat of this process and release every lease it holds; returns their output paths.
+
+    For SIGTERM and a second Ctrl-C. Call it from a thread that is not inside marin_exec (e.g. one the signal
+    handler starts), since it waits for refreshes in flight. It never raises. Steps still running find their lease
+    gone at their next commit write (LeaseLostError) and commit nothing; their RUNNING status without a live lease
+    reads as interrupted (``step_status.is_interrupted``) and reruns at once.
+    """
+    keeper = _KEEPER
+    if keeper is not None and not keeper.forked_away:
+        for heartbeat in keeper.registered():
+            heartbeat.stop()
+    released = []
+    for lease in held_leases():
+        lease.release()  # logs its own errors
+        released.append(lease.output_path)
+    if released:
+        logger.warning(f"released {len(released)} lease(s) of this process: {', '.join(released)}")
+    return released
 
 
 def _current_keeper() -> _Keeper:

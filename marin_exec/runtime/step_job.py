@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from marin_exec.plain import as_repr, to_plain
-from marin_exec.runtime.commit import scope_for
+from marin_exec.runtime.commit import fenced, scope_for
 from marin_exec.runtime.disk_cache import disk_cached
 from marin_exec.runtime.distributed_lock import distributed_lock
 from marin_exec.settings import current_run_settings
@@ -51,10 +51,13 @@ def run_step(job: StepJob, output_path: str) -> Any:
     started = time.time()
 
     def save(result: Any, path: str) -> None:
-        Artifact.save(result, path)
+        with fenced(path):  # each commit write under the lease on its own (DESIGN §5a)
+            Artifact.save(result, path)
         scope = scope_for(path)
         holder = scope.lease.owner if scope is not None and scope.lease is not None else None
-        write_info(path, {**job.info, "worker_id": holder, "start_time": _iso(started), "end_time": _iso(time.time())})
+        info = {**job.info, "worker_id": holder, "start_time": _iso(started), "end_time": _iso(time.time())}
+        with fenced(path):
+            write_info(path, info)
 
     def load(path: str) -> Any:
         if not Artifact.exists(path) and has_our_marker(path):

@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from marin_exec.errors import LeaseLostError, StorageConflict
+from marin_exec.settings import DEFAULT_CLOCK_SKEW_ALLOWANCE
+from marin_exec.status.lease_record import LIVE, describe_lease, make_record, parse_record
 from marin_exec.storage.protocol import Token
 from marin_exec.storage.store import store_for
 
@@ -38,6 +40,15 @@ _PROCESS_NONCE = uuid.uuid4().hex[:8]
 # Notified whenever a lease held in this process is released, so that waiters here wake at once.
 _RELEASED = threading.Condition()
 _FIRST_POLL, _MAX_POLL = 0.005, 0.5
+# Every Lease of this process that holds its lease now, for release_all (heartbeat.py) on SIGTERM / a second Ctrl-C.
+_HELD: dict[int, Lease] = {}
+_HELD_LOCK = threading.Lock()
+
+
+def held_leases() -> list[Lease]:
+    """The leases this process holds now (a snapshot)."""
+    with _HELD_LOCK:
+        return list(_HELD.values())
 
 
 def wait_for_release(timeout: float) -> None:
@@ -100,19 +111,34 @@ def parse_status(data: bytes) -> str | None:
 class Lease:
     """A time-limited, exclusive claim on the step at ``output_path``.
 
-    The lease file holds ``{"worker_id", "timestamp"}``. A lease whose timestamp is older than ``timeout`` seconds
-    is stale and may be taken over. Every transition is a create-only or compare-and-swap on the backend, so of
-    several workers racing, exactly one wins. A released lease is written as ``{"worker_id": null}`` and then
-    deleted if still unchanged, so release is safe even where a conditional delete is not enforced.
+    The lease file holds a record (``lease_record``: worker id, timestamp, host, pid, boot id, step, start). Another
+    worker's lease is stale when this Lease has seen the same bytes for ``timeout`` seconds of its own monotonic
+    clock (so clock skew between machines does not matter), or at once when one read says so (``describe_lease``:
+    written here by a dead process, or written longer ago than timeout + ``clock_skew_allowance``). Every
+    transition is a create-only or compare-and-swap on the backend, so of several workers racing, exactly one
+    wins. A released lease is written as ``{"worker_id": null}`` and then deleted if still unchanged, so release
+    is safe even where a conditional delete is not enforced.
     """
 
-    def __init__(self, output_path: str, *, timeout: float, owner: str | None = None) -> None:
+    def __init__(
+        self,
+        output_path: str,
+        *,
+        timeout: float,
+        owner: str | None = None,
+        clock_skew_allowance: float = DEFAULT_CLOCK_SKEW_ALLOWANCE,
+        step: str | None = None,
+    ) -> None:
         self.output_path = output_path
         self.path = join(output_path, LOCK_FILENAME)
         self.timeout = timeout
+        self.clock_skew_allowance = clock_skew_allowance
+        self.step = step or output_path
+        self._started = 0.0  # when this Lease last acquired
+        self._seen: tuple[bytes, float] | None = None  # another holder's record, and since when (monotonic)
         # Unique per Lease object: two leases of one thread (or of a reused thread id) never pass for each other.
         self.owner = owner or f"{worker_id()}-{uuid.uuid4().hex[:6]}"
-        self._token: Token | None = None
+        self.__token: Token | None = None
         self._store = store_for(self.path)
         # Serialises the heartbeat's refresh with fenced writes and release: both use (and refresh replaces)
         # the token, so letting them interleave would make a healthy holder think it lost its lease.
@@ -122,16 +148,29 @@ class Lease:
     def held(self) -> bool:
         return self._token is not None
 
+    @property
+    def _token(self) -> Token | None:
+        return self.__token
+
+    @_token.setter
+    def _token(self, token: Token | None) -> None:
+        self.__token = token
+        with _HELD_LOCK:
+            if token is None:
+                _HELD.pop(id(self), None)
+            else:
+                _HELD[id(self)] = self
+
     def _record(self) -> bytes:
-        return json.dumps({"worker_id": self.owner, "timestamp": time.time()}).encode()
+        return make_record(self.owner, step=self.step, started=self._started)
 
     def holder(self) -> dict[str, Any] | None:
         """The current lease record if a live (unreleased, not stale) holder has it, else None."""
         found = self._store.read(self.path)
         if found is None:
             return None
-        record = _parse_record(found[0])
-        if record is None or record.get("worker_id") is None or self._is_stale(record):
+        record = parse_record(found[0])
+        if record is None or record.get("worker_id") is None or self._is_stale(record, found[0]):
             return None
         return record
 
@@ -143,6 +182,7 @@ class Lease:
         """
         found = self._store.read(self.path)
         if found is None:
+            self._started = time.time()
             try:
                 self._token = self._store.create(self.path, self._record())
                 return True
@@ -151,15 +191,18 @@ class Lease:
                 if found is None:
                     return False  # released again in between: the caller polls again
         data, token = found
-        record = _parse_record(data)
-        if record is not None and record.get("worker_id") is not None and not self._is_stale(record):
-            return False
+        record = parse_record(data)
         if record is not None and record.get("worker_id") is not None:
+            if not self._is_stale(record, data):
+                return False
+            view = self._view(record)
+            age = "unknown" if view.heartbeat_age is None else f"{view.heartbeat_age:.1f} s"
+            reason = "its process is gone" if view.state == "dead" else f"unchanged for the timeout {self.timeout} s"
             logger.warning(
-                f"{self.output_path}: taking over the stale lease of {record.get('worker_id')} "
-                f"(last heartbeat {time.time() - float(record.get('timestamp', 0)):.1f} s ago, "
-                f"timeout {self.timeout} s)"
+                f"{self.output_path}: taking over the stale lease of {view.holder} on {view.host or 'an unknown host'}"
+                f" ({reason}; written timestamp {age} ago)"
             )
+        self._started = time.time()
         try:
             self._token = self._store.swap(self.path, self._record(), token)
             return True
@@ -191,21 +234,33 @@ class Lease:
             yield
 
     def release(self) -> None:
-        """Give the lease up if it is still ours; never touches another holder's lease."""
+        """Give the lease up if it is still ours; never touches another holder's lease, and never raises.
+
+        A storage error is logged and the lease left to go stale: a committed step stays committed, and a step's
+        own exception stays the one its caller sees (DESIGN §5a).
+        """
         with self._mutex:
             token, self._token = self._token, None
             if token is None:
                 return
-            if self._store.conditional_delete:
-                self._store.delete_if(self.path, token)
-                self._notify_released()
-                return
             try:
-                released = self._store.swap(self.path, self._released_record(), token)
-            except StorageConflict:
-                return
-            self._store.delete_if(self.path, released)
+                self._give_up(token)
+            except Exception as error:
+                logger.warning(
+                    f"{self.step}: could not release the lease at {self.path} ({error!r}); it goes stale after "
+                    f"{self.timeout} s unless its holder's process is seen gone first"
+                )
         self._notify_released()
+
+    def _give_up(self, token: Token) -> None:
+        if self._store.conditional_delete:
+            self._store.delete_if(self.path, token)
+            return
+        try:
+            released = self._store.swap(self.path, self._released_record(), token)
+        except StorageConflict:
+            return
+        self._store.delete_if(self.path, released)
 
     @staticmethod
     def _notify_released() -> None:
@@ -216,27 +271,33 @@ class Lease:
         # Unique bytes per releaser: object stores recognise a lost-reply retry of our own write by its content.
         return json.dumps({"worker_id": None, "released_by": self.owner, "timestamp": time.time()}).encode()
 
-    def _is_stale(self, record: dict[str, Any]) -> bool:
-        try:
-            return time.time() - float(record.get("timestamp", 0)) > self.timeout
-        except (TypeError, ValueError):
+    def _view(self, record: dict[str, Any]) -> Any:
+        return describe_lease(record, timeout=self.timeout, clock_skew_allowance=self.clock_skew_allowance)
+
+    def _is_stale(self, record: dict[str, Any], data: bytes) -> bool:
+        """Stale at once by one read (dead holder, or far too old), or by these bytes unchanged for ``timeout``."""
+        if self._view(record).state != LIVE:
             return True
+        now = time.monotonic()
+        if self._seen is None or self._seen[0] != data:
+            self._seen = (data, now)
+            return False
+        return now - self._seen[1] >= self.timeout
 
     def _lost_message(self) -> str:
         found = self._store.read(self.path)
-        holder = _parse_record(found[0]) if found else None
+        holder = parse_record(found[0]) if found else None
         who = holder.get("worker_id") if holder else None
+        if who is None:  # released (release_all on SIGTERM / Ctrl-C), or taken over by a worker that finished since
+            return (
+                f"{self.output_path}: lease of {self.owner} is no longer ours and nobody holds it now: it was released "
+                "while the step ran (this process is being interrupted), or another worker took it over after this "
+                f"one stalled past the lease timeout ({self.timeout} s) and has finished since; nothing was committed. "
+                "Rerun to pick up the other worker's result or to run the step again."
+            )
         return (
-            f"{self.output_path}: lease lost by {self.owner}; the lease is now held by {who or 'nobody'}. "
+            f"{self.output_path}: lease lost by {self.owner}; the lease is now held by {who}. "
             f"This worker stalled past the lease timeout ({self.timeout} s) and another worker took the step over; "
             "nothing was committed. Rerun to pick up the other worker's result, or raise --lease_timeout if steps "
             "stall for long (e.g. long GC pauses or suspended VMs)."
         )
-
-
-def _parse_record(data: bytes) -> dict[str, Any] | None:
-    try:
-        record = json.loads(data)
-    except ValueError:
-        return None
-    return record if isinstance(record, dict) else None

@@ -7,6 +7,8 @@ output paths in at most three rounds — statuses, the artifacts of the SUCCESSe
 one — and each round is one ``read_many``, which object stores serve with overlapped requests. A step of ours
 costs two reads, an older executor's three; one whose status is in the older JSON-lines format costs one, since
 marin_exec only ever writes a bare token, so such a SUCCESS cannot be an incomplete commit of ours.
+``read_lease_view`` and ``is_interrupted`` tell, from one read each, a step still running elsewhere from one whose
+worker was interrupted (RUNNING without a live lease).
 """
 
 from __future__ import annotations
@@ -16,7 +18,18 @@ import time
 from collections.abc import Sequence
 
 from marin_exec.settings import current_run_settings
-from marin_exec.status.status import STATUS_SUCCESS, STATUSES, Lease, StatusFile, join, parse_status, wait_for_holder
+from marin_exec.status.lease_record import LIVE, LeaseView, describe_lease, parse_record
+from marin_exec.status.status import (
+    LOCK_FILENAME,
+    STATUS_RUNNING,
+    STATUS_SUCCESS,
+    STATUSES,
+    Lease,
+    StatusFile,
+    join,
+    parse_status,
+    wait_for_holder,
+)
 from marin_exec.storage.artifact import Artifact
 from marin_exec.storage.protocol import Found
 from marin_exec.storage.store import read_many, store_for
@@ -45,6 +58,20 @@ def read_statuses(output_paths: Sequence[str]) -> list[str | None | Exception]:
     return results
 
 
+def read_lease_view(output_path: str) -> LeaseView:
+    """The step's lease as one read shows it (``describe_lease`` under the run settings), for a status display."""
+    path = join(output_path, LOCK_FILENAME)
+    found = store_for(path).read(path)
+    settings = current_run_settings()
+    record = None if found is None else parse_record(found[0])
+    return describe_lease(record, timeout=settings.lease_timeout, clock_skew_allowance=settings.clock_skew_allowance)
+
+
+def is_interrupted(status: str | None, lease: LeaseView) -> bool:
+    """RUNNING without a live lease: its worker was interrupted (or died); the step reruns at once (DESIGN §5a)."""
+    return status == STATUS_RUNNING and lease.state != LIVE
+
+
 def has_our_marker(output_path: str) -> bool:
     """Whether ``.executor_info`` at ``output_path`` was written by this executor (so an artifact is expected)."""
     path = join(output_path, INFO_FILENAME)
@@ -57,7 +84,8 @@ def clear_success(output_path: str) -> None:
     A worker that re-ran the step meanwhile committed its artifact and SUCCESS under that lease; status tokens are
     the file's bytes, so without the lease a second clearer could not tell that SUCCESS from the incomplete one.
     """
-    lease = Lease(output_path, timeout=current_run_settings().lease_timeout)
+    settings = current_run_settings()
+    lease = Lease(output_path, timeout=settings.lease_timeout, clock_skew_allowance=settings.clock_skew_allowance)
     started = time.monotonic()
     while not lease.try_acquire():
         wait_for_holder(started)

@@ -79,6 +79,7 @@ def overlapped_retrying(
     results = overlapped(loop, one, items)
     deadline = time.monotonic() + timeout
     delay = _FIRST_DELAY
+    warned = False
     while True:
         pending = [i for i, r in enumerate(results) if isinstance(r, Exception) and is_transient(r)]
         if not pending:
@@ -88,7 +89,12 @@ def overlapped_retrying(
             for i in pending:
                 results[i] = _unavailable(what(items[i]), timeout, results[i])  # type: ignore[arg-type]
             return results
-        logger.warning(f"{what(items[pending[0]])} and {len(pending) - 1} more: transient error; retrying")
+        if not warned:  # once per batch, naming the error: the outcome (answer or StorageUnavailable) follows
+            warned = True
+            logger.warning(
+                f"{what(items[pending[0]])} and {len(pending) - 1} more: transient error {results[pending[0]]!r}; "
+                f"retrying for up to {timeout:g} s"
+            )
         time.sleep(min(delay * random.uniform(0.5, 1.5), remaining))
         delay = min(delay * 2, _MAX_DELAY)
         for i, result in zip(pending, overlapped(loop, one, [items[i] for i in pending]), strict=True):
