@@ -24,15 +24,21 @@ _KINDS: dict[str, tuple[str, ...]] = {
 }
 
 KIND_NAMES = frozenset(_KINDS)
+_KIND_OF_CLASS: dict[type, str | None] = {}
 
 
 def kind_of(obj: Any) -> str | None:
     """``"ExecutorStep"``, ``"InputName"``, ``"OutputName"``, ``"VersionedValue"``, ``"MirroredValue"`` or None."""
-    name = type(obj).__name__
+    cls = type(obj)
+    known = _KIND_OF_CLASS.get(cls, "")
+    if known != "":
+        return known
+    name = cls.__name__
     attrs = _KINDS.get(name)
-    if attrs is None or isinstance(obj, type):
-        return None
-    return name if all(hasattr(obj, attr) for attr in attrs) else None
+    kind = name if attrs is not None and all(hasattr(obj, attr) for attr in attrs) else None
+    if len(_KIND_OF_CLASS) < 4096:
+        _KIND_OF_CLASS[cls] = kind  # a class's shape is its fields: decided once per class (walks are hot)
+    return kind
 
 
 def marin_encode(value: Any, key: str, step: str) -> Any:
