@@ -170,10 +170,10 @@ class _Writer:
             return "[" + ", ".join(self.expr(v, step) for v in value) + "]"
         if isinstance(value, tuple) and type(value) is tuple:
             return "(" + "".join(f"{self.expr(v, step)}, " for v in value) + ")"
-        text, cls = repr(value), type(value)
-        for spelled in (f"{cls.__module__}.{cls.__qualname__}(", f"{cls.__qualname__}("):
+        text, value_type = repr(value), type(value)
+        for spelled in (f"{value_type.__module__}.{value_type.__qualname__}(", f"{value_type.__qualname__}("):
             if text.startswith(spelled):  # a repr that reads as a constructor call: datetime.date(2024, 6, 1)
-                return self.name_of(cls, "the value's type") + text[len(spelled) - 1 :]
+                return self.name_of(value_type, "the value's type") + text[len(spelled) - 1 :]
         raise SketchError(f"step '{step.name}': cannot write {value!r} ({type(value).__qualname__}) as source")
 
     def wiring(self, step: Any) -> str:
