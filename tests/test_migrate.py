@@ -71,6 +71,28 @@ def test_the_sketch_of_a_marin_example_plans_the_paths_marin_gave_it(
     assert not (tmp_path / "prefix").exists()
 
 
+AFTER_ONLY = [name for name, sides in EXAMPLES.items() if "after" in sides and "before" not in sides]
+
+
+@pytest.mark.parametrize("name", AFTER_ONLY)
+def test_the_guides_mixing_examples_dry_run_with_the_paths_marin_gave_their_steps(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The "Mix before you migrate" examples import Marin's classes; CI has no Marin, so they run on
+    marin_exec.legacy's (the same shapes)."""
+    prefix = tmp_path / "prefix"
+    with parser.materialized(_on_marin_exec(parser.side_files(EXAMPLES, name, "after")), tmp_path / "src") as script:
+        with parser.argv([str(script), "--prefix", str(prefix), "--dry_run", "true"]):
+            capsys.readouterr()
+            runpy.run_path(str(script), run_name="__main__")
+    planned = set(re.findall(r"  ->  (\S+)", capsys.readouterr().out))
+    marin = {path.rsplit("-", 1)[0]: path for path in GOLDEN_EXAMPLES["tiny_lm"]["paths"]}
+    assert planned and not prefix.exists()
+    reused = {path for path in planned if path.rsplit("-", 1)[0] in marin}
+    assert reused <= set(marin.values())
+    assert name == "mirrored" or reused == planned  # the mixing examples plan tiny_lm steps only, at Marin's paths
+
+
 def test_check_reports_each_anti_pattern_with_its_line_and_fix(tmp_path: Path) -> None:
     library = textwrap.dedent(
         """\
