@@ -67,6 +67,37 @@ class MirroredValue:
     budget_gb: float = 10
 
 
+@dataclasses.dataclass(frozen=True)
+class _StepSpecMigrationConfig:
+    output_path: Any
+    attrs: Any
+    deps: list[Any] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass(frozen=True)
+class MarinStepSpec:
+    """The part of Marin's StepSpec that ``as_executor_step()`` uses; its output path is given, not computed."""
+
+    name: str
+    fn: Any
+    output_path: str
+    deps: list[Any] = dataclasses.field(default_factory=list)
+    hash_attrs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    resources: Any = None
+
+    def as_executor_step(self) -> ExecutorStep:
+        config = _StepSpecMigrationConfig(
+            output_path=OutputName(None),
+            attrs=VersionedValue(self.hash_attrs),
+            deps=[dep.as_executor_step() for dep in self.deps],
+        )
+        step = ExecutorStep(
+            name=self.name, fn=self.fn, config=config, override_output_path=self.output_path, resources=self.resources
+        )
+        object.__setattr__(step, "_original_step_spec", self)  # as Marin marks a round trip
+        return step
+
+
 def _mirrored(value: Any, budget_gb: float = 10) -> MirroredValue:
     return MirroredValue(value, budget_gb)
 

@@ -21,7 +21,7 @@ from tests import marin_lookalike
 
 GOLDEN = json.loads((pathlib.Path(__file__).parent / "golden" / "marin_legacy_steps.json").read_text())
 APIS = {"marin_exec.legacy": legacy, "marin-shaped": marin_lookalike.api}
-CASES = sorted(GOLDEN["cases"])
+CASES = sorted(set(GOLDEN["cases"]) - {"stepspec_as_executor_step"})
 
 
 def _build(api_name: str, absolute_root: pathlib.Path) -> dict[str, list]:
@@ -78,3 +78,30 @@ def test_a_step_only_referenced_nonblocking_does_not_run(tmp_path: pathlib.Path)
 def test_lookalike_module_is_not_marin() -> None:
     assert isinstance(marin_lookalike.api, types.SimpleNamespace)
     assert "marin" not in {m.split(".")[0] for m in __import__("sys").modules}
+
+
+def _marin_stepspecs(prefix: str) -> legacy.ExecutorStep:
+    """Marin's StepSpec.as_executor_step() output (look-alike), each spec at the path Marin's StepSpec computed."""
+    golden = {s["name"]: s["output_path"] for s in GOLDEN["cases"]["stepspec_as_executor_step"]}
+    specs: list[marin_lookalike.MarinStepSpec] = []
+    for name, attrs, dep in legacy_cases.STEPSPECS:
+        path = golden[name].replace("{prefix}", prefix)
+        deps = [] if dep is None else [specs[dep]]
+        specs.append(marin_lookalike.MarinStepSpec(name, legacy_cases.record_path, path, deps, attrs))
+    return specs[-1].as_executor_step()
+
+
+def test_stepspec_as_executor_step_keeps_marins_version_and_path(tmp_path: pathlib.Path) -> None:
+    executor = legacy.Executor(prefix=str(tmp_path), executor_info_base_path=str(tmp_path / "experiments"))
+    executor.compute_version(_marin_stepspecs(str(tmp_path)))
+    got = [(s.name, executor.version_strs[s], executor.output_paths[s]) for s in executor.steps]
+    golden = GOLDEN["cases"]["stepspec_as_executor_step"]
+    assert got == [(g["name"], g["version_json"], g["output_path"].replace("{prefix}", str(tmp_path))) for g in golden]
+
+
+def test_stepspec_as_executor_step_runs_the_stepspec_function_on_its_output_path(tmp_path: pathlib.Path) -> None:
+    legacy_cases.RECEIVED.clear()
+    run_executor([_marin_stepspecs(str(tmp_path))], ExecutorMainConfig(prefix=str(tmp_path)))
+    golden = [g["output_path"].replace("{prefix}", str(tmp_path)) for g in GOLDEN["cases"]["stepspec_as_executor_step"]]
+    assert legacy_cases.RECEIVED == golden
+    assert read_statuses(golden) == ["SUCCESS", "SUCCESS"]

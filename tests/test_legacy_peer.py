@@ -16,6 +16,7 @@ import pytest
 import marin_exec.legacy as legacy
 from benchmarks.peer import legacy_cases
 from marin_exec import ExecutorMainConfig, run_executor
+from tests import marin_lookalike
 
 ROOT = Path(__file__).resolve().parents[1]
 PEER_PYTHON = Path(os.environ.get("PEER_VENV", "/work/peer-venv")) / "bin" / "python"
@@ -50,3 +51,15 @@ def test_marin_and_marin_exec_agree_on_every_path_and_config_and_marins_outputs_
             for o in report.outcomes.values()
         }
         assert paths.items() <= marin[case]["paths"].items(), case
+    case, prefix = "stepspec_as_executor_step", f"{marin_prefix}/stepspec_as_executor_step"
+    specs: list[marin_lookalike.MarinStepSpec] = []  # Marin's StepSpecs, at the paths Marin's run used
+    for name, attrs, dep in legacy_cases.STEPSPECS:
+        path = marin[case]["paths"][name].replace("{prefix}", prefix)
+        specs.append(
+            marin_lookalike.MarinStepSpec(
+                name, legacy_cases.record_path, path, [] if dep is None else [specs[dep]], attrs
+            )
+        )
+    plan = run_executor([specs[-1].as_executor_step()], ExecutorMainConfig(prefix=prefix, dry_run=True))
+    assert {o.state for o in plan.outcomes.values()} == {"done"}
+    assert len(marin[case]["configs"]) == 2  # Marin called each StepSpec's function with its output path

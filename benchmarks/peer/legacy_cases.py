@@ -25,6 +25,17 @@ def record(config: Any) -> None:
     RECEIVED.append(config)
 
 
+def record_path(output_path: str) -> None:
+    """The function of a StepSpec (it takes its output path): remembers the path it was given."""
+    RECEIVED.append(output_path)
+
+
+STEPSPECS = (  # (name, hash_attrs, index of the dependency or None): built into Marin StepSpecs, as_executor_step()
+    ("datakit/raw", {"url": "https://example.org/d.jsonl"}, None),
+    ("datakit/tok", {"tokenizer": "bytes", "seq_len": 128}, 0),
+)
+
+
 class Color(enum.Enum):
     RED = "red"
 

@@ -5,9 +5,10 @@ Run it with the reference peer's interpreter (see install_peer.sh), never with t
     /work/peer-venv/bin/python benchmarks/peer/marin_legacy_golden.py           # (re)write the golden file
     /work/peer-venv/bin/python benchmarks/peer/marin_legacy_golden.py --check   # exit 1 if it drifted
 
-For every case, Marin's `Executor.compute_version` (the path `Executor.run` takes) gives each step, in Marin's
-order: its version JSON, hash, output path, whether it is only a nonblocking reference, and the instantiated config
-its function would receive. Nothing runs and nothing is written. The output is tests/golden/marin_legacy_steps.json.
+For every case, Marin's `Executor.compute_version` (the path `Executor.run` takes) gives each step, in Marin's order:
+its version JSON, hash, output path, whether it is only a nonblocking reference, and the instantiated config its
+function would receive; the same for the ExecutorSteps of Marin's `StepSpec.as_executor_step()`. Nothing runs and
+nothing is written. The output is tests/golden/marin_legacy_steps.json.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ import sys
 import tempfile
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from legacy_cases import build_cases, relative, to_json  # noqa: E402
+from legacy_cases import STEPSPECS, build_cases, record_path, relative, to_json  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OUTPUT = REPO_ROOT / "tests" / "golden" / "marin_legacy_steps.json"
@@ -43,18 +45,27 @@ def compute(prefix: str, absolute_root: str) -> dict:
         for item in items:
             step = item.step if isinstance(item, InputName) else item
             executor.compute_version(step, is_pseudo_dep=False)
-        cases[case] = [
-            {
-                "name": step.name,
-                "version_json": executor.version_strs[step],
-                "hash": executor.hashed_versions[step],
-                "output_path": relative(executor.output_paths[step], prefix, absolute_root),
-                "pseudo_only": executor.is_pseudo_dep[step],
-                "config": to_json(executor.configs[step], prefix, absolute_root),
-            }
-            for step in executor.steps
-        ]
+        cases[case] = [_record(executor, step, prefix, absolute_root) for step in executor.steps]
+    from marin.execution.step_spec import StepSpec
+
+    specs: list[StepSpec] = []
+    for name, attrs, dep in STEPSPECS:
+        specs.append(StepSpec(name=name, fn=record_path, hash_attrs=attrs, deps=[] if dep is None else [specs[dep]]))
+    executor = Executor(prefix=prefix, executor_info_base_path=f"{prefix}/experiments")
+    executor.compute_version(specs[-1].as_executor_step(), is_pseudo_dep=False)
+    cases["stepspec_as_executor_step"] = [_record(executor, step, prefix, absolute_root) for step in executor.steps]
     return {"marin_core": metadata.version("marin-core"), "cases": cases}
+
+
+def _record(executor: Any, step: Any, prefix: str, absolute_root: str) -> dict:
+    return {
+        "name": step.name,
+        "version_json": executor.version_strs[step],
+        "hash": executor.hashed_versions[step],
+        "output_path": relative(executor.output_paths[step], prefix, absolute_root),
+        "pseudo_only": executor.is_pseudo_dep[step],
+        "config": to_json(executor.configs[step], prefix, absolute_root),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -45,6 +45,22 @@ def main(argv: list[str] | None = None) -> int:
                 s.name: legacy_cases.relative(executor.output_paths[s], prefix, args.abs) for s in executor.steps
             },
         }
+    from marin.execution.step_spec import StepSpec
+
+    prefix = f"{args.prefix}/stepspec_as_executor_step"
+    specs: list[StepSpec] = []
+    for name, attrs, dep in legacy_cases.STEPSPECS:
+        deps = [] if dep is None else [specs[dep]]
+        specs.append(
+            StepSpec(name=name, fn=legacy_cases.record_path, hash_attrs=attrs, deps=deps, output_path_prefix=prefix)
+        )
+    legacy_cases.RECEIVED.clear()
+    executor = Executor(prefix=prefix, executor_info_base_path=f"{prefix}/experiments")
+    executor.run(steps=[specs[-1].as_executor_step()])
+    results["stepspec_as_executor_step"] = {
+        "configs": [legacy_cases.relative(path, prefix, args.abs) for path in legacy_cases.RECEIVED],
+        "paths": {s.name: legacy_cases.relative(executor.output_paths[s], prefix, args.abs) for s in executor.steps},
+    }
     Path(args.out).write_text(json.dumps(results, indent=2, sort_keys=True))
     return 0
 
