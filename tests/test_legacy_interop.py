@@ -24,6 +24,7 @@ from marin_exec import (
     trace,
     versioned,
 )
+from marin_exec.legacy.lowering import lower_steps
 from marin_exec.step_status import read_statuses
 from tests import marin_lookalike
 
@@ -203,3 +204,26 @@ def test_a_marin_shaped_step_in_a_step_config_is_a_dependency(tmp_path: pathlib.
 
     _run([reader(old)], tmp_path)
     assert SEEN[1].input_path == SEEN[0].output_path
+
+
+@dataclasses.dataclass(frozen=True)
+class RemoteCallable:
+    """Shaped like marin_exec's and Marin's RemoteCallable: a function and the Fray job it asks for."""
+
+    fn: Any
+    resources: Any
+    env_vars: dict[str, str] | None = None
+    pip_dependency_groups: list[str] | None = None
+
+    def __call__(self, config: Any) -> None:
+        raise AssertionError("a remote step is submitted whole; its wrapper is not called")
+
+
+def test_a_remote_callable_fn_becomes_the_steps_job_settings_and_step_options_win(tmp_path: pathlib.Path) -> None:
+    fn = RemoteCallable(_record, resources="cpu:1", env_vars={"A": "1", "B": "1"}, pip_dependency_groups=["x"])
+    old = legacy.ExecutorStep(
+        name="old/remote", fn=fn, config=Cfg(output_path=legacy.THIS_OUTPUT_PATH), env_vars={"B": "2"}
+    )
+    [spec] = compile_graph(lower_steps([old]), prefix=str(tmp_path)).specs
+    assert (spec.resources, spec.env_vars, spec.pip_dependency_groups) == ("cpu:1", {"A": "1", "B": "2"}, ["x"])
+    assert spec.fn.fn is _record  # type: ignore[union-attr]

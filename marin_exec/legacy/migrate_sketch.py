@@ -212,7 +212,8 @@ class _Writer:
             "# -- layer 1, library: functions and config classes stay where they live (drop their executor imports)\n"
             f"{library}\n"
             "from marin_exec import StepRef, deferred, executor_main, output, step, versioned\n"
-            "from marin_exec.legacy import mirrored\n\n"
+            + ("from marin_exec.legacy import mirrored\n" if "mirrored(" in wiring else "")
+            + "\n"
             "# -- layer 2, wiring (a module under steps/): one @step per ExecutorStep\n"
             f"{wiring}\n\n"
             "# -- layer 3, user code: one entry point that calls the steps\n"
