@@ -19,6 +19,21 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "marin_exec"
 
 # Lower layers never import higher ones. The shared bottom is the package's top-level modules.
 LAYERS = {"bottom": 0, "storage": 1, "status": 2, "runtime": 3, "trace": 4, "compile": 5, "run": 6, "__init__": 7}
+# marin_exec.legacy speaks Marin's vocabulary at every layer, so each of its modules sits in the layer of what it does:
+# the vocabulary at the bottom, lowering ExecutorSteps to traced nodes in trace, Marin's Executor and the migrate
+# commands in run, and its public surface at the top.
+LEGACY_LAYERS = {
+    "types": "bottom",
+    "shapes": "bottom",
+    "lowering": "trace",
+    "traced": "trace",
+    "instantiate": "trace",
+    "migrate_sketch": "trace",
+    "executor": "run",
+    "migrate": "run",
+    "migrate_check": "run",
+    "legacy": "__init__",
+}
 WRAPPERS = {"marin_exec.runtime.disk_cache", "marin_exec.runtime.distributed_lock", "marin_exec.runtime.remote"}
 
 
@@ -70,7 +85,9 @@ def _layer(module: str) -> int:
     if module == "marin_exec":
         return LAYERS["__init__"]
     if len(parts) == 2 and not (PACKAGE / parts[1]).is_dir():
-        return LAYERS["bottom"]
+        return LAYERS["bottom"] if parts[1] != "__main__" else LAYERS["__init__"]
+    if parts[1] == "legacy":
+        return LAYERS[LEGACY_LAYERS[parts[-1]]]
     return LAYERS[parts[1]]
 
 
@@ -157,7 +174,12 @@ def _reexports(path: pathlib.Path) -> list[str]:
 
 @pytest.mark.parametrize(
     "path",
-    [p for p in sorted(PACKAGE.rglob("*.py")) if p.name != "__init__.py" or p.parent != PACKAGE],
+    # The two public surfaces re-export by design: ``marin_exec`` and ``marin_exec.legacy`` (Marin's vocabulary).
+    [
+        p
+        for p in sorted(PACKAGE.rglob("*.py"))
+        if p.name != "__init__.py" or p.parent not in (PACKAGE, PACKAGE / "legacy")
+    ],
     ids=lambda p: str(p.relative_to(PACKAGE)),
 )
 def test_no_module_inside_the_package_re_exports_what_it_imports(path: pathlib.Path):

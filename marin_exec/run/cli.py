@@ -223,6 +223,10 @@ def _compile_without_gc(steps: Sequence[Any], prefix: str) -> CompiledSteps:
 
 def compile_steps(steps: Sequence[Any], prefix: str) -> CompiledSteps:
     """StepSpecs pass through; StepRefs from tracing go through the compiler."""
+    if any(type(s).__name__ in ("ExecutorStep", "InputName") for s in steps):  # issue 13: lowered to StepRefs
+        from marin_exec.legacy.lowering import lower_steps
+
+        steps = lower_steps(steps)
     specs = [s for s in steps if isinstance(s, StepSpec)]
     refs = [s for s in steps if not isinstance(s, StepSpec)]
     groups: list[GroupView] = []

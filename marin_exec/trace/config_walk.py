@@ -74,14 +74,56 @@ def _cached_signature(fn: Callable[..., Any]) -> inspect.Signature:
     return inspect.signature(fn)
 
 
-def scan_config(call: DeferredCall, frame: Frame) -> tuple[tuple[str, Any], ...]:
+def scan_config(call: DeferredCall, frame: Frame, _lowered: bool = False) -> tuple[tuple[str, Any], ...]:
     """What a step's config contributes to its identity, in walk order: ``(key, StepRef)`` for references and
     ``(key, encoded value)`` for versioned values. Raises ``TracingError`` for misuse found on the way.
     """
     found: list[tuple[str, Any]] = []
-    for key, value in call_roots(call.fn, call.args, call.kwargs, frame.name):
-        _scan(value, key, frame, found)
+    try:
+        for key, value in call_roots(call.fn, call.args, call.kwargs, frame.name):
+            _scan(value, key, frame, found)
+    except _MarinObject as marin:  # issue 13: see MarinPlaceholderFound
+        if _lowered:
+            raise TracingError(
+                f"step '{frame.name}': config key '{marin.key}' holds Marin's {marin.kind} where marin_exec cannot "
+                "replace it (inside a set or a non-dataclass object); use the marin_exec equivalent there"
+            ) from None
+        raise MarinPlaceholderFound(marin.kind, marin.key) from None
     return tuple(found)
+
+
+# -- issue 13 hook: Marin placeholders (ExecutorStep, InputName, versioned, mirrored, THIS_OUTPUT_PATH) -----------
+# A config holding one is handed to marin_exec.legacy (imported only then), which rewrites it with marin_exec's own
+# values or refuses it; nothing Marin made passes through tracing silently. Keyed by class name and one attribute
+# of Marin's class, so Marin's own objects are recognised without importing Marin.
+_MARIN_KINDS = {
+    "ExecutorStep": "fn",
+    "InputName": "block_on_step",
+    "OutputName": "name",
+    "VersionedValue": "value",
+    "MirroredValue": "budget_gb",
+}
+
+
+class _MarinObject(Exception):
+    def __init__(self, kind: str, key: str):
+        self.kind, self.key = kind, key
+
+
+class MarinPlaceholderFound(Exception):
+    """A config holds a Marin object: the caller (``@step``) hands it to ``marin_exec.legacy`` and scans again.
+
+    A signal, not an error: this module does not import the legacy layer (it imports this one).
+    """
+
+    def __init__(self, kind: str, key: str):
+        super().__init__(f"Marin's {kind} at config key '{key}'")
+        self.kind, self.key = kind, key
+
+
+def _is_marin_object(obj: Any) -> bool:
+    attr = _MARIN_KINDS.get(type(obj).__name__)
+    return attr is not None and hasattr(obj, attr) and not isinstance(obj, type)
 
 
 def _scan(obj: Any, key: str, frame: Frame, found: list[tuple[str, Any]]) -> None:
@@ -96,6 +138,8 @@ def _scan(obj: Any, key: str, frame: Frame, found: list[tuple[str, Any]]) -> Non
         _check_versioned(obj.value, key, frame)
         found.append((key, encode(obj.value, key or "<whole config>", frame.name, refuse=(StepRef,))))
         return
+    if _is_marin_object(obj):
+        raise _MarinObject(type(obj).__name__, key)
     if isinstance(obj, DeferredCall):
         raise TracingError(
             f"step '{frame.name}': config key '{key}' holds the result of {qualified_name(obj.fn)}(...), which "

@@ -23,7 +23,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from marin_exec.errors import StepDefinitionError, TracingError
 from marin_exec.naming import qualified_name, validate_step_name
-from marin_exec.trace.config_walk import DESCEND, map_config, scan_config
+from marin_exec.trace.config_walk import DESCEND, MarinPlaceholderFound, map_config, scan_config
 from marin_exec.trace.context import Frame, current_frame, run_in_frame
 from marin_exec.trace.graph import DeferredCall, StepNode
 from marin_exec.trace.step_ref import StepRef
@@ -186,7 +186,7 @@ class _StepDefinition:
                 f"{where} returned {type(result).__name__} {result!r}{hint}. A @step body must return the call of a "
                 "deferred function (`return fn(config)`), or return nothing to be a group of the steps it calls."
             )
-        inputs = scan_config(result, frame)  # first: a deferred result inside the config has its own error
+        inputs = _scan_config(result, frame)  # first: a deferred result inside the config has its own error
         if len(frame.calls) != 1 or frame.calls[0] is not result:
             made = ", ".join(f"{qualified_name(c.fn)}(...)" for c in frame.calls) or "none"
             raise TracingError(
@@ -308,3 +308,15 @@ def step(
         return traced
 
     return decorate
+
+
+def _scan_config(call: DeferredCall, frame: Frame) -> tuple[tuple[str, Any], ...]:
+    """``scan_config``, with Marin's placeholders (ExecutorStep, InputName, versioned, mirrored, THIS_OUTPUT_PATH)
+    rewritten by ``marin_exec.legacy`` first when the config holds any: understood or refused, never passed on."""
+    try:
+        return scan_config(call, frame)
+    except MarinPlaceholderFound:
+        from marin_exec.legacy.traced import lower_marin_objects  # loaded only when a Marin object is met
+
+        extra = lower_marin_objects(call, frame)
+        return scan_config(call, frame, _lowered=True) + tuple(extra)
