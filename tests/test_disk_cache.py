@@ -8,7 +8,6 @@ simulated by writing the lease file as a local take-over does.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import threading
 import time
@@ -31,6 +30,8 @@ from marin_exec import (
     worker_id,
 )
 from tests.test_distributed_lock import WAIT, Calls, heartbeat_gives_up, lease_holder, write_lease
+
+from .forkserver import worker_context
 
 RACERS = 8
 RESULT = {"loss": 0.25, "steps": 100}
@@ -177,17 +178,10 @@ def _race_in_process(output_path: str, executions: str, barrier: Any, results: A
         results.put(repr(error))
 
 
-def _processes() -> Any:
-    """Real processes, forked from a forkserver that has already imported this module and marin_exec."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["marin_exec", __name__])  # no effect once this session's server runs
-    return context
-
-
 @pytest.mark.timeout(120)
 def test_racing_processes_run_fn_exactly_once_and_all_get_the_result(prefix: str, tmp_path: Path) -> None:
     out, executions = f"{prefix}/step", str(tmp_path / "executions.log")
-    context = _processes()
+    context = worker_context(__name__)
     barrier = context.Barrier(RACERS)
     results = context.Queue()
     processes = [

@@ -7,7 +7,6 @@ is how executions are counted on any backend.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import threading
 import time
@@ -19,6 +18,8 @@ import pytest
 from marin_exec import Artifact, disk_cached, distributed_lock, worker_id
 from marin_exec.runtime.commit import fenced
 from marin_exec.storage.store import store_for
+
+from .forkserver import worker_context
 
 WAIT = 30.0  # bound for events that come within a second; only reached when a test fails
 RESULT = {"value": 1}
@@ -85,20 +86,13 @@ def _race_in_process(output_path: str, executions: str, emulator: str, barrier: 
         results.put(repr(error))
 
 
-def processes() -> Any:
-    """Real processes, forked from a forkserver that has already imported this module and marin_exec."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["marin_exec", __name__])  # no effect once this session's server runs
-    return context
-
-
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("kind", ["local", "gs"])
 def test_racing_processes_run_a_step_whose_save_outlasts_the_lease_timeout_once(
     request: pytest.FixtureRequest, tmp_path: Path, kind: str
 ) -> None:
     out, executions = f"{_root(kind, request, tmp_path)}/slow-save", str(tmp_path / "executions.log")
-    context = processes()
+    context = worker_context(__name__)
     barrier, results = context.Barrier(RACERS), context.Queue()
     emulator = os.environ.get("STORAGE_EMULATOR_HOST", "")
     workers = [

@@ -8,7 +8,6 @@ file the way another worker would. Not covered here: the object-store backends' 
 from __future__ import annotations
 
 import json
-import multiprocessing
 import threading
 import time
 import uuid
@@ -27,6 +26,8 @@ from marin_exec import (
     LeaseLostError,
     StatusFile,
 )
+
+from .forkserver import worker_context
 
 RACERS = 8
 LONG = 60.0  # a lease timeout that no test outlives
@@ -121,17 +122,10 @@ def _acquire_in_process(output_path: str, barrier: Any, results: Any) -> None:
     barrier.wait(timeout=60)  # stay alive until all tried: a lease whose process is gone on this machine is free
 
 
-def _processes() -> Any:
-    """Real processes, forked from a forkserver that has already imported this module and marin_exec."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["marin_exec", __name__])  # no effect once this session's server runs
-    return context
-
-
 @pytest.mark.timeout(120)
 def test_exactly_one_of_eight_processes_acquires_a_free_lease_on_local_disk(tmp_path: Any) -> None:
     output_path = str(tmp_path / "step")
-    context = _processes()
+    context = worker_context(__name__)
     barrier = context.Barrier(RACERS)
     results = context.Queue()
     processes = [
