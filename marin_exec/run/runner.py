@@ -44,6 +44,7 @@ _STATUS_BATCH = 64
 # batches twice over, never the whole input (an unbounded generator may stop once a step it yielded runs).
 _READ_AHEAD = 2 * _STATUS_READERS * _STATUS_BATCH
 _END: Any = object()
+_NOT_STARTED: Any = object()
 _SETTLED = (StepState.DEP_FAILED, StepState.FAILED, StepState.RAN, StepState.CACHED)
 _SETTLED_OR_RUNNING = (*_SETTLED, StepState.RUNNING)
 
@@ -98,9 +99,9 @@ class _Run:
         self.first_error: BaseException | None = None
         self.read_ahead = threading.Semaphore(_READ_AHEAD)
         self.stop = stop or RunStop()
-        self.running: set[RunNode] = set()  # steps handed to a worker thread and not finished
-
-    # -- driver ---------------------------------------------------------------------------------------------
+        self.running: set[RunNode] = set()  # steps handed to the worker pool and not finished
+        self.started: set[RunNode] = set()  # those whose function was called (a pool may queue the others)
+        self.starting = threading.Lock()  # a step starts, or is skipped by a stop, under this lock
 
     def execute(self, steps: Iterable[StepSpec], run_only: list[str] | None) -> RunReport:
         start = time.monotonic()
@@ -125,12 +126,8 @@ class _Run:
         self._shut_down(wait=not self.stop.level)
         if self.stop.level:
             self._mark_stopped()
-        report = RunReport(
-            {path: node.outcome for path, node in self.graph.nodes.items()},
-            dry_run=self.dry_run,
-            seconds=time.monotonic() - start,
-            unmatched_patterns=unmatched,
-        )
+        outcomes = {path: node.outcome for path, node in self.graph.nodes.items()}
+        report = RunReport(outcomes, self.dry_run, time.monotonic() - start, unmatched)
         if self.dry_run:
             if self.first_error is not None:
                 raise self.first_error
@@ -149,16 +146,18 @@ class _Run:
     def _on_stop(self) -> None:
         on_drain, self.stop.on_drain = self.stop.on_drain, None  # said once
         if on_drain is not None and self.stop.level == StopLevel.DRAIN:
-            on_drain([node.spec.name_with_hash for node in self.running])
+            with self.starting:
+                on_drain([node.spec.name_with_hash for node in self.running & self.started])
 
     def _mark_stopped(self) -> None:
         """After a stop: take in the steps that finished meanwhile, then say what was interrupted or never started."""
         with contextlib.suppress(queue.Empty):
             while True:
                 kind, item, future = self.events.get_nowait()
-                if kind == "run" and future is not None:
+                if kind == "run" and future is not None and not future.cancelled():  # cancelled: never started
                     self._on_finished(item, future)
-        mark_stopped(node.outcome for node in self.graph.nodes.values())
+        with self.starting:  # a step still queued in the pool now never starts
+            mark_stopped(self.graph.nodes.values(), self.started)
 
     def _feed(self, roots: Iterator[StepSpec]) -> None:
         """Consume the input on its own thread, so a slow generator never holds up steps already known."""
@@ -201,8 +200,7 @@ class _Run:
     def _hold_permit(self, node: RunNode) -> None:
         """The input step behind ``node`` stays pulled ahead until ``node`` settles."""
         node.permits += 1
-        settled = node.status_known if self.dry_run else node.outcome.state in _SETTLED
-        if settled:
+        if node.status_known if self.dry_run else node.outcome.state in _SETTLED:
             self._release(node)
 
     def _release(self, node: RunNode) -> None:
@@ -224,8 +222,6 @@ class _Run:
         for start in range(0, len(self.unread), size):
             self._submit("status", self.readers, self.unread[start : start + size], read)
         self.unread = []
-
-    # -- events ---------------------------------------------------------------------------------------------
 
     def _on_registered(self, node: RunNode) -> None:
         """A new step joined the run (its deps are linked): count what it waits for, queue its status read."""
@@ -272,10 +268,12 @@ class _Run:
         node.outcome.state = StepState.RUNNING
         self.running.add(node)
         logger.info(f"{node.spec.name}: start ({node.spec.output_path})")
-        self._submit("run", self.workers, node, _call_step)
+        self._submit("run", self.workers, node, self._call_step)
 
     def _on_finished(self, node: RunNode, future: Future[Any]) -> None:
         self.running.discard(node)
+        if node not in self.started:  # stopped while it was queued: mark_stopped says so
+            return
         error = future.exception()
         node.outcome.seconds = future.result()[1] if error is None else getattr(error, "_marin_seconds", None)
         if error is None:
@@ -310,19 +308,23 @@ class _Run:
             logger.warning(f"{current.spec.name}: not run: {current.outcome.reason}")
             pending.extend((d, current) for d in current.dependents)
 
+    def _call_step(self, node: RunNode) -> Any:
+        """In a worker thread: call the step's function, unless the run was stopped while the step was queued."""
+        with self.starting:
+            if self.stop.level:
+                return _NOT_STARTED
+            self.started.add(node)
+        start = time.monotonic()
+        try:
+            result = node.spec.executable_fn(node.spec.output_path)
+        except BaseException as e:
+            e._marin_seconds = time.monotonic() - start  # type: ignore[attr-defined]
+            raise
+        return result, time.monotonic() - start
+
     def _raise_failures(self, report: RunReport) -> None:
         failed = [o.spec.name_with_hash for o in report.by_state(StepState.FAILED)]
         if failed:
             dep_failed = [o.spec.name_with_hash for o in report.by_state(StepState.DEP_FAILED)]
             message = f"{len(failed)} step(s) failed: {', '.join(failed)}"
             raise StepsFailed(message, failed=failed, dep_failed=dep_failed) from self.first_error
-
-
-def _call_step(node: RunNode) -> tuple[Any, float]:
-    start = time.monotonic()
-    try:
-        result = node.spec.executable_fn(node.spec.output_path)
-    except BaseException as e:
-        e._marin_seconds = time.monotonic() - start  # type: ignore[attr-defined]
-        raise
-    return result, time.monotonic() - start

@@ -11,9 +11,10 @@ them). This module does not install signal handlers (``run.cli`` does) and relea
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 
-from marin_exec.run.run_report import StepOutcome, StepState
+from marin_exec.run.run_report import StepState
+from marin_exec.run.step_graph import RunNode
 
 
 class StopLevel(enum.IntEnum):
@@ -61,10 +62,12 @@ class RunStop:
             wake()
 
 
-def mark_stopped(outcomes: Iterable[StepOutcome]) -> None:
-    """After a stop, a step still running is interrupted, and one still pending was never started."""
-    for outcome in outcomes:
-        if outcome.state == StepState.RUNNING:
+def mark_stopped(nodes: Iterable[RunNode], started: Collection[RunNode]) -> None:
+    """After a stop, a step whose function was called and had not ended is interrupted; one that was pending or
+    still queued for a worker thread was never started."""
+    for node in nodes:
+        outcome = node.outcome
+        if outcome.state == StepState.RUNNING and node in started:
             outcome.state, outcome.reason = StepState.INTERRUPTED, "the run was stopped while it ran"
-        elif outcome.state == StepState.PENDING:
+        elif outcome.state in (StepState.PENDING, StepState.RUNNING):
             outcome.state, outcome.reason = StepState.NOT_STARTED, "the run was stopped before it started"

@@ -1,0 +1,48 @@
+"""A two-step pipeline run by ``executor_main`` in a real process, for the interrupt tests and benchmark.
+
+``python -m tests.interrupt_pipeline --prefix P [executor flags]`` with ``INTERRUPT_SIGNALS`` naming a local
+directory. ``hold`` writes ``started-hold`` there (its pid), then blocks until ``resume`` exists, and writes
+``ended-hold`` when it returns; ``after`` needs ``hold`` and writes ``started-after``. Files are how the parent
+synchronises with the steps, on any backend. Deliberately no assertions: the tests and the benchmark make them.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from marin_exec import StepSpec, executor_main
+
+_HOLD_LIMIT = 120.0  # a forgotten process ends by itself
+
+
+def _signals() -> Path:
+    return Path(os.environ["INTERRUPT_SIGNALS"])
+
+
+def hold(output_path: str) -> dict[str, int]:
+    signals = _signals()
+    (signals / "started-hold").write_text(str(os.getpid()))
+    deadline = time.monotonic() + _HOLD_LIMIT
+    while not (signals / "resume").exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    (signals / "ended-hold").write_text(str(os.getpid()))
+    return {"value": 1}
+
+
+def after(output_path: str) -> dict[str, int]:
+    (_signals() / "started-after").write_text(str(os.getpid()))
+    return {"value": 2}
+
+
+def build(prefix: str | None = None) -> list[StepSpec]:
+    first = StepSpec(name="interrupts/hold", fn=hold, hash_attrs={"v": 1}, output_path_prefix=prefix)
+    second = StepSpec(
+        name="interrupts/after", fn=after, deps=[first], hash_attrs={"in": "DEP[0]"}, output_path_prefix=prefix
+    )
+    return [first, second]
+
+
+if __name__ == "__main__":
+    executor_main(build())
