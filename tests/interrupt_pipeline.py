@@ -2,7 +2,8 @@
 
 ``python -m tests.interrupt_pipeline --prefix P [executor flags]`` with ``INTERRUPT_SIGNALS`` naming a local
 directory. ``hold`` writes ``started-hold`` there (its pid), then blocks until ``resume`` exists, and writes
-``ended-hold`` when it returns; ``after`` needs ``hold`` and writes ``started-after``. Files are how the parent
+``ended-hold`` when it returns; ``after`` needs ``hold`` and writes ``started-after``. With ``INTERRUPT_REMOTE=1``
+``hold`` runs as a Fray job (the process's own LocalClient, so in a thread of this process). Files are how the parent
 synchronises with the steps, on any backend. Deliberately no assertions: the tests and the benchmark make them.
 """
 
@@ -36,8 +37,17 @@ def after(output_path: str) -> dict[str, int]:
     return {"value": 2}
 
 
-def build(prefix: str | None = None) -> list[StepSpec]:
-    first = StepSpec(name="interrupts/hold", fn=hold, hash_attrs={"v": 1}, output_path_prefix=prefix)
+def build(prefix: str | None = None, remote: bool | None = None) -> list[StepSpec]:
+    if remote is None:
+        remote = os.environ.get("INTERRUPT_REMOTE") == "1"
+    resources = None
+    if remote:
+        from fray import ResourceConfig
+
+        resources = ResourceConfig()
+    first = StepSpec(
+        name="interrupts/hold", fn=hold, hash_attrs={"v": 1}, output_path_prefix=prefix, resources=resources
+    )
     second = StepSpec(
         name="interrupts/after", fn=after, deps=[first], hash_attrs={"in": "DEP[0]"}, output_path_prefix=prefix
     )

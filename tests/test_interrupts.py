@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import re
 import signal
 import subprocess
 import sys
@@ -154,15 +155,15 @@ EXIT = 60.0  # bound on a process that must end by itself; only reached when a t
 class Pipeline:
     """``tests.interrupt_pipeline`` run by executor_main in a subprocess, with its signal files in ``signals``."""
 
-    def __init__(self, prefix: str, signals: pathlib.Path) -> None:
-        self.prefix, self.signals = prefix, signals
+    def __init__(self, prefix: str, signals: pathlib.Path, remote: bool = False) -> None:
+        self.prefix, self.signals, self.remote = prefix, signals, remote
         signals.mkdir(exist_ok=True)
-        self.hold, self.after = [spec.output_path for spec in interrupt_pipeline.build(prefix)]
+        self.hold, self.after = [spec.output_path for spec in interrupt_pipeline.build(prefix, remote)]
 
     def start(self, *flags: str) -> subprocess.Popen[str]:
         # A lease timeout of an hour: a rerun that waited for a lease instead of starting at once would never end.
         command = [sys.executable, "-m", "tests.interrupt_pipeline", "--prefix", self.prefix, "--lease_timeout", "3600"]
-        env = {**os.environ, "INTERRUPT_SIGNALS": str(self.signals)}
+        env = {**os.environ, "INTERRUPT_SIGNALS": str(self.signals), "INTERRUPT_REMOTE": str(int(self.remote))}
         return subprocess.Popen([*command, *flags], cwd=REPO, env=env, stderr=subprocess.PIPE, text=True)
 
     def started(self, proc: subprocess.Popen[str], step: str) -> None:
@@ -213,16 +214,16 @@ def test_one_ctrl_c_starts_nothing_new_names_the_running_step_lets_it_finish_and
 
 
 @pytest.mark.parametrize(
-    ("signals", "code"),
-    [([signal.SIGINT, signal.SIGINT], 130), ([signal.SIGTERM], 143)],
-    ids=["ctrl-c-twice", "sigterm"],
+    ("signals", "code", "remote"),
+    [([signal.SIGINT, signal.SIGINT], 130, False), ([signal.SIGTERM], 143, False), ([signal.SIGTERM], 143, True)],
+    ids=["ctrl-c-twice", "sigterm", "sigterm-fray-job"],
 )
 def test_stopping_now_releases_the_lease_of_a_blocked_step_writes_no_failed_and_a_rerun_starts_at_once(
-    prefix: str, tmp_path: pathlib.Path, signals: list[signal.Signals], code: int
+    prefix: str, tmp_path: pathlib.Path, signals: list[signal.Signals], code: int, remote: bool
 ) -> None:
     # Regression (issue 10, item 2): a second Ctrl-C or SIGTERM left RUNNING plus a live-looking lease, and the
     # rerun waited for it; the step (blocked in user code) must not keep the process alive either.
-    pipeline = Pipeline(prefix, tmp_path / "signals")
+    pipeline = Pipeline(prefix, tmp_path / "signals", remote)
     proc = pipeline.start()
     pipeline.started(proc, "hold")
 
@@ -238,6 +239,8 @@ def test_stopping_now_releases_the_lease_of_a_blocked_step_writes_no_failed_and_
     assert StatusFile(pipeline.hold).read() == STATUS_RUNNING  # no FAILED: nothing to force
     assert read_lease_view(pipeline.hold).state == FREE  # released, not merely left by a dead process
     assert not Artifact.exists(pipeline.hold)
+    if remote:  # the job this run submitted was terminated, and said so
+        assert re.search(r"Fray job \S+ \(interrupts/hold-\w+\): terminated", err), err
     _rerun_starts_at_once(pipeline)
 
 
