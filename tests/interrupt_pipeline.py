@@ -2,9 +2,10 @@
 
 ``python -m tests.interrupt_pipeline --prefix P [executor flags]`` with ``INTERRUPT_SIGNALS`` naming a local
 directory. ``hold`` writes ``started-hold`` there (its pid), then blocks until ``resume`` exists, and writes
-``ended-hold`` when it returns; ``after`` needs ``hold`` and writes ``started-after``. With ``INTERRUPT_REMOTE=1``
-``hold`` runs as a Fray job (the process's own LocalClient, so in a thread of this process). Files are how the parent
-synchronises with the steps, on any backend. Deliberately no assertions: the tests and the benchmark make them.
+``ended-hold`` when it returns; ``after`` needs ``hold`` and writes ``started-after``; every call of a step appends a
+line to ``executions``. With ``INTERRUPT_REMOTE=1`` ``hold`` runs as a Fray job (the process's own LocalClient, so in a
+thread of this process). Files are how the parent synchronises with the steps, on any backend (the prefix may be
+gs:// or s3://; the signal files are always local). Deliberately no assertions: the tests and the benchmark make them.
 """
 
 from __future__ import annotations
@@ -22,8 +23,14 @@ def _signals() -> Path:
     return Path(os.environ["INTERRUPT_SIGNALS"])
 
 
+def _executed(step: str) -> None:
+    with open(_signals() / "executions", "a") as log:  # O_APPEND: one line per call, from any process
+        log.write(f"{step} {os.getpid()}\n")
+
+
 def hold(output_path: str) -> dict[str, int]:
     signals = _signals()
+    _executed("hold")
     (signals / "started-hold").write_text(str(os.getpid()))
     deadline = time.monotonic() + _HOLD_LIMIT
     while not (signals / "resume").exists() and time.monotonic() < deadline:
@@ -33,6 +40,7 @@ def hold(output_path: str) -> dict[str, int]:
 
 
 def after(output_path: str) -> dict[str, int]:
+    _executed("after")
     (_signals() / "started-after").write_text(str(os.getpid()))
     return {"value": 2}
 
