@@ -90,11 +90,9 @@ def interrupt_row(row_type: Any, scenario: str, backend: str, root: str, work: P
 
 def slow_save_row(row_type: Any, backend: str, root: str, work: Path) -> Any:
     """Three processes race a step whose save outlasts the lease timeout."""
-    from tests import test_faults as tf
-
+    tf, context = _slow_save_module()
     work.mkdir(parents=True)
     out, executions = f"{root}/slow-save", str(work / "executions.log")
-    context = tf.processes()
     barrier, results = context.Barrier(tf.RACERS), context.Queue()
     emulator = os.environ.get("STORAGE_EMULATOR_HOST", "")
     started = time.monotonic()
@@ -157,6 +155,20 @@ def skew_rows(row_type: Any, backend: str, root: str) -> list[Any]:
     dead.waits = f"taken over {took:.2f} s after first seen"
     _note(dead, [(held and SKEW_LEASE <= took < 10 * SKEW_LEASE, f"taken over: {held}, after {took:.2f} s")])
     return [live, dead]
+
+
+def _slow_save_module() -> tuple[Any, Any]:
+    """The slow-save step of tests/test_faults.py (tests/test_commit.py once renamed) and a forkserver context."""
+    try:
+        from tests.forkserver import worker_context  # type: ignore[import-not-found, unused-ignore]
+
+        from tests import test_commit as tf  # type: ignore[attr-defined, unused-ignore]
+
+        return tf, worker_context(tf.__name__)
+    except ImportError:
+        from tests import test_faults as tf
+
+        return tf, tf.processes()
 
 
 def _skewed(worker: str, skew: float) -> dict[str, Any]:

@@ -82,8 +82,8 @@ def executor_main(
                 sys.exit(1)
         except StopNow:
             pass
-        except KeyboardInterrupt:  # a Ctrl-C before the run started (or after it ended)
-            print("Ctrl-C: stopped before any step started.", file=sys.stderr)
+        except KeyboardInterrupt:  # a Ctrl-C while no step could be running: tracing, compiling, printing
+            print("Ctrl-C: stopped while no step was running.", file=sys.stderr)
             sys.exit(130)
         if interrupts.stop.level == StopLevel.NOW:
             interrupts.abandon(report)  # does not return
