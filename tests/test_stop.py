@@ -11,9 +11,10 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from marin_exec import StepRunner, StepSpec
+from marin_exec import Artifact, StepRunner, StepSpec
 from marin_exec.run.run_report import StepState
 from marin_exec.run.stop import RunStop
+from marin_exec.runtime.heartbeat import release_all
 from tests.test_distributed_lock import WAIT
 
 
@@ -120,3 +121,23 @@ def test_a_failure_while_draining_is_reported_not_raised(prefix: str) -> None:
     thread.join(WAIT)
     (outcome,) = result["report"].outcomes.values()
     assert outcome.state == StepState.FAILED and isinstance(outcome.error, ValueError)
+
+
+def test_a_step_abandoned_by_stopping_now_commits_nothing_once_its_lease_is_released(prefix: str) -> None:
+    # What executor_main does on a second Ctrl-C or SIGTERM: stop now, release every lease, leave the thread.
+    blocking = Blocking()
+    stop = RunStop()
+    step = StepSpec(name="stop/abandoned", fn=blocking, output_path_prefix=prefix)
+    thread, result = _run_in_thread([step], stop)
+    assert blocking.entered.wait(WAIT)
+    stop.now()
+    thread.join(WAIT)
+    step_threads = [t for t in threading.enumerate() if t.name.startswith("marin-step_")]
+
+    assert step.output_path in release_all()
+    blocking.resume.set()  # the abandoned step returns and tries to commit
+    for step_thread in step_threads:
+        step_thread.join(WAIT)
+
+    assert result["report"].count(StepState.INTERRUPTED) == 1
+    assert step.read_status() == "RUNNING" and not Artifact.exists(step.output_path)  # every commit write refused
