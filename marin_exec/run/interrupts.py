@@ -23,6 +23,8 @@ from typing import Any
 
 from marin_exec.run.run_report import RunReport, StepState
 from marin_exec.run.stop import RunStop, StopLevel
+from marin_exec.runtime.heartbeat import release_all
+from marin_exec.runtime.remote import running_jobs
 
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 AGAIN_TO_STOP = "Ctrl-C again to stop now"
@@ -60,7 +62,7 @@ class Interrupts:
 
     def __exit__(self, *exc: object) -> None:
         for signum, previous in self._previous.items():
-            signal.signal(signum, previous)
+            signal.signal(signum, signal.SIG_DFL if previous is None else previous)  # None: set outside Python
         self._previous.clear()
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
@@ -86,7 +88,7 @@ class Interrupts:
             text = f"Ctrl-C: starting no new step; waiting for {len(running)} running step(s) to end: {names}."
         else:
             text = "Ctrl-C: starting no new step; none is running."
-        print(f"{text} {AGAIN_TO_STOP} (their leases are released, and they rerun at once next time).", file=sys.stderr)
+        print(f"{text} {AGAIN_TO_STOP} (their leases are then released: they rerun at once).", file=sys.stderr)
 
     def abandon(self, report: RunReport | None) -> None:
         """Release every lease, terminate our Fray jobs, say what was interrupted, and end the process now."""
@@ -105,11 +107,10 @@ class Interrupts:
             lines.append(f"  the leases could not be released within {_ABANDON_WAIT:g} s: they go stale instead")
         elif outcome["released"]:
             lines.append(f"  released {len(outcome['released'])} lease(s): {', '.join(outcome['released'])}")
-        if "jobs" not in outcome:  # still releasing: nothing was terminated
-            from marin_exec.runtime.remote import running_jobs
-
-            outcome["jobs"] = [(job, "not tried: the leases were still being released") for job in running_jobs()]
-        for job, error in outcome["jobs"]:
+        jobs = list(outcome.get("jobs", []))  # a copy: the helper may still be terminating
+        tried = {id(job) for job, _ in jobs}
+        jobs += [(job, "terminate did not answer in time") for job in running_jobs() if id(job) not in tried]
+        for job, error in jobs:
             what = "terminated" if error is None else f"LEFT RUNNING ({error}); stop it yourself"
             lines.append(f"  Fray job {job.job_id} ({job.step_name}): {what}")
         print("\n".join(lines), file=sys.stderr)
@@ -118,9 +119,6 @@ class Interrupts:
 
 def _release_and_terminate(outcome: dict[str, Any]) -> None:
     """Leases first (so a step thread can commit nothing more), then the Fray jobs we still wait for."""
-    from marin_exec.runtime.heartbeat import release_all
-    from marin_exec.runtime.remote import running_jobs
-
     outcome["released"] = release_all()
     jobs: list[tuple[Any, str | None]] = []
     outcome["jobs"] = jobs
