@@ -21,12 +21,13 @@ from tests.test_distributed_lock import WAIT
 class Blocking:
     """A step function that announces it started and returns only once ``resume`` is set."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: float = WAIT) -> None:
         self.entered, self.resume = threading.Event(), threading.Event()
+        self.limit = limit
 
     def __call__(self, output_path: str) -> dict[str, int]:
         self.entered.set()
-        assert self.resume.wait(WAIT)
+        assert self.resume.wait(self.limit)
         return {"value": 1}
 
 
@@ -125,7 +126,7 @@ def test_a_failure_while_draining_is_reported_not_raised(prefix: str) -> None:
 
 def test_a_step_abandoned_by_stopping_now_commits_nothing_once_its_lease_is_released(prefix: str) -> None:
     # What executor_main does on a second Ctrl-C or SIGTERM: stop now, release every lease, leave the thread.
-    blocking = Blocking()
+    blocking = Blocking(limit=120)  # release_all also gives up leases earlier tests left, which may take a while
     stop = RunStop()
     step = StepSpec(name="stop/abandoned", fn=blocking, output_path_prefix=prefix)
     thread, result = _run_in_thread([step], stop)
