@@ -3,9 +3,10 @@
 Runs, on each backend: the big race (by default 8 processes x 100 steps of chains and diamonds, all started at once),
 a crash (SIGKILL of a worker holding a lease mid-step, then a successor; again with a 60 s lease, which a successor on
 the same host must not wait for), a store error once while releasing a lease or right after acquiring one (nothing
-lost, no lease leaked), a stall (SIGSTOP of a holder until another
-worker took over and finished, then SIGCONT), a stall right after acquiring the lease, before RUNNING is written, and
-(local disk only) a stall right before saving the artifact.
+lost, no lease leaked), a stall (SIGSTOP of a holder until another worker took over and finished, then SIGCONT), a
+stall right after acquiring the lease, before RUNNING is written, (local disk only) a stall right before saving the
+artifact, and, from ``reliability_interrupts.py``, a save longer than the lease timeout, holders with skewed clocks,
+and Ctrl-C twice / SIGTERM on a real ``executor_main`` process.
 It counts every execution of every step function and checks what was committed, then prints a markdown table:
 processes, steps, lease timeout, executions counted (and expected), takeovers, wall time, and for races how long
 waiters took to return after the holder's commit.
@@ -13,7 +14,7 @@ waiters took to return after the holder's commit.
 gs:// runs against fake-gcs-server (memory backend) and s3:// against moto, both on loopback; their latencies say
 nothing about real GCS or S3. Usage::
 
-    .venv/bin/python benchmarks/reliability.py [--processes 8] [--steps 100] [--backends local,gs,s3]
+    .venv/bin/python benchmarks/reliability.py [--processes 8] [--steps 100] [--backends local,gs,s3] [--only SIGTERM]
 
 It does not assert anything or change any file outside a temporary directory; the exit status is 1 if a check failed.
 """
@@ -64,7 +65,9 @@ def main() -> int:
     parser.add_argument("--processes", type=int, default=8)
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--backends", default="local,gs,s3")
+    parser.add_argument("--only", default="", help="comma-separated words: run only the scenarios naming one")
     args = parser.parse_args()
+    wanted = [word for word in args.only.split(",") if word]
 
     sys.path.insert(0, str(REPO))  # workers and servers live in the tests package
     os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")  # before anything imports gcsfs
@@ -77,11 +80,14 @@ def main() -> int:
                 scenarios += ["store error during release", "store error after acquire"]
                 if backend == "local":  # object stores check the lease on entry only: a stall there is a known window
                     scenarios.append("stall before save")
+                scenarios += ["slow save", "skewed clocks", "Ctrl-C twice", "SIGTERM"]  # reliability_interrupts.py
                 for scenario in scenarios:
+                    if wanted and not any(word in scenario for word in wanted):
+                        continue
                     work = Path(scratch, f"{backend}-{scenario.replace(' ', '-')}")
-                    row = _run(scenario, backend, make_root(), work, args.processes, args.steps)
-                    print(_format_row(row), file=sys.stderr, flush=True)
-                    rows.append(row)
+                    for row in _run_any(scenario, backend, make_root(), work, args.processes, args.steps):
+                        print(_format_row(row), file=sys.stderr, flush=True)
+                        rows.append(row)
     print(_table(rows))
     for row in rows:
         for problem in row.problems:
@@ -114,6 +120,18 @@ def _backend_root(backend: str, scratch: Path) -> Iterator[Callable[[], str]]:
         yield lambda: f"{backend}://{server.make_bucket()}"
     finally:
         server.stop()
+
+
+def _run_any(scenario: str, backend: str, root: str, work: Path, processes: int, steps: int) -> list[Row]:
+    from benchmarks import reliability_interrupts as extra
+
+    if scenario in ("Ctrl-C twice", "SIGTERM"):
+        return [extra.interrupt_row(Row, scenario, backend, root, work)]
+    if scenario == "slow save":
+        return [extra.slow_save_row(Row, backend, root, work)]
+    if scenario == "skewed clocks":
+        return extra.skew_rows(Row, backend, root)
+    return [_run(scenario, backend, root, work, processes, steps)]
 
 
 def _run(scenario: str, backend: str, root: str, work: Path, processes: int, steps: int) -> Row:

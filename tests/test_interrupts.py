@@ -1,12 +1,21 @@
-"""Interrupts at the primitive level (DESIGN §5a): a KeyboardInterrupt or SystemExit inside a step writes no FAILED,
+"""Interrupts (DESIGN §5a). At the primitives: a KeyboardInterrupt or SystemExit inside a step writes no FAILED,
 releases the lease and propagates; ``release_all`` gives up every lease of the process; RUNNING without a live
-lease reads as interrupted and reruns at once, even with force_run_failed off.
+lease reads as interrupted and reruns at once, even with force_run_failed off. End to end: ``executor_main`` in a
+real process receives real signals — one Ctrl-C drains (exit 130), a second one or SIGTERM stops at once (130 / 143)
+with the lease of a step blocked in user code released — and the dry run then shows the step as interrupted.
 
-Steps run in real threads on local disk; the lease is read back from the file a real worker would see.
+Steps run in real threads or processes on local disk; the parent synchronises on files the steps write, and on the
+CLI's prompt (``AGAIN_TO_STOP``), which is itself under test.
 """
 
 from __future__ import annotations
 
+import os
+import pathlib
+import re
+import signal
+import subprocess
+import sys
 import threading
 from typing import Any
 
@@ -17,12 +26,18 @@ from marin_exec import (
     Artifact,
     LeaseLostError,
     StatusFile,
+    StepSpec,
     disk_cached,
     distributed_lock,
+    executor_main,
 )
+from marin_exec.run.cli import ExecutorMainConfig, run_executor
+from marin_exec.run.interrupts import AGAIN_TO_STOP
 from marin_exec.runtime.heartbeat import release_all
 from marin_exec.status.lease_record import FREE, LIVE
 from marin_exec.status.step_status import is_interrupted, read_lease_view
+from tests import interrupt_pipeline
+from tests.fault_workers import wait_for
 from tests.test_distributed_lock import WAIT, Calls, lease_holder, start
 
 INTERRUPTS = [KeyboardInterrupt(), SystemExit(143)]
@@ -129,3 +144,141 @@ def test_a_step_running_elsewhere_is_not_interrupted(prefix: str) -> None:
         resume.set()
         thread.join(WAIT)
     assert read_lease_view(out).state == FREE
+
+
+# -- executor_main in a real process, with real signals (issue 10, item 2) ---------------------------------------
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+EXIT = 60.0  # bound on a process that must end by itself; only reached when a test fails
+
+
+class Pipeline:
+    """``tests.interrupt_pipeline`` run by executor_main in a subprocess, with its signal files in ``signals``."""
+
+    def __init__(self, prefix: str, signals: pathlib.Path, remote: bool = False) -> None:
+        self.prefix, self.signals, self.remote = prefix, signals, remote
+        signals.mkdir(exist_ok=True)
+        self.hold, self.after = [spec.output_path for spec in interrupt_pipeline.build(prefix, remote)]
+
+    def start(self, *flags: str) -> subprocess.Popen[str]:
+        # A lease timeout of an hour: a rerun that waited for a lease instead of starting at once would never end.
+        command = [sys.executable, "-m", "tests.interrupt_pipeline", "--prefix", self.prefix, "--lease_timeout", "3600"]
+        env = {**os.environ, "INTERRUPT_SIGNALS": str(self.signals), "INTERRUPT_REMOTE": str(int(self.remote))}
+        return subprocess.Popen([*command, *flags], cwd=REPO, env=env, stderr=subprocess.PIPE, text=True)
+
+    def started(self, proc: subprocess.Popen[str], step: str) -> None:
+        wait_for(lambda: (self.signals / f"started-{step}").exists() or proc.poll() is not None, f"{step} to start")
+        assert (self.signals / f"started-{step}").exists(), proc.communicate()[1]
+
+    def files(self) -> set[str]:
+        return {path.name for path in self.signals.iterdir()}
+
+
+def _read_until(proc: subprocess.Popen[str], text: str) -> str:
+    """The process's stderr up to the line containing ``text`` (the prompt under test, a constant of the CLI)."""
+    assert proc.stderr is not None
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if text in line:
+            return "".join(seen)
+    raise AssertionError(f"{text!r} never printed; stderr was:\n{''.join(seen)}")
+
+
+def _rerun_starts_at_once(pipeline: Pipeline) -> None:
+    (pipeline.signals / "resume").touch()
+    proc = pipeline.start("--force_run_failed", "false")
+    _, err = proc.communicate(timeout=EXIT)
+    assert proc.returncode == 0, err
+    assert StatusFile(pipeline.hold).read() == StatusFile(pipeline.after).read() == "SUCCESS"
+
+
+def test_one_ctrl_c_starts_nothing_new_names_the_running_step_lets_it_finish_and_exits_130(
+    prefix: str, tmp_path: pathlib.Path
+) -> None:
+    # Regression (issue 10, item 2): one Ctrl-C printed nothing and, once the step ended, ran the next one.
+    pipeline = Pipeline(prefix, tmp_path / "signals")
+    proc = pipeline.start()
+    pipeline.started(proc, "hold")
+
+    proc.send_signal(signal.SIGINT)
+    said = _read_until(proc, AGAIN_TO_STOP)
+    (pipeline.signals / "resume").touch()
+    _, rest = proc.communicate(timeout=EXIT)
+
+    assert proc.returncode == 130, said + rest
+    assert "interrupts/hold" in said.splitlines()[-1]  # the prompt names the step still running
+    assert StatusFile(pipeline.hold).read() == "SUCCESS"  # the running step finished and committed
+    assert "started-after" not in pipeline.files() and StatusFile(pipeline.after).read() is None
+    assert read_lease_view(pipeline.hold).state == FREE
+
+
+@pytest.mark.parametrize(
+    ("signals", "code", "remote"),
+    [([signal.SIGINT, signal.SIGINT], 130, False), ([signal.SIGTERM], 143, False), ([signal.SIGTERM], 143, True)],
+    ids=["ctrl-c-twice", "sigterm", "sigterm-fray-job"],
+)
+def test_stopping_now_releases_the_lease_of_a_blocked_step_writes_no_failed_and_a_rerun_starts_at_once(
+    prefix: str, tmp_path: pathlib.Path, signals: list[signal.Signals], code: int, remote: bool
+) -> None:
+    # Regression (issue 10, item 2): a second Ctrl-C or SIGTERM left RUNNING plus a live-looking lease, and the
+    # rerun waited for it; the step (blocked in user code) must not keep the process alive either.
+    pipeline = Pipeline(prefix, tmp_path / "signals", remote)
+    proc = pipeline.start()
+    pipeline.started(proc, "hold")
+
+    for i, signum in enumerate(signals):
+        proc.send_signal(signum)
+        if i + 1 < len(signals):
+            _read_until(proc, AGAIN_TO_STOP)  # the first Ctrl-C was taken in: the second is the second
+    _, err = proc.communicate(timeout=EXIT)  # the step is still blocked: "resume" does not exist
+
+    assert proc.returncode == code, err
+    assert "ended-hold" not in pipeline.files()
+    assert "interrupted: interrupts/hold" in err and "released 1 lease(s)" in err
+    assert StatusFile(pipeline.hold).read() == STATUS_RUNNING  # no FAILED: nothing to force
+    assert read_lease_view(pipeline.hold).state == FREE  # released, not merely left by a dead process
+    assert not Artifact.exists(pipeline.hold)
+    if remote:  # the job this run submitted was terminated, and said so
+        assert re.search(r"Fray job \S+ \(interrupts/hold-\w+\): terminated", err), err
+    _rerun_starts_at_once(pipeline)
+
+
+def test_the_dry_run_shows_a_step_stopped_by_sigterm_as_interrupted_and_to_be_run(
+    prefix: str, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pipeline = Pipeline(prefix, tmp_path / "signals")
+    proc = pipeline.start()
+    pipeline.started(proc, "hold")
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=EXIT)
+
+    executor_main(interrupt_pipeline.build(prefix), config=ExecutorMainConfig(prefix=prefix, dry_run=True))
+
+    out = capsys.readouterr().out
+    assert "[will run]  interrupts/hold" in out
+    assert "why: interrupted: status RUNNING, but its worker released the lease" in out
+    assert "running elsewhere" not in out.split("Summary:")[0]
+
+
+def test_run_executor_changes_no_signal_handler_and_executor_main_restores_the_previous_ones(prefix: str) -> None:
+    seen: list[Any] = []
+
+    def record(output_path: str) -> None:
+        seen.append((signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)))
+
+    def custom(signum: int, frame: Any) -> None:
+        pass
+
+    step = StepSpec(name="signals/record", fn=record, output_path_prefix=prefix)
+    run_executor([step], ExecutorMainConfig(prefix=prefix))
+    assert seen == [(signal.default_int_handler, signal.SIG_DFL)]  # programmatic: untouched
+
+    previous = signal.signal(signal.SIGTERM, custom)
+    try:
+        step = StepSpec(name="signals/record", fn=record, hash_attrs={"v": 2}, output_path_prefix=prefix)
+        executor_main([step], config=ExecutorMainConfig(prefix=prefix))
+        assert seen[1][1] not in (custom, signal.SIG_DFL)  # ours while the run ran
+        assert signal.getsignal(signal.SIGTERM) is custom and signal.getsignal(signal.SIGINT) is seen[0][0]
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -23,8 +23,8 @@ from marin_exec.errors import MissingPrefixError, StepDefinitionError
 from marin_exec.naming import qualified_name, validate_step_name
 from marin_exec.runtime.remote import RemoteCallable
 from marin_exec.runtime.step_job import StepJob, finished_elsewhere, run_step
-from marin_exec.status.status import Lease
-from marin_exec.status.step_status import EXECUTOR_NAME, EXECUTOR_VERSION
+from marin_exec.status.lease_record import LIVE, LeaseView
+from marin_exec.status.step_status import EXECUTOR_NAME, EXECUTOR_VERSION, read_lease_view
 from marin_exec.status.step_status import read_statuses as _read_statuses
 from marin_exec.trace.step_ref import StepRef
 from marin_exec.versioning import encode, hash_version, version_json
@@ -151,8 +151,12 @@ class StepSpec:
 
     def lease_holder(self) -> str | None:
         """The worker id holding a live lease on this step, read-only (None if nobody does)."""
-        record = Lease(self.output_path, timeout=float("inf")).holder()
-        return None if record is None else str(record.get("worker_id"))
+        view = self.lease_view()
+        return view.holder if view.state == LIVE else None
+
+    def lease_view(self) -> LeaseView:
+        """One read of the step's lease under the run settings: live, stale, dead (on this host) or free."""
+        return read_lease_view(self.output_path)
 
     @cached_property
     def executable_fn(self) -> Callable[[str], Any]:

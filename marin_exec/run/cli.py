@@ -2,8 +2,9 @@
 
 It parses ``sys.argv`` with draccus at call time, compiles the traced steps, and either prints the dry-run plan or
 runs the plan, writing the run-level info JSON. A ``MarinExecError`` becomes one clean message on stderr and exit
-status 1; programmatic callers who want the exception call ``run_executor``. This is the only module that
-configures logging. It does not schedule, lock or write step outputs: the runner and the steps do.
+status 1; programmatic callers who want the exception call ``run_executor``. Ctrl-C and SIGTERM are handled here
+(``run.interrupts``: exit 130 / 143), and only here: ``run_executor`` changes no signal handling. This is the only
+module that configures logging. It does not schedule, lock or write step outputs: the runner and the steps do.
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ from typing import Any
 from marin_exec.compile.compiler import GroupView, compile_graph
 from marin_exec.compile.step_spec import StepSpec, shallow_version
 from marin_exec.errors import MarinExecError, MissingPrefixError
+from marin_exec.run.interrupts import Interrupts, StopNow
 from marin_exec.run.render import render_plan, render_summary
 from marin_exec.run.run_report import RunReport
 from marin_exec.run.runner import StepRunner
+from marin_exec.run.stop import RunStop, StopLevel
 from marin_exec.storage.store import store_for
 from marin_exec.versioning import hash_version
 
@@ -66,18 +69,35 @@ def executor_main(
     if config is None:
         config = parse_args(sys.argv[1:])
     _configure_logging()
-    try:
-        if callable(steps):
-            traced = steps()
-            steps = list(traced) if isinstance(traced, list | tuple) else [traced]
-        run_executor(steps, config, description=description)
-    except MarinExecError as e:
-        print(f"error: {e}", file=sys.stderr)
-        if e.__cause__ is not None and not isinstance(e.__cause__, MarinExecError):
-            cause = e.__cause__
-            print(f"caused by: {type(cause).__name__}: {cause}", file=sys.stderr)
-        print(f"to rerun: {_rerun_command(config)}", file=sys.stderr)
-        sys.exit(1)
+    report: RunReport | None = None
+    with Interrupts() as interrupts:
+        try:
+            if callable(steps):
+                traced = steps()
+                steps = list(traced) if isinstance(traced, list | tuple) else [traced]
+            report = run_executor(steps, config, description=description, stop=interrupts.stop)
+        except MarinExecError as e:
+            _print_error(e, config)
+            if interrupts.exit_code is None:
+                sys.exit(1)
+        except StopNow:
+            pass
+        except KeyboardInterrupt:  # a Ctrl-C while no step could be running: tracing, compiling, printing
+            print("Ctrl-C: stopped while no step was running.", file=sys.stderr)
+            sys.exit(130)
+        if interrupts.stop.level == StopLevel.NOW:
+            interrupts.abandon(report)  # does not return
+    if interrupts.exit_code is not None:  # the first Ctrl-C: the running steps have ended
+        print(f"Ctrl-C: stopped; to continue: {_rerun_command(config)}", file=sys.stderr)
+        sys.exit(interrupts.exit_code)
+
+
+def _print_error(e: MarinExecError, config: ExecutorMainConfig) -> None:
+    print(f"error: {e}", file=sys.stderr)
+    if e.__cause__ is not None and not isinstance(e.__cause__, MarinExecError):
+        cause = e.__cause__
+        print(f"caused by: {type(cause).__name__}: {cause}", file=sys.stderr)
+    print(f"to rerun: {_rerun_command(config)}", file=sys.stderr)
 
 
 def parse_args(argv: Sequence[str], config_class: type[Any] = ExecutorMainConfig) -> Any:
@@ -139,8 +159,13 @@ def _copy_field(f: dataclasses.Field[Any]) -> Any:
     return dataclasses.field()
 
 
-def run_executor(steps: Sequence[Any], config: ExecutorMainConfig, description: str | None = None) -> RunReport:
-    """Compile and run (or dry-run) ``steps``; raises MarinExecError subclasses such as StepsFailed."""
+def run_executor(
+    steps: Sequence[Any], config: ExecutorMainConfig, description: str | None = None, *, stop: RunStop | None = None
+) -> RunReport:
+    """Compile and run (or dry-run) ``steps``; raises MarinExecError subclasses such as StepsFailed.
+
+    It changes no signal handling: ``stop`` lets the caller end the run early from another thread (``run.stop``).
+    """
     prefix = config.prefix or os.environ.get("MARIN_PREFIX")
     if not prefix:
         raise MissingPrefixError(
@@ -148,7 +173,7 @@ def run_executor(steps: Sequence[Any], config: ExecutorMainConfig, description: 
         )
     prefix = prefix.rstrip("/")
     with _prefix_env(prefix), _gc_paused_for_run():  # StepSpecs built without output_path_prefix take --prefix too
-        return _run_compiled(steps, config, prefix, description)
+        return _run_compiled(steps, config, prefix, description, stop)
 
 
 @contextlib.contextmanager
@@ -178,7 +203,9 @@ def _prefix_env(prefix: str) -> Iterator[None]:
             os.environ["MARIN_PREFIX"] = previous
 
 
-def _run_compiled(steps: Sequence[Any], config: ExecutorMainConfig, prefix: str, description: str | None) -> RunReport:
+def _run_compiled(
+    steps: Sequence[Any], config: ExecutorMainConfig, prefix: str, description: str | None, stop: RunStop | None
+) -> RunReport:
     compiled = _compile_without_gc(steps, prefix)
     runner = StepRunner()
     options: dict[str, Any] = dict(
@@ -196,7 +223,7 @@ def _run_compiled(steps: Sequence[Any], config: ExecutorMainConfig, prefix: str,
     logger.info(f"running {len(compiled.specs)} step(s) under {prefix}; run info: {info_path}")
     report: RunReport | None = None
     try:
-        report = runner.run(compiled.specs, **options)
+        report = runner.run(compiled.specs, stop=stop, **options)
         return report
     finally:
         if report is not None:

@@ -1,7 +1,8 @@
 """Dry-run classification: read each step's status (and, for a RUNNING one, its lease) and say what a run would do.
 
 ``read_statuses`` is also how a real run reads its batches. ``classify`` turns the statuses a dry run read into a
-``StepState`` and a reason per step: done, will run, running elsewhere, failed before, blocked. It reads statuses
+``StepState`` and a reason per step: done, will run (an interrupted step too: RUNNING without a live lease, its
+worker stopped or gone), running elsewhere, failed before, blocked. It reads statuses
 only through the step's public methods and never calls a step, takes no lease and writes nothing; scheduling is
 the runner's.
 """
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from marin_exec.run.run_report import StepState
 from marin_exec.run.step_graph import RunNode
+from marin_exec.status.lease_record import DEAD, FREE, LIVE, LeaseView
 from marin_exec.status.status import STATUS_FAILED, STATUS_RUNNING, STATUS_SUCCESS
 
 if TYPE_CHECKING:
@@ -45,7 +47,8 @@ def read_plan_statuses(nodes: Sequence[RunNode]) -> list[str | None | Exception]
     for i, node in enumerate(nodes):
         if statuses[i] == STATUS_RUNNING:
             try:
-                node.outcome.lease_held = _lease_held(node.spec)
+                node.outcome.lease = node.spec.lease_view()
+                node.outcome.lease_held = node.outcome.lease.state == LIVE
             except Exception as error:  # this step's plan says why; the rest of the batch is unaffected
                 statuses[i] = error
     return statuses
@@ -73,6 +76,8 @@ def classify(nodes: Iterable[RunNode], force_run_failed: bool) -> None:
             else:
                 outcome.state = StepState.FAILED_BEFORE
                 outcome.reason = "failed before; rerun with --force_run_failed true"
+        elif status == STATUS_RUNNING and outcome.lease is not None and outcome.lease.state != LIVE:
+            outcome.state, outcome.reason = StepState.WILL_RUN, interrupted_reason(outcome.lease)
         elif outcome.lease_held:
             outcome.state, outcome.reason = (
                 StepState.RUNNING_ELSEWHERE,
@@ -83,5 +88,13 @@ def classify(nodes: Iterable[RunNode], force_run_failed: bool) -> None:
             outcome.reason = "never ran" if status is None else f"status {status}"
 
 
-def _lease_held(spec: StepSpec) -> bool:
-    return spec.lease_holder() is not None
+def interrupted_reason(lease: LeaseView) -> str:
+    """Why a RUNNING step without a live lease will run: what became of its worker (DESIGN §5a)."""
+    if lease.state == FREE:
+        gone = "its worker released the lease without committing (Ctrl-C, SIGTERM or an error)"
+    elif lease.state == DEAD:
+        gone = f"its worker's process {lease.pid} on this machine is gone"
+    else:
+        age = "an unknown time" if lease.heartbeat_age is None else f"{lease.heartbeat_age:.0f} s"
+        gone = f"its lease, held by {lease.holder} on {lease.host or 'an unknown host'}, was last refreshed {age} ago"
+    return f"interrupted: status RUNNING, but {gone}; it reruns at once"

@@ -21,6 +21,7 @@ PLAN_STATES = (
     StepState.BLOCKED,
 )
 RUN_STATES = (StepState.RAN, StepState.CACHED, StepState.FAILED, StepState.DEP_FAILED)
+STOPPED_STATES = (StepState.INTERRUPTED, StepState.NOT_STARTED)  # shown only after a stopped run
 
 
 def render_plan(
@@ -89,11 +90,14 @@ def render_plan(
 
 def render_summary(report: RunReport) -> str:
     """One paragraph after a real run: counts, time, and each failure with its cause."""
-    lines = [f"Summary: {summarize(report, RUN_STATES)} in {report.seconds:.2f} s."]
+    states = [*RUN_STATES, *(s for s in STOPPED_STATES if report.count(s))]
+    lines = [f"Summary: {summarize(report, states)} in {report.seconds:.2f} s."]
     for outcome in report.by_state(StepState.FAILED):
         lines.append(f"  failed: {outcome.spec.name_with_hash}: {_error_line(outcome)}")
     for outcome in report.by_state(StepState.DEP_FAILED):
         lines.append(f"  not run: {outcome.spec.name_with_hash}: {outcome.reason}")
+    for outcome in report.by_state(StepState.INTERRUPTED):
+        lines.append(f"  interrupted: {outcome.spec.name_with_hash}: {outcome.reason}")
     return "\n".join(lines)
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from marin_exec.compile.step_spec import StepSpec
+    from marin_exec.status.lease_record import LeaseView
 
 
 class StepState(enum.StrEnum):
@@ -25,6 +26,9 @@ class StepState(enum.StrEnum):
     FAILED = "failed"
     DEP_FAILED = "dep_failed"
     NOT_SELECTED = "not_selected"
+    # Outcomes of a stopped run (run.stop): running when it stopped, or never started.
+    INTERRUPTED = "interrupted"
+    NOT_STARTED = "not started"
     # Plans of a dry run.
     DONE = "done"
     WILL_RUN = "will run"
@@ -42,6 +46,7 @@ class StepOutcome:
     error: BaseException | None = None
     reason: str = ""
     lease_held: bool = False
+    lease: LeaseView | None = None  # dry run: the lease of a RUNNING step, as one read showed it
 
 
 @dataclasses.dataclass

@@ -2,9 +2,10 @@
 
 It de-duplicates by output path, reads every status read-only (concurrently, in batches, as soon as steps are
 known) and skips a SUCCESS without calling anything, runs ready steps on a bounded thread pool, never runs
-dependents of a failure, and wakes only when a step finishes (no sleeps). What a dry run reports for each step is
-decided in ``run.plan``. It knows steps only through their public
-fields and methods (``read_status``/``read_statuses``, ``executable_fn``): it never inspects or wraps a function.
+dependents of a failure, wakes only when a step finishes (no sleeps), and obeys a ``RunStop`` (start nothing new,
+or return at once). A dry run's verdicts are ``run.plan``'s. It knows steps only through their public fields and
+methods (``read_status``/``read_statuses``, ``executable_fn``): it never inspects or wraps a function, and it
+installs no signal handler and releases no lease (the CLI does, around it).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from marin_exec.run.plan import classify, read_plan_statuses, read_statuses
 from marin_exec.run.run_only import select
 from marin_exec.run.run_report import RunReport, StepState
 from marin_exec.run.step_graph import RunNode, StepGraph
+from marin_exec.run.stop import RunStop, StopLevel, mark_stopped
 from marin_exec.settings import run_settings
 from marin_exec.status.status import STATUS_SUCCESS
 
@@ -42,6 +44,7 @@ _STATUS_BATCH = 64
 # batches twice over, never the whole input (an unbounded generator may stop once a step it yielded runs).
 _READ_AHEAD = 2 * _STATUS_READERS * _STATUS_BATCH
 _END: Any = object()
+_NOT_STARTED: Any = object()
 _SETTLED = (StepState.DEP_FAILED, StepState.FAILED, StepState.RAN, StepState.CACHED)
 _SETTLED_OR_RUNNING = (*_SETTLED, StepState.RUNNING)
 
@@ -62,8 +65,10 @@ class StepRunner:
         run_only: list[str] | None = None,
         heartbeat_interval: float | None = None,
         lease_timeout: float | None = None,
+        stop: RunStop | None = None,
     ) -> RunReport:
-        """Run (or, with ``dry_run``, only look up) every step and what it needs; StepsFailed if any failed."""
+        """Run (or, with ``dry_run``, only look up) every step and what it needs; StepsFailed if any failed. With
+        ``stop`` (``run.stop``) another thread may end the run early: the report then holds its failures too."""
         with contextlib.ExitStack() as stack:
             stack.enter_context(
                 run_settings(
@@ -77,12 +82,12 @@ class StepRunner:
                 import fray
 
                 stack.enter_context(fray.set_current_client(self.client))
-            run = _Run(max_concurrent=max_concurrent, dry_run=dry_run, force_run_failed=force_run_failed)
+            run = _Run(max_concurrent=max_concurrent, dry_run=dry_run, force_run_failed=force_run_failed, stop=stop)
             return run.execute(steps, run_only)
 
 
 class _Run:
-    def __init__(self, *, max_concurrent: int, dry_run: bool, force_run_failed: bool) -> None:
+    def __init__(self, *, max_concurrent: int, dry_run: bool, force_run_failed: bool, stop: RunStop | None) -> None:
         self.dry_run = dry_run
         self.force_run_failed = force_run_failed
         self.max_concurrent = max(1, max_concurrent)
@@ -93,46 +98,66 @@ class _Run:
         self.context = contextvars.copy_context()
         self.first_error: BaseException | None = None
         self.read_ahead = threading.Semaphore(_READ_AHEAD)
-
-    # -- driver ---------------------------------------------------------------------------------------------
+        self.stop = stop or RunStop()
+        self.running: set[RunNode] = set()  # steps handed to the worker pool and not finished
+        self.started: set[RunNode] = set()  # those whose function was called (a pool may queue the others)
+        self.starting = threading.Lock()  # a step starts, or is skipped by a stop, under this lock
 
     def execute(self, steps: Iterable[StepSpec], run_only: list[str] | None) -> RunReport:
         start = time.monotonic()
-        unmatched: list[str] = []
-        roots: Iterator[StepSpec]
-        if run_only:
-            roots, unmatched, self.graph.done = select(steps, run_only)
-        else:
-            roots = iter(steps)
-        with (
-            ThreadPoolExecutor(self.max_concurrent, thread_name_prefix="marin-step") as self.workers,
-            ThreadPoolExecutor(_STATUS_READERS, thread_name_prefix="marin-status") as self.readers,
-        ):
-            feeder = threading.Thread(
-                target=self.context.copy().run, args=(self._feed, roots), name="marin-step-input", daemon=True
-            )
-            self.in_flight += 1  # the input itself counts as work in flight until it is exhausted
-            feeder.start()
-            try:
-                while self.in_flight:
-                    self._drain(block=True)
-            except BaseException:
-                self.workers.shutdown(wait=False, cancel_futures=True)
-                self.readers.shutdown(wait=False, cancel_futures=True)
-                raise
-        report = RunReport(
-            {path: node.outcome for path, node in self.graph.nodes.items()},
-            dry_run=self.dry_run,
-            seconds=time.monotonic() - start,
-            unmatched_patterns=unmatched,
+        roots, unmatched, self.graph.done = select(steps, run_only) if run_only else (iter(steps), [], set())
+        # No ``with``: its exit would wait for every step thread, and a stopped run must not wait for a blocked one.
+        self.workers = ThreadPoolExecutor(self.max_concurrent, thread_name_prefix="marin-step")
+        self.readers = ThreadPoolExecutor(_STATUS_READERS, thread_name_prefix="marin-status")
+        feeder = threading.Thread(
+            target=self.context.copy().run, args=(self._feed, roots), name="marin-step-input", daemon=True
         )
+        self.in_flight += 1  # the input itself counts as work in flight until it is exhausted
+        feeder.start()
+        self.stop.attach(lambda: self.events.put(("stop", None, None)))  # SimpleQueue.put: safe in a signal handler
+        try:
+            while self._busy():
+                self._drain(block=True)
+        except BaseException:
+            self._shut_down(wait=False)
+            raise
+        finally:
+            self.stop.detach()
+        self._shut_down(wait=not self.stop.level)
+        if self.stop.level:
+            self._mark_stopped()
+        outcomes = {path: node.outcome for path, node in self.graph.nodes.items()}
+        report = RunReport(outcomes, self.dry_run, time.monotonic() - start, unmatched)
         if self.dry_run:
             if self.first_error is not None:
                 raise self.first_error
             classify(self.graph.nodes.values(), self.force_run_failed)
-        else:
+        elif not self.stop.level:  # a stopped run's caller reads the failures in the report
             self._raise_failures(report)
         return report
+
+    def _busy(self) -> bool:  # a draining run waits only for its running steps
+        return bool(self.in_flight if not self.stop.level else self.running and self.stop.level == StopLevel.DRAIN)
+
+    def _shut_down(self, *, wait: bool) -> None:
+        self.workers.shutdown(wait=wait, cancel_futures=True)
+        self.readers.shutdown(wait=wait, cancel_futures=True)
+
+    def _on_stop(self) -> None:
+        on_drain, self.stop.on_drain = self.stop.on_drain, None  # said once
+        if on_drain is not None and self.stop.level == StopLevel.DRAIN:
+            with self.starting:
+                on_drain([node.spec.name_with_hash for node in self.running & self.started])
+
+    def _mark_stopped(self) -> None:
+        """After a stop: take in the steps that finished meanwhile, then say what was interrupted or never started."""
+        with contextlib.suppress(queue.Empty):
+            while True:
+                kind, item, future = self.events.get_nowait()
+                if kind == "run" and future is not None and not future.cancelled():  # cancelled: never started
+                    self._on_finished(item, future)
+        with self.starting:  # a step still queued in the pool now never starts
+            mark_stopped(self.graph.nodes.values(), self.started)
 
     def _feed(self, roots: Iterator[StepSpec]) -> None:
         """Consume the input on its own thread, so a slow generator never holds up steps already known."""
@@ -157,6 +182,9 @@ class _Run:
                 self._start_status_reads()
                 return
             block = False
+            if kind == "stop":
+                self._on_stop()
+                continue
             if kind == "add":
                 self.graph.add(item, self._on_registered)
                 self._hold_permit(self.graph.by_id[id(item)])
@@ -172,8 +200,7 @@ class _Run:
     def _hold_permit(self, node: RunNode) -> None:
         """The input step behind ``node`` stays pulled ahead until ``node`` settles."""
         node.permits += 1
-        settled = node.status_known if self.dry_run else node.outcome.state in _SETTLED
-        if settled:
+        if node.status_known if self.dry_run else node.outcome.state in _SETTLED:
             self._release(node)
 
     def _release(self, node: RunNode) -> None:
@@ -195,8 +222,6 @@ class _Run:
         for start in range(0, len(self.unread), size):
             self._submit("status", self.readers, self.unread[start : start + size], read)
         self.unread = []
-
-    # -- events ---------------------------------------------------------------------------------------------
 
     def _on_registered(self, node: RunNode) -> None:
         """A new step joined the run (its deps are linked): count what it waits for, queue its status read."""
@@ -236,14 +261,19 @@ class _Run:
             self._maybe_start(node)
 
     def _maybe_start(self, node: RunNode) -> None:
-        if node.submitted or node.waiting or not node.status_known or node.outcome.state != StepState.PENDING:
+        ready = node.status_known and not (node.submitted or node.waiting) and node.outcome.state == StepState.PENDING
+        if not ready or self.stop.level:  # a stopped run starts nothing new
             return
         node.submitted = True
         node.outcome.state = StepState.RUNNING
+        self.running.add(node)
         logger.info(f"{node.spec.name}: start ({node.spec.output_path})")
-        self._submit("run", self.workers, node, _call_step)
+        self._submit("run", self.workers, node, self._call_step)
 
     def _on_finished(self, node: RunNode, future: Future[Any]) -> None:
+        self.running.discard(node)
+        if node not in self.started:  # stopped while it was queued: mark_stopped says so
+            return
         error = future.exception()
         node.outcome.seconds = future.result()[1] if error is None else getattr(error, "_marin_seconds", None)
         if error is None:
@@ -270,13 +300,7 @@ class _Run:
         pending = [(node, cause)]
         while pending:
             current, because = pending.pop()
-            if current.outcome.state in (
-                StepState.DEP_FAILED,
-                StepState.FAILED,
-                StepState.RAN,
-                StepState.CACHED,
-                StepState.RUNNING,
-            ):
+            if current.outcome.state in _SETTLED_OR_RUNNING:
                 continue
             current.outcome.state = StepState.DEP_FAILED
             self._release(current)
@@ -284,23 +308,23 @@ class _Run:
             logger.warning(f"{current.spec.name}: not run: {current.outcome.reason}")
             pending.extend((d, current) for d in current.dependents)
 
+    def _call_step(self, node: RunNode) -> Any:
+        """In a worker thread: call the step's function, unless the run was stopped while the step was queued."""
+        with self.starting:
+            if self.stop.level:
+                return _NOT_STARTED
+            self.started.add(node)
+        start = time.monotonic()
+        try:
+            result = node.spec.executable_fn(node.spec.output_path)
+        except BaseException as e:
+            e._marin_seconds = time.monotonic() - start  # type: ignore[attr-defined]
+            raise
+        return result, time.monotonic() - start
+
     def _raise_failures(self, report: RunReport) -> None:
-        failed = report.by_state(StepState.FAILED)
-        if not failed:
-            return
-        dep_failed = report.by_state(StepState.DEP_FAILED)
-        names = [o.spec.name_with_hash for o in failed]
-        message = f"{len(failed)} step(s) failed: {', '.join(names)}"
-        raise StepsFailed(message, failed=names, dep_failed=[o.spec.name_with_hash for o in dep_failed]) from (
-            self.first_error
-        )
-
-
-def _call_step(node: RunNode) -> tuple[Any, float]:
-    start = time.monotonic()
-    try:
-        result = node.spec.executable_fn(node.spec.output_path)
-    except BaseException as e:
-        e._marin_seconds = time.monotonic() - start  # type: ignore[attr-defined]
-        raise
-    return result, time.monotonic() - start
+        failed = [o.spec.name_with_hash for o in report.by_state(StepState.FAILED)]
+        if failed:
+            dep_failed = [o.spec.name_with_hash for o in report.by_state(StepState.DEP_FAILED)]
+            message = f"{len(failed)} step(s) failed: {', '.join(failed)}"
+            raise StepsFailed(message, failed=failed, dep_failed=dep_failed) from self.first_error

@@ -9,8 +9,8 @@ and the worker's traceback, whichever backend ran it (``remote_failure`` does th
 Deliberately does not: return the function's value (Fray discards it; results travel through the output
 path), retry a failed job, take locks or write status (the shipped function does that), build the Fray job
 request or choose the client (``runtime.fray_job`` does), or terminate a job when the waiting caller is
-interrupted (another thread may, through ``running_job``). Fray is imported lazily, when a RemoteCallable gets
-its default resources or a job is built, so ``import marin_exec`` stays fast.
+interrupted (another thread may, through ``running_job`` / ``running_jobs``). Fray is imported lazily, when a
+RemoteCallable gets its default resources or a job is built, so ``import marin_exec`` stays fast.
 """
 
 from __future__ import annotations
@@ -134,6 +134,11 @@ _RUNNING: dict[int, RemoteJob] = {}
 def running_job(thread_ident: int | None = None) -> RemoteJob | None:
     """The job the given thread (default: this one) is waiting for inside a ``RemoteCallable`` call, if any."""
     return _RUNNING.get(threading.get_ident() if thread_ident is None else thread_ident)
+
+
+def running_jobs() -> list[RemoteJob]:
+    """Every job a ``RemoteCallable`` call of this process is waiting for now (to terminate on SIGTERM)."""
+    return list(_RUNNING.values())
 
 
 @overload
