@@ -42,6 +42,12 @@ class StepOutcome:
     error: BaseException | None = None
     reason: str = ""
     lease_held: bool = False
+    # What the call saw (a real run): another worker finished the step while we waited (state stays RAN), whom we
+    # waited for and how long (not part of ``seconds``), and for DEP_FAILED the failed step it needed.
+    finished_elsewhere: bool = False
+    waited_for: str | None = None
+    waited_seconds: float = 0.0
+    blocked_by: str | None = None
 
 
 @dataclasses.dataclass

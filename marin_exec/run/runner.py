@@ -19,12 +19,14 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+from marin_exec.call_report import CallReport, reporting_call
 from marin_exec.errors import StepsFailed
 from marin_exec.run.plan import classify, read_plan_statuses, read_statuses
 from marin_exec.run.run_only import select
 from marin_exec.run.run_report import RunReport, StepState
 from marin_exec.run.step_graph import RunNode, StepGraph
 from marin_exec.settings import run_settings
+from marin_exec.status.failure import readable_failure
 from marin_exec.status.status import STATUS_SUCCESS
 
 if TYPE_CHECKING:  # the runner knows steps only through this contract's fields and methods
@@ -245,13 +247,21 @@ class _Run:
 
     def _on_finished(self, node: RunNode, future: Future[Any]) -> None:
         error = future.exception()
-        node.outcome.seconds = future.result()[1] if error is None else getattr(error, "_marin_seconds", None)
+        seconds, call = future.result()[1:] if error is None else getattr(error, "_marin_call", (None, None))
+        outcome = node.outcome
+        if call is not None:
+            outcome.finished_elsewhere = call.finished_elsewhere
+            outcome.waited_for, outcome.waited_seconds = call.waited_for, call.waited_seconds
+        outcome.seconds = None if seconds is None else max(0.0, seconds - outcome.waited_seconds)
         if error is None:
-            logger.info(f"{node.spec.name}: finished in {node.outcome.seconds:.2f} s")
+            if outcome.finished_elsewhere:
+                logger.info(f"{node.spec.name}: finished by {outcome.waited_for or 'another worker'}")
+            else:
+                logger.info(f"{node.spec.name}: finished in {outcome.seconds:.2f} s")
             self._settle(node, StepState.RAN)
             return
-        node.outcome.error = error
-        logger.error(f"{node.spec.name}: failed: {type(error).__name__}: {error}")
+        outcome.error = error
+        logger.error(f"{node.spec.name}: failed:\n{readable_failure(error)}")  # the one place a traceback is printed
         if self.first_error is None:
             self.first_error = error
         self._settle(node, StepState.FAILED)
@@ -281,6 +291,7 @@ class _Run:
             current.outcome.state = StepState.DEP_FAILED
             self._release(current)
             current.outcome.reason = f"depends on {because.spec.name}, which failed"
+            current.outcome.blocked_by = because.spec.name_with_hash
             logger.warning(f"{current.spec.name}: not run: {current.outcome.reason}")
             pending.extend((d, current) for d in current.dependents)
 
@@ -291,16 +302,17 @@ class _Run:
         dep_failed = report.by_state(StepState.DEP_FAILED)
         names = [o.spec.name_with_hash for o in failed]
         message = f"{len(failed)} step(s) failed: {', '.join(names)}"
-        raise StepsFailed(message, failed=names, dep_failed=[o.spec.name_with_hash for o in dep_failed]) from (
-            self.first_error
-        )
+        error = StepsFailed(message, failed=names, dep_failed=[o.spec.name_with_hash for o in dep_failed])
+        error.report = report  # the summary of a failed run is printed from it
+        raise error from self.first_error
 
 
-def _call_step(node: RunNode) -> tuple[Any, float]:
+def _call_step(node: RunNode) -> tuple[Any, float, CallReport]:
     start = time.monotonic()
-    try:
-        result = node.spec.executable_fn(node.spec.output_path)
-    except BaseException as e:
-        e._marin_seconds = time.monotonic() - start  # type: ignore[attr-defined]
-        raise
-    return result, time.monotonic() - start
+    with reporting_call() as call:
+        try:
+            result = node.spec.executable_fn(node.spec.output_path)
+        except BaseException as e:
+            e._marin_call = (time.monotonic() - start, call)  # type: ignore[attr-defined]
+            raise
+    return result, time.monotonic() - start, call
