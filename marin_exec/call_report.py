@@ -19,6 +19,7 @@ from contextvars import ContextVar
 
 @dataclasses.dataclass
 class CallReport:
+    worker: str | None = None  # the worker id that made the call
     waited_for: str | None = None  # the worker id of the lease holder waited for (the first one, if several)
     waited_seconds: float = 0.0
     finished_elsewhere: bool = False
@@ -33,9 +34,9 @@ _CURRENT: ContextVar[CallReport | None] = ContextVar("marin_exec_call_report", d
 
 
 @contextlib.contextmanager
-def reporting_call() -> Iterator[CallReport]:
-    """Open a report for the step call made inside the block."""
-    report = CallReport()
+def reporting_call(worker: str | None = None) -> Iterator[CallReport]:
+    """Open a report for the step call that ``worker`` makes inside the block."""
+    report = CallReport(worker=worker)
     token = _CURRENT.set(report)
     try:
         yield report

@@ -10,6 +10,7 @@ This module runs nothing and decides no outcome.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shlex
@@ -48,7 +49,7 @@ def write_run_record(
 ) -> str:
     """This run's own record, created once (a name no other run has); returns its path."""
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(started))
-    path = f"{base}/runs/{script_name()}-{run_hash(transitive(specs))}-{stamp}-{os.getpid()}.json"
+    stem = f"{base}/runs/{script_name()}-{run_hash(transitive(specs))}-{stamp}-{os.getpid()}"
     record = {
         "description": description,
         "command": " ".join(shlex.quote(a) for a in sys.argv),
@@ -56,8 +57,15 @@ def write_run_record(
         "ended": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "steps": steps,
     }
-    store_for(path).create(path, json.dumps(record, indent=2, default=repr).encode())
-    return path
+    data = json.dumps(record, indent=2, default=repr).encode()
+    for n in itertools.count(1):  # the same process may finish several runs of one plan within a second
+        path = f"{stem}.json" if n == 1 else f"{stem}-{n}.json"
+        try:
+            store_for(path).create(path, data)
+            return path
+        except FileExistsError:
+            continue
+    raise AssertionError("unreachable")
 
 
 def script_name() -> str:

@@ -45,6 +45,7 @@ class StepOutcome:
     # What the call saw (a real run): another worker finished the step while we waited (state stays RAN), whom we
     # waited for and how long (not part of ``seconds``), and for DEP_FAILED the failed step it needed.
     finished_elsewhere: bool = False
+    worker: str | None = None  # the worker id that made the call
     waited_for: str | None = None
     waited_seconds: float = 0.0
     blocked_by: str | None = None

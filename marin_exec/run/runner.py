@@ -27,7 +27,7 @@ from marin_exec.run.run_report import RunReport, StepState
 from marin_exec.run.step_graph import RunNode, StepGraph
 from marin_exec.settings import run_settings
 from marin_exec.status.failure import readable_failure
-from marin_exec.status.status import STATUS_SUCCESS
+from marin_exec.status.status import STATUS_SUCCESS, worker_id
 
 if TYPE_CHECKING:  # the runner knows steps only through this contract's fields and methods
     from marin_exec.compile.step_spec import StepSpec
@@ -250,7 +250,7 @@ class _Run:
         seconds, call = future.result()[1:] if error is None else getattr(error, "_marin_call", (None, None))
         outcome = node.outcome
         if call is not None:
-            outcome.finished_elsewhere = call.finished_elsewhere
+            outcome.finished_elsewhere, outcome.worker = call.finished_elsewhere, call.worker
             outcome.waited_for, outcome.waited_seconds = call.waited_for, call.waited_seconds
         outcome.seconds = None if seconds is None else max(0.0, seconds - outcome.waited_seconds)
         if error is None:
@@ -309,7 +309,7 @@ class _Run:
 
 def _call_step(node: RunNode) -> tuple[Any, float, CallReport]:
     start = time.monotonic()
-    with reporting_call() as call:
+    with reporting_call(worker_id()) as call:
         try:
             result = node.spec.executable_fn(node.spec.output_path)
         except BaseException as e:

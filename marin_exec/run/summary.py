@@ -16,7 +16,6 @@ from typing import Any
 
 from marin_exec.run.run_report import RunReport, StepState
 from marin_exec.status.failure import error_line
-from marin_exec.status.status import worker_id
 
 RAN_HERE = "ran here"
 FINISHED_ELSEWHERE = "finished by another worker while we waited"
@@ -96,7 +95,6 @@ def summarize(results: Sequence[StepResult], wall_seconds: float, *, dry_run: bo
 
 def step_results(report: RunReport) -> list[StepResult]:
     """The result of each step a real run settled (in plan order); steps ``--run_only`` left out are not listed."""
-    here = worker_id()
     results = []
     for outcome in report.outcomes.values():
         kind = _OUTCOME_OF_STATE.get(outcome.state)
@@ -114,7 +112,7 @@ def step_results(report: RunReport) -> list[StepResult]:
                 seconds=outcome.seconds or 0.0,
                 waited_seconds=outcome.waited_seconds,
                 waited_for=outcome.waited_for,
-                worker=outcome.waited_for if kind == FINISHED_ELSEWHERE else here if kind != CACHED else None,
+                worker=outcome.waited_for if kind == FINISHED_ELSEWHERE else outcome.worker,
                 error=error_line(error) if error is not None and kind == FAILED else None,
                 blocked_by=outcome.blocked_by,
             )

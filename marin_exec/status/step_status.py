@@ -115,8 +115,7 @@ def clear_done(output_path: str) -> bool:
         found = store_for(status.path).read(status.path)
         if found is None or parse_status(found[0]) != STATUS_SUCCESS:
             return False
-        with lease.fenced():
-            return store_for(status.path).delete_if(status.path, found[1])
+        return store_for(status.path).delete_if(status.path, found[1])  # SUCCESS is final: no holder rewrites it
     finally:
         lease.release()
 
