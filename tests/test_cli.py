@@ -58,7 +58,7 @@ def test_run_info_lists_the_requested_step_then_the_dependency_it_needed(prefix,
         ("data/a", data.output_path),
     ]
     assert record["steps"][0]["version"]["dependencies"] == [data.name_with_hash]
-    assert "Summary: 2 ran" in capsys.readouterr().out
+    assert "Summary: 2 ran here" in capsys.readouterr().out
 
 
 def test_missing_prefix_exits_1_with_a_message_and_no_traceback(tmp_path):
