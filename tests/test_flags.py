@@ -55,3 +55,17 @@ def test_force_rerun_accepts_a_single_regex_or_a_list():
     assert parse_args(["--force_rerun", "tok/[a-z]+"]).force_rerun == ["tok/[a-z]+"]
     assert parse_args(["--force_rerun=a", "--dry_run"]).force_rerun == ["a"]
     assert parse_args(["--force_rerun", "[a, b]"]).force_rerun == ["a", "b"]
+
+
+def test_an_experiment_s_own_boolean_flags_may_be_bare_too():
+    import dataclasses
+
+    from marin_exec.run.cli import parse_experiment_args
+
+    @dataclasses.dataclass(frozen=True)
+    class Sweep:
+        smoothing: float = 0.1
+        verbose: bool = False
+
+    sweep, executor = parse_experiment_args(Sweep, ["--dry_run", "--verbose", "--smoothing", "0.5"])
+    assert (sweep, executor.dry_run) == (Sweep(smoothing=0.5, verbose=True), True)
