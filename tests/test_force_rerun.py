@@ -112,3 +112,13 @@ def test_clear_done_removes_a_success_under_the_lease_and_leaves_the_lease_free(
     assert StatusFile(spec.output_path).read() is None
     assert Lease(spec.output_path, timeout=1).holder() is None
     assert clear_done(spec.output_path) is False  # nothing left to clear
+
+
+def test_with_run_only_force_rerun_takes_out_of_the_cache_only_steps_the_run_will_consider(tmp_path):
+    _run(tmp_path)
+    proc = _run(tmp_path, "--force_rerun", "tok/b", "--run_only", "tok/b")
+
+    assert _calls(tmp_path)[4:] == ["b"]
+    assert "Summary: 1 ran here, 1 cached in" in proc.stdout  # data/a, which tok/b needs
+    [c_status] = (tmp_path / "out" / "model").glob("c-*/.executor_status")
+    assert c_status.read_text() == "SUCCESS"  # downstream, but not part of this run: left in the cache

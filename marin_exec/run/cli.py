@@ -197,7 +197,7 @@ def _run_compiled(steps: Sequence[Any], config: ExecutorMainConfig, prefix: str,
         heartbeat_interval=config.heartbeat_interval,
         lease_timeout=config.lease_timeout,
     )
-    forced = forced_steps(compiled.specs, config.force_rerun) if config.force_rerun else []
+    forced = forced_steps(compiled.specs, config.force_rerun, config.run_only) if config.force_rerun else []
     if config.dry_run:
         plan = runner.run(compiled.specs, dry_run=True, **options)
         show_forced(plan, forced)

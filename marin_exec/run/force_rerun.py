@@ -21,10 +21,18 @@ from marin_exec.status.step_status import clear_done
 logger = logging.getLogger(__name__)
 
 
-def forced_steps(specs: list[StepSpec], patterns: list[str]) -> list[tuple[StepSpec, str]]:
-    """Each step to rerun with why: the steps whose names match a pattern, then those downstream of them."""
+def forced_steps(
+    specs: list[StepSpec], patterns: list[str], run_only: list[str] | None = None
+) -> list[tuple[StepSpec, str]]:
+    """Each step to rerun with why: the steps whose names match a pattern, then those downstream of them. With
+    ``run_only``, only among the steps that run would consider (the matches and what they need), so that no step is
+    taken out of the cache without being run."""
     compiled = [re.compile(p) for p in patterns]
     every = transitive(specs)
+    if run_only:
+        selected = [s for s in every if any(re.search(p, s.name) for p in run_only)]
+        considered = {s.output_path for s in transitive(selected)}
+        every = [s for s in every if s.output_path in considered]
     dependents: dict[str, list[StepSpec]] = {}
     for spec in every:
         for dep in spec.deps:
@@ -40,7 +48,7 @@ def forced_steps(specs: list[StepSpec], patterns: list[str]) -> list[tuple[StepS
             logger.warning(f"--force_rerun pattern {pattern!r} matches no step of this plan; it reruns nothing")
     while stack:
         spec, root = stack.pop()
-        for dependent in dependents.get(spec.output_path, []):
+        for dependent in dependents.get(spec.output_path, []):  # only steps of ``every``: run_only is kept
             if dependent.output_path not in why:
                 why[dependent.output_path] = (dependent, f"downstream of {root}, which --force_rerun reruns")
                 stack.append((dependent, root))
