@@ -160,9 +160,8 @@ def skew_rows(row_type: Any, backend: str, root: str) -> list[Any]:
 def _slow_save_module() -> tuple[Any, Any]:
     """The slow-save step of tests/test_faults.py (tests/test_commit.py once renamed) and a forkserver context."""
     try:
-        from tests.forkserver import worker_context  # type: ignore[import-not-found, unused-ignore]
-
         from tests import test_commit as tf  # type: ignore[attr-defined, unused-ignore]
+        from tests.forkserver import worker_context  # type: ignore[import-not-found, unused-ignore]
 
         return tf, worker_context(tf.__name__)
     except ImportError:

@@ -6,6 +6,8 @@ runtime primitives (``distributed_lock`` raises it, ``disk_cached`` catches it),
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class MarinExecError(Exception):
     """Base class of every error marin_exec raises on purpose."""
@@ -62,6 +64,7 @@ class StepsFailed(MarinExecError, RuntimeError):
         super().__init__(message)
         self.failed = failed or []
         self.dep_failed = dep_failed or []
+        self.report: Any = None  # the runner's RunReport of the failed run
 
 
 class RemoteStepFailed(MarinExecError):

@@ -35,10 +35,10 @@ def test_the_script_dry_runs_shows_the_dag_and_writes_nothing(prefix):
 def test_the_script_runs_then_everything_is_cached(prefix):
     first = _script("tiny_lm.py", prefix=prefix)
     assert first.returncode == 0, first.stderr
-    assert "Summary: 9 ran, 0 cached" in first.stdout
+    assert "Summary: 9 ran here, 0 cached" in first.stdout
     assert "Best: **verse-bytes-order2-k" in first.stdout  # the readable report is printed at the end
     second = _script("tiny_lm.py", prefix=prefix)
-    assert "Summary: 0 ran, 9 cached" in second.stdout
+    assert "Summary: 0 ran here, 9 cached" in second.stdout
     [report] = pathlib.Path(prefix, "reports").glob("verse-bytes-*/report.md")
     assert "perplexity" in report.read_text().lower()
 
@@ -56,7 +56,7 @@ def test_a_versioned_value_changed_on_the_command_line_reruns_downstream_only(pr
     _script("tiny_lm.py", "--smoothings", "[0.1]", prefix=prefix)
     proc = _script("tiny_lm.py", "--smoothings", "[0.1]", "--tokenizer", "chars", prefix=prefix)
     assert proc.returncode == 0, proc.stderr
-    assert "Summary: 4 ran, 1 cached" in proc.stdout  # the corpus is reused; tokenize, train, eval, report rerun
+    assert "Summary: 4 ran here, 1 cached" in proc.stdout  # the corpus is reused; tokenize, train, eval, report rerun
 
 
 def test_the_tpu_variant_dry_runs_on_a_machine_without_tpus_and_shows_resources(prefix):

@@ -131,3 +131,44 @@ def test_success_of_an_older_executor_is_a_hit_that_loads_none(prefix):
     assert spec.executable_fn(spec.output_path) is None
     assert calls == []
     assert StepRunner().run([spec]).count("cached") == 1
+
+
+def _fails_then_succeeds(output_path: str) -> dict:
+    marker = pathlib.Path(output_path, "tried")
+    if not marker.exists():
+        marker.write_text("once")
+        raise KeyError("train")
+    return {"ok": True}
+
+
+def test_a_failed_step_leaves_an_error_record_with_its_traceback_worker_and_attempt(prefix):
+    spec = StepSpec(name="fail/once", fn=_fails_then_succeeds)
+    try:
+        spec.executable_fn(spec.output_path)
+    except KeyError:
+        pass
+    record = json.loads(pathlib.Path(spec.output_path, ".executor_error").read_text())
+    assert record["type"] == "builtins.KeyError" and record["message"] == "'train'"
+    assert "_fails_then_succeeds" in record["traceback"] and "marin_exec frame(s) hidden" in record["traceback"]
+    assert record["attempt"] == 1 and record["worker"] and record["time"]
+    assert spec.read_status() == "FAILED"
+
+
+def test_a_retry_that_succeeds_keeps_the_failed_attempts_in_executor_info(prefix):
+    spec = StepSpec(name="fail/once", fn=_fails_then_succeeds)
+    try:
+        spec.executable_fn(spec.output_path)
+    except KeyError:
+        pass
+    assert spec.executable_fn(spec.output_path) == {"ok": True}
+    info = json.loads(pathlib.Path(spec.output_path, ".executor_info").read_text())
+    [attempt] = info["attempts"]
+    assert attempt["attempt"] == 1 and attempt["type"] == "builtins.KeyError"
+
+
+def test_a_step_that_succeeds_at_once_has_no_attempts_and_no_error_record(prefix):
+    spec = StepSpec(name="tok/x", fn=_count)
+    spec.executable_fn(spec.output_path)
+    info = json.loads(pathlib.Path(spec.output_path, ".executor_info").read_text())
+    assert "attempts" not in info
+    assert not pathlib.Path(spec.output_path, ".executor_error").exists()

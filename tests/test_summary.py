@@ -85,3 +85,27 @@ def test_the_run_record_has_one_json_row_per_step():
 def test_an_unknown_outcome_is_refused_with_the_known_ones():
     with pytest.raises(ValueError, match="ran here"):
         StepResult("a-111111", "ran")
+
+
+def _interrupted(output_path: str) -> None:
+    raise KeyboardInterrupt
+
+
+def _fails(output_path: str) -> None:
+    raise KeyError("train")
+
+
+def test_a_real_run_reports_a_failure_with_its_error_line_and_an_interrupt_as_interrupted(prefix):
+    from marin_exec import StepRunner, StepsFailed, StepSpec
+    from marin_exec.run.summary import step_results
+
+    failing = StepSpec(name="a/fails", fn=_fails)
+    stopped = StepSpec(name="b/stopped", fn=_interrupted)
+    below = StepSpec(name="c/below", fn=_fails, deps=[failing], hash_attrs={"in": "DEP[0]"})
+    with pytest.raises(StepsFailed) as caught:
+        StepRunner().run([failing, stopped, below], max_concurrent=1)
+
+    results = {r.name.rsplit("-", 1)[0]: r for r in step_results(caught.value.report)}
+    assert (results["a/fails"].outcome, results["a/fails"].error) == (FAILED, "KeyError: 'train'")
+    assert results["b/stopped"].outcome == INTERRUPTED
+    assert (results["c/below"].outcome, results["c/below"].blocked_by) == (BLOCKED, failing.name_with_hash)

@@ -8,6 +8,7 @@ import pytest
 
 from marin_exec import StepRef, TracingError, deferred, output, step, trace, versioned
 from marin_exec.status.failure import is_internal
+from marin_exec.trace.context import Frame, run_in_frame
 from marin_exec.trace.trace_errors import explain_trace_error, filter_traceback, find_cycle, step_names_on_stack
 
 
@@ -134,9 +135,22 @@ def test_steps_that_call_each_other_are_a_tracing_error_naming_the_cycle():
 
 def test_step_names_on_stack_lists_the_bodies_being_traced_outermost_first():
     with pytest.raises(KeyError) as caught:
-        trace(outer)
+        trace(lambda: run_in_frame(Frame("outer", "outer", is_step=True), _raise_in_inner, (), {}))
 
     assert step_names_on_stack(caught.value.__traceback__) == ["outer", "inner"]
+
+
+def _raise_in_inner() -> None:
+    run_in_frame(Frame("inner", "inner", is_step=True), inner.__wrapped__, (), {})
+
+
+def test_an_error_in_nested_step_bodies_surfaces_from_the_outermost_step_call_with_only_user_frames_below_it():
+    with pytest.raises(KeyError) as caught:
+        trace(outer)
+
+    frames = traceback.extract_tb(caught.value.__traceback__)
+    below = [f for f in frames[[f.name for f in frames].index("outer") :]]
+    assert [f.name for f in below] == ["outer", "inner"]
 
 
 def test_find_cycle_returns_the_first_repeated_stretch_closed():

@@ -1,10 +1,12 @@
 """``executor_main``: the command line around trace → compile → run (DESIGN §3 CLI).
 
-It parses ``sys.argv`` with draccus at call time, compiles the traced steps, and either prints the dry-run plan or
-runs the plan, writing the run-level info JSON. A ``MarinExecError`` becomes one clean message on stderr and exit
-status 1; programmatic callers who want the exception call ``run_executor``. Ctrl-C and SIGTERM are handled here
-(``run.interrupts``: exit 130 / 143), and only here: ``run_executor`` changes no signal handling. This is the only
-module that configures logging. It does not schedule, lock or write step outputs: the runner and the steps do.
+It parses ``sys.argv`` at call time (``run.flags``), compiles the traced steps, and either prints the dry-run plan or
+runs the plan, writing the run-level files (``run.run_files``) and printing a ``Summary:`` whether or not a step
+failed. A ``MarinExecError`` becomes one clean message on stderr and exit status 1 (a tracing error: the user's
+frames and the message), with the rerun command only where a rerun can help; programmatic callers who want the
+exception call ``run_executor``. Ctrl-C and SIGTERM are handled here (``run.interrupts``: exit 130 / 143), and only
+here: ``run_executor`` changes no signal handling. This is the only module that configures logging. It does not
+schedule, lock or write step outputs: the runner and the steps do.
 """
 
 from __future__ import annotations
@@ -12,25 +14,29 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gc
-import json
 import logging
 import os
-import shlex
 import sys
 import time
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from marin_exec.compile.compiler import GroupView, compile_graph
-from marin_exec.compile.step_spec import StepSpec, shallow_version
-from marin_exec.errors import MarinExecError, MissingPrefixError
+from marin_exec.compile.step_spec import StepSpec
+from marin_exec.errors import MarinExecError, MissingPrefixError, StepsFailed, TracingError
+from marin_exec.run.flags import parse_flags
+from marin_exec.run.force_rerun import clear_forced, forced_steps, show_forced
 from marin_exec.run.interrupts import Interrupts, StopNow
 from marin_exec.run.render import render_plan, render_summary
+from marin_exec.run.run_files import rerun_command, write_run_info, write_run_record
 from marin_exec.run.run_report import RunReport
 from marin_exec.run.runner import StepRunner
 from marin_exec.run.stop import RunStop, StopLevel
-from marin_exec.storage.store import store_for
-from marin_exec.versioning import hash_version
+from marin_exec.run.summary import run_record, step_results, summarize
+from marin_exec.settings import run_settings
+from marin_exec.status.failure import error_line
+from marin_exec.trace.trace_errors import explain_trace_error, filter_traceback
 
 logger = logging.getLogger(__name__)
 
@@ -41,12 +47,13 @@ class ExecutorMainConfig:
 
     prefix: str | None = None  # where outputs go (local dir, gs://..., s3://...); default $MARIN_PREFIX
     executor_info_base_path: str | None = None  # run-level info JSON; default {prefix}/experiments
-    dry_run: bool = False  # print the plan with each step's status; run and write nothing
-    force_run_failed: bool = True  # rerun steps whose status is FAILED
+    dry_run: bool = False  # print the plan with each step's status; run and write nothing (bare --dry_run: true)
+    force_run_failed: bool = True  # rerun steps whose status is FAILED (false: refuse them, and what needs them)
     run_only: list[str] | None = None  # regexes on step names: run the matches and what they need
+    force_rerun: list[str] | None = None  # regexes on step names: rerun these done steps and all downstream of them
     max_concurrent: int = 8  # steps running at once in this process
-    heartbeat_interval: float | None = None  # seconds between lease refreshes (default 30)
-    lease_timeout: float | None = None  # seconds without heartbeat before a lease is stale (default 90)
+    heartbeat_interval: float | None = None  # seconds between lease refreshes (unset: 30)
+    lease_timeout: float | None = None  # seconds without a heartbeat before a lease is stale (unset: 90)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,8 +70,8 @@ def executor_main(
     """Run ``steps`` (StepRefs from @step calls, or StepSpecs) as a command-line program.
 
     ``steps`` may also be the entry point itself (a function of no arguments returning a StepRef, a StepSpec or a
-    list of them): it is then traced here, so an error raised while tracing gets the same one-line report and exit
-    status as any other, instead of a traceback from before ``executor_main`` was entered.
+    list of them): it is then traced here, so an error raised while tracing is shown with the user's frames only
+    (marin_exec's filtered out, as JAX does) and exit status 1, like any other error.
     """
     if config is None:
         config = parse_args(sys.argv[1:])
@@ -73,11 +80,10 @@ def executor_main(
     with Interrupts() as interrupts:
         try:
             if callable(steps):
-                traced = steps()
-                steps = list(traced) if isinstance(traced, list | tuple) else [traced]
+                steps = _trace_entry(steps)
             report = run_executor(steps, config, description=description, stop=interrupts.stop)
         except MarinExecError as e:
-            _print_error(e, config)
+            _print_error(e)
             if interrupts.exit_code is None:
                 sys.exit(1)
         except StopNow:
@@ -88,38 +94,41 @@ def executor_main(
         if interrupts.stop.level == StopLevel.NOW:
             interrupts.abandon(report)  # does not return
     if interrupts.exit_code is not None:  # the first Ctrl-C: the running steps have ended
-        print(f"Ctrl-C: stopped; to continue: {_rerun_command(config)}", file=sys.stderr)
+        print(f"Ctrl-C: stopped; to continue: {rerun_command()}", file=sys.stderr)
         sys.exit(interrupts.exit_code)
 
 
-def _print_error(e: MarinExecError, config: ExecutorMainConfig) -> None:
-    print(f"error: {e}", file=sys.stderr)
-    if e.__cause__ is not None and not isinstance(e.__cause__, MarinExecError):
-        cause = e.__cause__
-        print(f"caused by: {type(cause).__name__}: {cause}", file=sys.stderr)
-    print(f"to rerun: {_rerun_command(config)}", file=sys.stderr)
+def _print_error(e: MarinExecError) -> None:
+    report = getattr(e, "report", None)  # a failed run: its summary is printed already
+    if isinstance(e, TracingError):
+        print(_filtered_text(e), file=sys.stderr)
+    else:
+        print(f"error: {e}", file=sys.stderr)
+        if e.__cause__ is not None and not isinstance(e.__cause__, MarinExecError):
+            print(f"caused by: {error_line(e.__cause__)} (its traceback is above)", file=sys.stderr)
+    if report is not None and summarize(step_results(report), report.seconds).rerun_helps:
+        print(f"to rerun: {rerun_command()}", file=sys.stderr)
+
+
+def _trace_entry(entry: Callable[[], Any]) -> list[Any]:
+    """Call the entry point; an error it raises becomes a filtered traceback on stderr and exit status 1."""
+    try:
+        traced = entry()
+    except Exception as e:
+        explained = explain_trace_error(e)
+        print(_filtered_text(explained), file=sys.stderr)
+        sys.exit(1)
+    return list(traced) if isinstance(traced, list | tuple) else [traced]
+
+
+def _filtered_text(error: BaseException) -> str:
+    filter_traceback(error)
+    return "".join(traceback.format_exception(error)).rstrip("\n")
 
 
 def parse_args(argv: Sequence[str], config_class: type[Any] = ExecutorMainConfig) -> Any:
-    """draccus parsing, also accepting ``--run_only REGEX`` for a single pattern (draccus wants ``[a, b]``)."""
-    import draccus
-
-    args: list[str] = []
-    for arg in argv:
-        args += ["--run_only", arg.split("=", 1)[1]] if arg.startswith("--run_only=") else [arg]
-    for i, arg in enumerate(args[:-1]):
-        if arg == "--run_only" and not _is_yaml_list(args[i + 1]):
-            args[i + 1] = f"[{json.dumps(args[i + 1])}]"  # one regex, quoted: [ ] { } , are regex syntax here
-    return draccus.parse(config_class, args=args)
-
-
-def _is_yaml_list(text: str) -> bool:
-    import yaml
-
-    try:
-        return isinstance(yaml.safe_load(text), list)
-    except yaml.YAMLError:
-        return False
+    """The flags in ``argv`` (``run.flags``: bare booleans, a single regex, one-line usage errors with exit 2)."""
+    return parse_flags(argv, config_class)
 
 
 def parse_experiment_args(
@@ -215,19 +224,32 @@ def _run_compiled(
         heartbeat_interval=config.heartbeat_interval,
         lease_timeout=config.lease_timeout,
     )
+    forced = forced_steps(compiled.specs, config.force_rerun, config.run_only) if config.force_rerun else []
     if config.dry_run:
         plan = runner.run(compiled.specs, dry_run=True, **options)
+        show_forced(plan, forced)
         print(render_plan(plan, prefix=prefix, groups=compiled.groups, description=description))
         return plan
-    info_path = _write_run_info(compiled.specs, config, prefix, description)
+    base = (config.executor_info_base_path or f"{prefix}/experiments").rstrip("/")
+    info_path = write_run_info(compiled.specs, base, prefix, description)
     logger.info(f"running {len(compiled.specs)} step(s) under {prefix}; run info: {info_path}")
+    started = time.time()
     report: RunReport | None = None
     try:
+        with run_settings(lease_timeout=config.lease_timeout, heartbeat_interval=config.heartbeat_interval):
+            clear_forced(forced)
         report = runner.run(compiled.specs, stop=stop, **options)
+        print(render_summary(report))
         return report
+    except StepsFailed as failed:
+        report = failed.report
+        print(render_summary(report))
+        raise
     finally:
         if report is not None:
-            print(render_summary(report))
+            rows = run_record(step_results(report))
+            path = write_run_record(compiled.specs, base, description=description, started=started, steps=rows)
+            logger.info(f"run record: {path}")
 
 
 def _compile_without_gc(steps: Sequence[Any], prefix: str) -> CompiledSteps:
@@ -262,47 +284,6 @@ def compile_steps(steps: Sequence[Any], prefix: str) -> CompiledSteps:
         specs = [*plan.specs, *specs]
         groups = list(plan.group_views())
     return CompiledSteps(specs=specs, groups=groups)
-
-
-def _write_run_info(specs: list[StepSpec], config: ExecutorMainConfig, prefix: str, description: str | None) -> str:
-    base = (config.executor_info_base_path or f"{prefix}/experiments").rstrip("/")
-    script = os.path.splitext(os.path.basename(sys.argv[0] or "interactive"))[0] or "interactive"
-    every = _transitive(specs)
-    run_hash = hash_version(json.dumps(sorted(s.output_path for s in every)))
-    path = f"{base}/{script}-{run_hash}.json"
-    record = {
-        "description": description,
-        "command": _rerun_command(config),
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "prefix": prefix,
-        "steps": [
-            {"name": s.name, "output_path": s.output_path, "version": shallow_version(s), "info": s.info} for s in every
-        ],
-    }
-    store_for(path).write(path, json.dumps(record, indent=2, default=repr).encode())
-    return path
-
-
-def _transitive(specs: list[StepSpec]) -> list[StepSpec]:
-    seen: dict[str, StepSpec] = {}
-    stack = list(reversed(specs))
-    while stack:
-        spec = stack.pop()
-        if spec.output_path in seen:
-            continue
-        seen[spec.output_path] = spec
-        stack.extend(reversed(spec.deps))
-    return list(seen.values())
-
-
-def _rerun_command(config: ExecutorMainConfig) -> str:
-    argv = [sys.executable if sys.argv[0].endswith(".py") else "", *sys.argv]
-    argv = [a for a in argv if a]
-    if config.prefix is None and os.environ.get("MARIN_PREFIX"):
-        argv += ["--prefix", os.environ["MARIN_PREFIX"]]
-    if "--force_run_failed" not in argv:
-        argv += ["--force_run_failed", "true"]
-    return shlex.join(argv)
 
 
 def _configure_logging() -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from marin_exec.compile.compiler import GroupView
 from marin_exec.compile.step_spec import StepSpec
+from marin_exec.run import summary
 from marin_exec.run.run_report import RunReport, StepOutcome, StepState
 from marin_exec.runtime.fray_job import describe_resources
 
@@ -20,8 +21,6 @@ PLAN_STATES = (
     StepState.FAILED_BEFORE,
     StepState.BLOCKED,
 )
-RUN_STATES = (StepState.RAN, StepState.CACHED, StepState.FAILED, StepState.DEP_FAILED)
-STOPPED_STATES = (StepState.INTERRUPTED, StepState.NOT_STARTED)  # shown only after a stopped run
 
 
 def render_plan(
@@ -89,28 +88,13 @@ def render_plan(
 
 
 def render_summary(report: RunReport) -> str:
-    """One paragraph after a real run: counts, time, and each failure with its cause."""
-    states = [*RUN_STATES, *(s for s in STOPPED_STATES if report.count(s))]
-    lines = [f"Summary: {summarize(report, states)} in {report.seconds:.2f} s."]
-    for outcome in report.by_state(StepState.FAILED):
-        lines.append(f"  failed: {outcome.spec.name_with_hash}: {_error_line(outcome)}")
-    for outcome in report.by_state(StepState.DEP_FAILED):
-        lines.append(f"  not run: {outcome.spec.name_with_hash}: {outcome.reason}")
-    for outcome in report.by_state(StepState.INTERRUPTED):
-        lines.append(f"  interrupted: {outcome.spec.name_with_hash}: {outcome.reason}")
-    return "\n".join(lines)
+    """The ``Summary:`` paragraph after a real run, failed or not (``run.summary``): counts, step time apart from
+    waits, each failed, blocked or interrupted step with its cause, and whom each waiting step waited for."""
+    return summary.summarize(summary.step_results(report), report.seconds).text
 
 
 def summarize(report: RunReport, states: Sequence[StepState]) -> str:
     return ", ".join(f"{report.count(state)} {state}" for state in states)
-
-
-def _error_line(outcome: StepOutcome) -> str:
-    error = outcome.error
-    if error is None:
-        return "unknown error"
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0] if text else ''}"
 
 
 def _dep_label(dep: StepSpec, outcomes: dict[int, StepOutcome], by_path: dict[str, StepOutcome]) -> str:

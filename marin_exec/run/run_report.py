@@ -47,6 +47,13 @@ class StepOutcome:
     reason: str = ""
     lease_held: bool = False
     lease: LeaseView | None = None  # dry run: the lease of a RUNNING step, as one read showed it
+    # What the call saw (a real run): another worker finished the step while we waited (state stays RAN), whom we
+    # waited for and how long (not part of ``seconds``), and for DEP_FAILED the failed step it needed.
+    finished_elsewhere: bool = False
+    worker: str | None = None  # the worker id that made the call
+    waited_for: str | None = None
+    waited_seconds: float = 0.0
+    blocked_by: str | None = None
 
 
 @dataclasses.dataclass

@@ -24,6 +24,7 @@ from marin_exec.errors import StepsFailed
 from marin_exec.run.plan import classify, read_plan_statuses, read_statuses
 from marin_exec.run.run_only import select
 from marin_exec.run.run_report import RunReport, StepState
+from marin_exec.run.step_call import call_step, record_call
 from marin_exec.run.step_graph import RunNode, StepGraph
 from marin_exec.run.stop import RunStop, StopLevel, mark_stopped
 from marin_exec.settings import run_settings
@@ -274,14 +275,10 @@ class _Run:
         self.running.discard(node)
         if node not in self.started:  # stopped while it was queued: mark_stopped says so
             return
-        error = future.exception()
-        node.outcome.seconds = future.result()[1] if error is None else getattr(error, "_marin_seconds", None)
+        error = record_call(node.spec.name, node.outcome, future)
         if error is None:
-            logger.info(f"{node.spec.name}: finished in {node.outcome.seconds:.2f} s")
             self._settle(node, StepState.RAN)
             return
-        node.outcome.error = error
-        logger.error(f"{node.spec.name}: failed: {type(error).__name__}: {error}")
         if self.first_error is None:
             self.first_error = error
         self._settle(node, StepState.FAILED)
@@ -305,6 +302,7 @@ class _Run:
             current.outcome.state = StepState.DEP_FAILED
             self._release(current)
             current.outcome.reason = f"depends on {because.spec.name}, which failed"
+            current.outcome.blocked_by = because.spec.name_with_hash
             logger.warning(f"{current.spec.name}: not run: {current.outcome.reason}")
             pending.extend((d, current) for d in current.dependents)
 
@@ -314,17 +312,13 @@ class _Run:
             if self.stop.level:
                 return _NOT_STARTED
             self.started.add(node)
-        start = time.monotonic()
-        try:
-            result = node.spec.executable_fn(node.spec.output_path)
-        except BaseException as e:
-            e._marin_seconds = time.monotonic() - start  # type: ignore[attr-defined]
-            raise
-        return result, time.monotonic() - start
+        return call_step(node.spec)
 
     def _raise_failures(self, report: RunReport) -> None:
         failed = [o.spec.name_with_hash for o in report.by_state(StepState.FAILED)]
         if failed:
             dep_failed = [o.spec.name_with_hash for o in report.by_state(StepState.DEP_FAILED)]
             message = f"{len(failed)} step(s) failed: {', '.join(failed)}"
-            raise StepsFailed(message, failed=failed, dep_failed=dep_failed) from self.first_error
+            error = StepsFailed(message, failed=failed, dep_failed=dep_failed)
+            error.report = report  # the summary of a failed run is printed from it
+            raise error from self.first_error

@@ -4,8 +4,8 @@ rows of the run record.
 Counts are ran here / finished by another worker while we waited / cached / failed / blocked / interrupted. Step
 time is time spent running steps here; time spent waiting for another worker's lease is reported apart, with whom
 each step waited for. The rerun hint is offered only where rerunning can help (something failed, was blocked or
-was interrupted). This module reads nothing, prints nothing and builds no command line: the runner fills the
-``StepResult`` rows, the CLI prints the text and writes the record.
+was interrupted). This module reads nothing, prints nothing and builds no command line: ``step_results`` turns
+the runner's report into ``StepResult`` rows, the CLI prints the text and writes the record.
 """
 
 from __future__ import annotations
@@ -14,15 +14,27 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
+from marin_exec.run.run_report import RunReport, StepState
+from marin_exec.status.failure import error_line
+
 RAN_HERE = "ran here"
 FINISHED_ELSEWHERE = "finished by another worker while we waited"
 CACHED = "cached"
 FAILED = "failed"
 BLOCKED = "blocked"
 INTERRUPTED = "interrupted"
-OUTCOMES = (RAN_HERE, FINISHED_ELSEWHERE, CACHED, FAILED, BLOCKED, INTERRUPTED)
+NOT_STARTED = "not started"  # a stopped run (Ctrl-C) never started them
+OUTCOMES = (RAN_HERE, FINISHED_ELSEWHERE, CACHED, FAILED, BLOCKED, INTERRUPTED, NOT_STARTED)
+_OUTCOME_OF_STATE = {
+    StepState.RAN: RAN_HERE,
+    StepState.CACHED: CACHED,
+    StepState.FAILED: FAILED,
+    StepState.DEP_FAILED: BLOCKED,
+    StepState.INTERRUPTED: INTERRUPTED,
+    StepState.NOT_STARTED: NOT_STARTED,
+}
 # Outcomes that a rerun can change (after a fix, for a failure).
-RERUNNABLE = (FAILED, BLOCKED, INTERRUPTED)
+RERUNNABLE = (FAILED, BLOCKED, INTERRUPTED, NOT_STARTED)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,6 +94,33 @@ def summarize(results: Sequence[StepResult], wall_seconds: float, *, dry_run: bo
             lines.append(f"  waited: {result.name}: {_seconds(result.waited_seconds)} for {result.waited_for} ({then})")
     rerun = not dry_run and any(counts[outcome] for outcome in RERUNNABLE)
     return Summary(counts, wall_seconds, step_seconds, wait_seconds, lines, rerun)
+
+
+def step_results(report: RunReport) -> list[StepResult]:
+    """The result of each step a real run settled (in plan order); steps ``--run_only`` left out are not listed."""
+    results = []
+    for outcome in report.outcomes.values():
+        kind = _OUTCOME_OF_STATE.get(outcome.state)
+        error = outcome.error
+        if kind is None:
+            continue
+        if kind == RAN_HERE and outcome.finished_elsewhere:
+            kind = FINISHED_ELSEWHERE
+        elif kind == FAILED and isinstance(error, KeyboardInterrupt | SystemExit):
+            kind = INTERRUPTED
+        results.append(
+            StepResult(
+                name=outcome.spec.name_with_hash,
+                outcome=kind,
+                seconds=outcome.seconds or 0.0,
+                waited_seconds=outcome.waited_seconds,
+                waited_for=outcome.waited_for,
+                worker=outcome.waited_for if kind == FINISHED_ELSEWHERE else outcome.worker,
+                error=error_line(error) if error is not None and kind == FAILED else None,
+                blocked_by=outcome.blocked_by,
+            )
+        )
+    return results
 
 
 def run_record(results: Sequence[StepResult]) -> list[dict[str, Any]]:

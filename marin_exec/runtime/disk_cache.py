@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from marin_exec.call_report import note_finished_elsewhere
 from marin_exec.errors import LeaseLostError, StepAlreadyDone
 from marin_exec.runtime.commit import CommitScope, commit_scope
 from marin_exec.status.status import STATUS_FAILED, STATUS_SUCCESS, StatusFile
@@ -28,25 +29,29 @@ def disk_cached(
     *,
     save: Callable[[T, str], Any] | None = None,
     load: Callable[[str], T] | None = None,
+    on_failure: Callable[[Exception, str], Any] | None = None,
 ) -> T | None:
     """Return the step's result, computing it with ``fn(output_path)`` only if it has not succeeded yet.
 
     On a hit: ``load(output_path)``, or with no ``load``, ``fn(output_path)`` again (the function reads what it
-    wrote; a locked function raises ``StepAlreadyDone`` instead and None is returned).
+    wrote; a locked function raises ``StepAlreadyDone`` instead and None is returned). ``on_failure(error, path)``
+    runs just before FAILED is written, under the same fence (the step job writes ``.executor_error`` there).
     """
     status = StatusFile(output_path)
     if status.read() == STATUS_SUCCESS:
+        note_finished_elsewhere()  # seen by a runner that read another status just before calling us
         return _on_hit(fn, output_path, load)
 
     with commit_scope(output_path) as scope:
         try:
             result = fn(output_path)
         except StepAlreadyDone:
+            note_finished_elsewhere()  # another worker committed it while our lock waited
             return _load(output_path, load)
         except LeaseLostError:
             raise  # another worker owns the step now: write nothing
-        except Exception:
-            _record_failure(scope, status, output_path)
+        except Exception as error:
+            _record_failure(scope, status, output_path, error, on_failure)
             raise
         # KeyboardInterrupt, SystemExit: no FAILED; the scope releases the lease, and RUNNING without a live
         # lease reads as interrupted, which reruns at once (DESIGN §5a).
@@ -59,19 +64,34 @@ def disk_cached(
                 save(result, output_path)
         except LeaseLostError:
             raise
-        except Exception:
-            _record_failure(scope, status, output_path)
+        except Exception as error:
+            _record_failure(scope, status, output_path, error, on_failure)
             raise
         with scope.fenced():
             status.write(STATUS_SUCCESS)
         return result
 
 
-def _record_failure(scope: CommitScope, status: StatusFile, output_path: str) -> None:
-    """Write FAILED under the lease; never when the lock refused the step or the lease was lost."""
+def _record_failure(
+    scope: CommitScope,
+    status: StatusFile,
+    output_path: str,
+    error: Exception,
+    on_failure: Callable[[Exception, str], Any] | None,
+) -> None:
+    """Write FAILED under the lease (after ``on_failure``); never when the lock refused the step or the lease was
+    lost. A failing ``on_failure`` is logged: the step's own error stays the one raised."""
     if not scope.may_write_status:
         return
     try:
+        if on_failure is not None:
+            try:
+                with scope.fenced():
+                    on_failure(error, output_path)
+            except LeaseLostError:
+                raise
+            except Exception as record_error:
+                logger.warning(f"{output_path}: could not record the failure: {record_error!r}")
         with scope.fenced():
             status.write(STATUS_FAILED)
     except LeaseLostError as lost:

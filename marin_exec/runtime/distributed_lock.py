@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from marin_exec.call_report import note_wait
 from marin_exec.errors import PreviousStepFailed, StepAlreadyDone
 from marin_exec.runtime.commit import scope_for
 from marin_exec.runtime.heartbeat import Heartbeat
@@ -105,15 +106,19 @@ def _acquire(lease: Lease, status: StatusFile, force: bool) -> None:
     """
     started = time.monotonic()
     waited_for: str | None = None
-    while True:
-        _refuse_if_settled(lease.output_path, status.read(), force)
-        if lease.try_acquire():
-            return
-        if waited_for is None:
-            holder = lease.holder()
-            waited_for = holder.get("worker_id") if holder else "another worker"
-            logger.info(f"{lease.output_path}: waiting for {waited_for}, which holds the lease")
-        wait_for_holder(started)
+    try:
+        while True:
+            _refuse_if_settled(lease.output_path, status.read(), force)
+            if lease.try_acquire():
+                return
+            if waited_for is None:
+                holder = lease.holder()
+                waited_for = str(holder.get("worker_id")) if holder else "another worker"
+                logger.info(f"{lease.output_path}: waiting for {waited_for}, which holds the lease")
+            wait_for_holder(started)
+    finally:
+        if waited_for is not None:  # the summary keeps this wait out of the step's time and names the holder
+            note_wait(waited_for, time.monotonic() - started)
 
 
 def _check_after_acquiring(lease: Lease, status: StatusFile, force: bool) -> None:

@@ -1,5 +1,6 @@
 """The step job: what runs for one step, locally or inside a Fray job — ``disk_cached(distributed_lock(fn))``
-with a commit that saves the artifact, then ``.executor_info`` (with provenance: git commit, user, host).
+with a commit that saves the artifact, then ``.executor_info`` (with provenance: git commit, user, host, and the
+failed attempts before a successful retry); a failed attempt leaves ``.executor_error``, fenced, before FAILED.
 
 ``StepJob`` is small and picklable (it does not hold the StepSpec graph). This module does not compute identity
 (``compile.step_spec`` does), does not schedule (the runner does) and does not submit jobs (``remote`` does).
@@ -19,11 +20,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from marin_exec.call_report import note_finished_elsewhere, note_wait
 from marin_exec.plain import as_repr, to_plain
 from marin_exec.runtime.commit import fenced, scope_for
 from marin_exec.runtime.disk_cache import disk_cached
 from marin_exec.runtime.distributed_lock import distributed_lock
 from marin_exec.settings import current_run_settings
+from marin_exec.status.failure import earlier_attempts, write_error_record
 from marin_exec.status.status import STATUS_SUCCESS, Lease, join, wait_for_holder
 from marin_exec.status.step_status import INFO_FILENAME, clear_success, has_our_marker, read_statuses
 from marin_exec.storage.artifact import Artifact
@@ -56,6 +59,9 @@ def run_step(job: StepJob, output_path: str) -> Any:
         scope = scope_for(path)
         holder = scope.lease.owner if scope is not None and scope.lease is not None else None
         info = {**job.info, "worker_id": holder, "start_time": _iso(started), "end_time": _iso(time.time())}
+        attempts = earlier_attempts(path)
+        if attempts:  # a retry that succeeded keeps the failures before it
+            info["attempts"] = attempts
         with fenced(path):
             write_info(path, info)
 
@@ -65,14 +71,19 @@ def run_step(job: StepJob, output_path: str) -> Any:
         return Artifact.load(path, job.artifact_type)
 
     try:
-        return disk_cached(distributed_lock(job.fn), output_path, save=save, load=load)
+        return disk_cached(distributed_lock(job.fn), output_path, save=save, load=load, on_failure=record_error)
     except _IncompleteCommit:
         logger.warning(
             f"{job.name}: status is SUCCESS but its artifact is missing at {output_path}; treating it as not "
             "done and running the step again"
         )
         clear_success(output_path)
-        return disk_cached(distributed_lock(job.fn), output_path, save=save, load=load)
+        return disk_cached(distributed_lock(job.fn), output_path, save=save, load=load, on_failure=record_error)
+
+
+def record_error(error: BaseException, output_path: str) -> None:
+    """Write ``{output_path}/.executor_error`` for a failed attempt (called under the lease, before FAILED)."""
+    write_error_record(output_path, error)
 
 
 def finished_elsewhere(name: str, output_path: str) -> bool:
@@ -90,13 +101,17 @@ def finished_elsewhere(name: str, output_path: str) -> bool:
         if holder is None:
             return False
         logger.info(f"{name}: {holder.get('worker_id')} holds the lease of {output_path}; waiting before submitting")
-        while lease.holder() is not None:
-            wait_for_holder(started)
+        try:
+            while lease.holder() is not None:
+                wait_for_holder(started)
+        finally:
+            note_wait(str(holder.get("worker_id")), time.monotonic() - started)
         done = read_statuses([output_path])[0] == STATUS_SUCCESS
     except Exception as error:
         logger.warning(f"{name}: could not check the lease of {output_path} ({error!r}); submitting the job")
         return False
     if done:
+        note_finished_elsewhere()
         logger.info(f"{name}: finished by the other worker; no job submitted")
     return done
 

@@ -19,6 +19,7 @@ import time
 import traceback
 from typing import Any
 
+from marin_exec.errors import RemoteStepFailed
 from marin_exec.status.status import join, worker_id
 from marin_exec.storage.store import store_for
 
@@ -105,6 +106,14 @@ def _internal_frame(file_line: str) -> bool:
     return bool(match) and is_internal(match.group(1))  # type: ignore[union-attr]
 
 
+def readable_failure(exc: BaseException) -> str:
+    """What is printed under a failed step's name: ``format_failure``, or for a Fray job's failure its first line and
+    the worker's traceback text folded the same way."""
+    if isinstance(exc, RemoteStepFailed) and exc.worker_error:
+        return f"{str(exc).splitlines()[0]}\n{fold_traceback_text(exc.worker_error)}"
+    return format_failure(exc)
+
+
 def error_line(exc: BaseException) -> str:
     """``Type: first line of the message``: what a summary or a status listing shows of a failure."""
     lines = str(exc).strip().splitlines()
@@ -133,10 +142,12 @@ def error_record(exc: BaseException, attempt: int, *, history: list[dict[str, An
     }
 
 
-def write_error_record(output_path: str, exc: BaseException, attempt: int) -> dict[str, Any]:
+def write_error_record(output_path: str, exc: BaseException, attempt: int | None = None) -> dict[str, Any]:
     """Write ``{output_path}/.executor_error`` for a failed attempt, keeping the history of earlier ones; returns
-    the record. An earlier record at the path becomes the last entry of the history."""
-    record = error_record(exc, attempt, history=earlier_attempts(output_path))
+    the record. An earlier record at the path becomes the last entry of the history; ``attempt`` defaults to the
+    one after it."""
+    history = earlier_attempts(output_path)
+    record = error_record(exc, next_attempt(history) if attempt is None else attempt, history=history)
     path = join(output_path, ERROR_FILENAME)
     store_for(path).write(path, json.dumps(record, indent=2, default=repr).encode())
     return record

@@ -7,7 +7,8 @@ output paths in at most three rounds — statuses, the artifacts of the SUCCESSe
 one — and each round is one ``read_many``, which object stores serve with overlapped requests. A step of ours
 costs two reads, an older executor's three; one whose status is in the older JSON-lines format costs one, since
 marin_exec only ever writes a bare token, so such a SUCCESS cannot be an incomplete commit of ours.
-``read_lease_view`` and ``is_interrupted`` tell, from one read each, a step still running elsewhere from one whose
+``clear_done`` takes a done step out of the cache under its lease (``--force_rerun``). ``read_lease_view`` and
+``is_interrupted`` tell, from one read each, a step still running elsewhere from one whose
 worker was interrupted (RUNNING without a live lease).
 """
 
@@ -94,6 +95,27 @@ def clear_success(output_path: str) -> None:
         found = store_for(status.path).read(status.path)
         if found is not None and parse_status(found[0]) == STATUS_SUCCESS and not Artifact.exists(output_path):
             store_for(status.path).delete_if(status.path, found[1])
+    finally:
+        lease.release()
+
+
+def clear_done(output_path: str) -> bool:
+    """Remove the step's SUCCESS so that it runs again (``--force_rerun``); returns whether there was one.
+
+    Done under the step's lease, waiting for a live holder first, so a worker committing the step right now is not
+    cut off halfway and the removal is a compare-and-delete of the SUCCESS just read.
+    """
+    settings = current_run_settings()
+    lease = Lease(output_path, timeout=settings.lease_timeout, clock_skew_allowance=settings.clock_skew_allowance)
+    started = time.monotonic()
+    while not lease.try_acquire():
+        wait_for_holder(started)
+    try:
+        status = StatusFile(output_path)
+        found = store_for(status.path).read(status.path)
+        if found is None or parse_status(found[0]) != STATUS_SUCCESS:
+            return False
+        return store_for(status.path).delete_if(status.path, found[1])  # SUCCESS is final: no holder rewrites it
     finally:
         lease.release()
 

@@ -76,6 +76,24 @@ def _refuse(obj: Any, key: str) -> Any:
     )
 
 
+_UNSAVEABLE = (set, frozenset, bytes, bytearray, complex)
+
+
+def unsaveable_reason(tp: Any) -> str | None:
+    """Why a value of type ``tp`` (a return annotation) could never be saved as a JSON artifact, or None when it
+    can or when the annotation does not tell (unknown classes are judged by their values, when saved)."""
+    origin = get_origin(tp) or tp
+    if isinstance(origin, type) and issubclass(origin, _UNSAVEABLE):
+        return f"a {origin.__name__} has no JSON form (sets have no stable order either)"
+    if origin is typing.Union or origin is types.UnionType or origin in (list, tuple, dict):
+        args = get_args(tp)[1:] if origin is dict else get_args(tp)
+        for arg in args:
+            reason = None if arg is Ellipsis else unsaveable_reason(arg)
+            if reason is not None:
+                return reason
+    return None
+
+
 def from_json(value: Any, tp: Any) -> Any:
     """Rebuild ``tp`` from plain JSON data; unknown or Any types get the value unchanged."""
     if value is None or tp is Any or tp is None:

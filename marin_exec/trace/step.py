@@ -28,6 +28,7 @@ from marin_exec.trace.context import Frame, current_frame, run_in_frame
 from marin_exec.trace.graph import DeferredCall, StepNode
 from marin_exec.trace.step_ref import StepRef
 from marin_exec.trace.template import Template, with_bare_fields
+from marin_exec.trace.trace_errors import explain_trace_error, install_excepthook
 from marin_exec.versioning import VersionedValue
 
 logger = logging.getLogger(__name__)
@@ -109,10 +110,13 @@ class _StepDefinition:
     def __call__(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> StepRef:
         parent = current_frame()
         memo = _MEMO.get()
-        if memo is None:  # the outermost step call of a trace owns the memo
+        if memo is None:  # the outermost step call of a trace owns the memo, and explains what tracing raised
             token = _MEMO.set({})
             try:
                 return self._call(parent, args, kwargs)
+            except Exception as error:
+                install_excepthook()  # uncaught, it is shown without the frames it gains on its way out
+                raise explain_trace_error(error)  # noqa: B904  # its context is suppressed, or it is ``error`` itself
             finally:
                 _MEMO.reset(token)
         key = _memo_key(self, args, kwargs)

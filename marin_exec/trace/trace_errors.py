@@ -4,12 +4,16 @@ as such, and a step that (indirectly) calls itself reported as the cycle of step
 ``explain_trace_error(exc)`` is the one entry point a caller needs (the outermost ``@step`` call, ``executor_main``
 tracing an entry point): it returns the exception to raise in place of ``exc``. Everything is read from the
 exception's own traceback (the frames of ``tracing.run_in_frame`` hold the ``Frame`` of each step body being
-traced), so this module keeps no state and sets no hooks. It does not print, and it never swallows an exception:
-what it cannot explain comes back as itself, with a filtered traceback.
+traced). ``install_excepthook`` (called by the outermost ``@step`` call when tracing fails, never at import) makes an
+uncaught exception that came out of tracing print without the marin_exec frames it gained on its way out, as in the
+documented ``executor_main(steps=[entry()])`` form, which raises before ``executor_main`` is entered. It does not
+print, and it never swallows an exception: what it cannot explain comes back as itself, with a filtered traceback.
 """
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import types
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -21,11 +25,20 @@ from marin_exec.trace.step_ref import StepRef
 from marin_exec.versioning import VersionedValue
 
 _RUN_IN_FRAME = run_in_frame.__code__
+_MARK = "__marin_exec_trace_error__"
+_HOOK_INSTALLED = False
 
 
 def explain_trace_error(exc: BaseException) -> BaseException:
     """The exception to raise for ``exc``, raised while tracing: a TracingError naming a cycle of steps or a
     missing ``deferred()``, else ``exc`` itself with marin_exec's frames removed from its traceback."""
+    explained = _explain(exc)
+    with contextlib.suppress(AttributeError):  # an exception type with __slots__ cannot be marked; rare
+        setattr(explained, _MARK, True)
+    return explained
+
+
+def _explain(exc: BaseException) -> BaseException:
     if isinstance(exc, RecursionError):
         cycle = find_cycle(step_names_on_stack(exc.__traceback__))
         if cycle is not None:
@@ -41,6 +54,23 @@ def explain_trace_error(exc: BaseException) -> BaseException:
         if missing is not None:  # shown with the user's frames that led to it
             return _suppressed(missing.with_traceback(filter_traceback(exc).__traceback__))
     return filter_traceback(exc)
+
+
+def install_excepthook() -> None:
+    """Once per process: ``sys.excepthook`` filters marin_exec's frames from an uncaught exception that tracing
+    raised (``explain_trace_error`` marks it) or any ``TracingError``, then hands it to the previous hook."""
+    global _HOOK_INSTALLED
+    if _HOOK_INSTALLED:
+        return
+    _HOOK_INSTALLED = True
+    previous = sys.excepthook
+
+    def hook(kind: type[BaseException], value: BaseException, tb: types.TracebackType | None) -> None:
+        if isinstance(value, TracingError) or getattr(value, _MARK, False):
+            tb = filter_traceback(value).__traceback__
+        previous(kind, value, tb)
+
+    sys.excepthook = hook
 
 
 def filter_traceback(exc: BaseException) -> BaseException:

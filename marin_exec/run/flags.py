@@ -1,0 +1,85 @@
+"""The command line's grammar, fitted to its users' habits: draccus parsing, plus a bare boolean flag (``--dry_run``)
+meaning true, a single regex accepted where a list is expected (``--run_only 'train/.*'``), and a bad value or an
+invalid regex reported as one line naming the flag, exit status 2 (argparse's own convention for usage errors).
+
+It knows flags only as the fields of the dataclass it is given; what the flags mean is ``run.cli``'s business.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import sys
+import typing
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+# Flags that take regexes on step names: one regex may be given bare, and each must compile.
+REGEX_FLAGS = ("run_only", "force_rerun")
+USAGE_ERROR = 2
+
+
+def parse_flags(argv: Sequence[str], config_class: type[Any]) -> Any:
+    """``config_class`` parsed from ``argv``; a usage error prints one line on stderr and exits with status 2."""
+    import draccus
+    from draccus.utils import ParsingError
+
+    args = _with_bare_booleans(_with_regex_lists(argv, config_class), config_class)
+    try:
+        config = draccus.parse(config_class, args=args)
+    except ParsingError as error:
+        key_path = getattr(error, "key_path", None)
+        message = getattr(error, "message", str(error))
+        usage_error(f"--{'.'.join(key_path)}" if key_path else "flags", str(message))
+    for name in REGEX_FLAGS:
+        for pattern in getattr(config, name, None) or []:
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                usage_error(f"--{name}", f"{pattern!r} is not a valid regular expression ({error})")
+    return config
+
+
+def usage_error(flag: str, message: str) -> NoReturn:
+    print(f"error: {flag}: {message} (see --help)", file=sys.stderr)
+    sys.exit(USAGE_ERROR)
+
+
+def _with_regex_lists(argv: Sequence[str], config_class: type[Any]) -> list[str]:
+    """``--run_only=X`` split in two, and a single regex wrapped as a one-element list (draccus wants ``[a, b]``)."""
+    flags = {f"--{name}" for name in REGEX_FLAGS if name in _field_types(config_class)}
+    args: list[str] = []
+    for arg in argv:
+        flag, eq, value = arg.partition("=")
+        args += [flag, value] if eq and flag in flags else [arg]
+    for i, arg in enumerate(args[:-1]):
+        if arg in flags and not _is_yaml_list(args[i + 1]):
+            args[i + 1] = f"[{json.dumps(args[i + 1])}]"  # one regex, quoted: [ ] { } , are regex syntax here
+    return args
+
+
+def _with_bare_booleans(args: list[str], config_class: type[Any]) -> list[str]:
+    """``--dry_run`` followed by nothing or by another flag means ``--dry_run true``."""
+    booleans = {f"--{name}" for name, kind in _field_types(config_class).items() if kind is bool}
+    out: list[str] = []
+    for i, arg in enumerate(args):
+        out.append(arg)
+        following = args[i + 1] if i + 1 < len(args) else None
+        if arg in booleans and (following is None or following.startswith("--")):
+            out.append("true")
+    return out
+
+
+def _field_types(config_class: type[Any]) -> dict[str, Any]:
+    hints = typing.get_type_hints(config_class)
+    return {f.name: hints.get(f.name) for f in dataclasses.fields(config_class)}
+
+
+def _is_yaml_list(text: str) -> bool:
+    import yaml
+
+    try:
+        return isinstance(yaml.safe_load(text), list)
+    except yaml.YAMLError:
+        return False

@@ -1,0 +1,115 @@
+"""The files a run leaves beside its steps' outputs, and the command that reruns it.
+
+``write_run_info`` writes Marin's run-level file ``{executor_info_base_path}/{script}-{hash}.json`` (every step's
+info and the run's description; the same path for the same plan, so it is rewritten by each run of that plan).
+``write_run_record`` writes one more file per run, created once and never overwritten:
+``{executor_info_base_path}/runs/{script}-{hash}-{time}-{pid}.json`` with each step's outcome, time, worker and
+error line. ``rerun_command`` is the command line that would run the same plan again, with failed steps retried.
+This module runs nothing and decides no outcome.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import shlex
+import sys
+import time
+from typing import Any
+
+from marin_exec.compile.step_spec import StepSpec, shallow_version
+from marin_exec.storage.store import store_for
+from marin_exec.versioning import hash_version
+
+# Flags a rerun hint drops (with their values): the default (force_run_failed true) retries failed steps, a dry run
+# would run nothing, and steps a --force_rerun already reran are done now.
+_DROPPED_FLAGS = ("--force_run_failed", "--dry_run", "--force_rerun")
+
+
+def write_run_info(specs: list[StepSpec], base: str, prefix: str, description: str | None) -> str:
+    """Marin's run-level file; returns its path."""
+    every = transitive(specs)
+    path = f"{base}/{script_name()}-{run_hash(every)}.json"
+    record = {
+        "description": description,
+        "command": rerun_command(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "prefix": prefix,
+        "steps": [
+            {"name": s.name, "output_path": s.output_path, "version": shallow_version(s), "info": s.info} for s in every
+        ],
+    }
+    store_for(path).write(path, json.dumps(record, indent=2, default=repr).encode())
+    return path
+
+
+def write_run_record(
+    specs: list[StepSpec], base: str, *, description: str | None, started: float, steps: list[dict[str, Any]]
+) -> str:
+    """This run's own record, created once (a name no other run has); returns its path."""
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(started))
+    stem = f"{base}/runs/{script_name()}-{run_hash(transitive(specs))}-{stamp}-{os.getpid()}"
+    record = {
+        "description": description,
+        "command": " ".join(shlex.quote(a) for a in sys.argv),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "ended": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "steps": steps,
+    }
+    data = json.dumps(record, indent=2, default=repr).encode()
+    for n in itertools.count(1):  # the same process may finish several runs of one plan within a second
+        path = f"{stem}.json" if n == 1 else f"{stem}-{n}.json"
+        try:
+            store_for(path).create(path, data)
+            return path
+        except FileExistsError:
+            continue
+    raise AssertionError("unreachable")
+
+
+def script_name() -> str:
+    return os.path.splitext(os.path.basename(sys.argv[0] or "interactive"))[0] or "interactive"
+
+
+def run_hash(every: list[StepSpec]) -> str:
+    return hash_version(json.dumps(sorted(s.output_path for s in every)))
+
+
+def transitive(specs: list[StepSpec]) -> list[StepSpec]:
+    """Every step of the plan, each once, in Marin's order (a step, then what it needs, first seen first)."""
+    seen: dict[str, StepSpec] = {}
+    stack = list(reversed(specs))
+    while stack:
+        spec = stack.pop()
+        if spec.output_path in seen:
+            continue
+        seen[spec.output_path] = spec
+        stack.extend(reversed(spec.deps))
+    return list(seen.values())
+
+
+def rerun_command() -> str:
+    """This command line again: with ``--prefix`` if it came from the environment, ``--force_run_failed true`` once
+    (whatever was given), and no ``--dry_run`` or ``--force_rerun``."""
+    argv = [sys.executable] if sys.argv[0].endswith(".py") else []
+    argv += _without(sys.argv, _DROPPED_FLAGS)
+    if "--prefix" not in argv and not any(a.startswith("--prefix=") for a in argv) and os.environ.get("MARIN_PREFIX"):
+        argv += ["--prefix", os.environ["MARIN_PREFIX"]]
+    return shlex.join([*argv, "--force_run_failed", "true"])
+
+
+def _without(argv: list[str], flags: tuple[str, ...]) -> list[str]:
+    """``argv`` without each of ``flags``, given as ``--flag value``, ``--flag=value`` or bare."""
+    out: list[str] = []
+    skip = False
+    for i, arg in enumerate(argv):
+        if skip:
+            skip = False
+            continue
+        if arg.partition("=")[0] in flags:
+            following = argv[i + 1] if i + 1 < len(argv) else None
+            skip = "=" not in arg and following is not None and not following.startswith("--")
+            continue
+        out.append(arg)
+    return out

@@ -1,0 +1,54 @@
+"""One step call, made in a runner worker thread, and what it saw: its own time, the worker that made it, whom it
+waited for and whether another worker finished the step meanwhile (``call_report``), recorded on its outcome.
+
+Step time excludes the wait for another worker's lease. This module only calls ``spec.executable_fn`` and reads
+the report the lock and the cache filled: it does not schedule, retry or wrap anything.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any
+
+from marin_exec.call_report import reporting_call
+from marin_exec.status.failure import readable_failure
+from marin_exec.status.status import worker_id
+
+if TYPE_CHECKING:
+    from marin_exec.compile.step_spec import StepSpec
+    from marin_exec.run.run_report import StepOutcome
+
+logger = logging.getLogger(__name__)
+
+
+def call_step(spec: StepSpec) -> tuple[Any, float, Any]:
+    """Call the step's function; the result, the seconds it took and its ``CallReport`` (on the error if it raised)."""
+    start = time.monotonic()
+    with reporting_call(worker_id()) as call:
+        try:
+            result = spec.executable_fn(spec.output_path)
+        except BaseException as e:
+            e._marin_call = (time.monotonic() - start, call)  # type: ignore[attr-defined]
+            raise
+    return result, time.monotonic() - start, call
+
+
+def record_call(name: str, outcome: StepOutcome, future: Future[Any]) -> BaseException | None:
+    """Put what the call saw on ``outcome`` and log its end (a failure with its readable traceback, once); returns
+    the call's error, or None if it succeeded."""
+    error = future.exception()
+    seconds, call = future.result()[1:] if error is None else getattr(error, "_marin_call", (None, None))
+    if call is not None:
+        outcome.finished_elsewhere, outcome.worker = call.finished_elsewhere, call.worker
+        outcome.waited_for, outcome.waited_seconds = call.waited_for, call.waited_seconds
+    outcome.seconds = None if seconds is None else max(0.0, seconds - outcome.waited_seconds)
+    if error is not None:
+        outcome.error = error
+        logger.error(f"{name}: failed:\n{readable_failure(error)}")  # the one place a traceback is printed
+    elif outcome.finished_elsewhere:
+        logger.info(f"{name}: finished by {outcome.waited_for or 'another worker'}")
+    else:
+        logger.info(f"{name}: finished in {outcome.seconds:.2f} s")
+    return error
