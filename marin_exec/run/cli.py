@@ -23,6 +23,8 @@ from typing import Any
 from marin_exec.compile.compiler import GroupView, compile_graph
 from marin_exec.compile.step_spec import StepSpec, shallow_version
 from marin_exec.errors import MarinExecError, MissingPrefixError
+from marin_exec.progress import DEFAULT_INTERVAL, Progress, reporting_to
+from marin_exec.run.export import FORMATS, plan_entries, render_export
 from marin_exec.run.render import render_plan, render_summary
 from marin_exec.run.run_report import RunReport
 from marin_exec.run.runner import StepRunner
@@ -44,6 +46,8 @@ class ExecutorMainConfig:
     max_concurrent: int = 8  # steps running at once in this process
     heartbeat_interval: float | None = None  # seconds between lease refreshes (default 30)
     lease_timeout: float | None = None  # seconds without heartbeat before a lease is stale (default 90)
+    plan: str | None = None  # with --dry_run true: print the plan as json, mermaid or dot on stdout
+    progress_interval: float = DEFAULT_INTERVAL  # seconds between status lines when stderr is not a terminal
 
 
 @dataclasses.dataclass(frozen=True)
@@ -188,15 +192,23 @@ def _run_compiled(steps: Sequence[Any], config: ExecutorMainConfig, prefix: str,
         heartbeat_interval=config.heartbeat_interval,
         lease_timeout=config.lease_timeout,
     )
+    if config.plan is not None and (config.plan not in FORMATS or not config.dry_run):
+        raise MarinExecError(f"--plan {config.plan}: use one of {', '.join(FORMATS)}, together with --dry_run true")
     if config.dry_run:
         plan = runner.run(compiled.specs, dry_run=True, **options)
-        print(render_plan(plan, prefix=prefix, groups=compiled.groups, description=description))
+        if config.plan is not None:
+            why = {path: f"{o.reason}; {o.drift}" for path, o in plan.outcomes.items() if o.drift}
+            print(render_export(plan_entries(plan, why), config.plan, prefix=prefix, description=description))
+        else:
+            print(render_plan(plan, prefix=prefix, groups=compiled.groups, description=description))
         return plan
     info_path = _write_run_info(compiled.specs, config, prefix, description)
     logger.info(f"running {len(compiled.specs)} step(s) under {prefix}; run info: {info_path}")
     report: RunReport | None = None
+    progress = Progress(prefix=prefix, interval=config.progress_interval)
     try:
-        report = runner.run(compiled.specs, **options)
+        with progress, reporting_to(progress):
+            report = runner.run(compiled.specs, **options)
         return report
     finally:
         if report is not None:

@@ -1,9 +1,11 @@
 """Dry-run classification: read each step's status (and, for a RUNNING one, its lease) and say what a run would do.
 
 ``read_statuses`` is also how a real run reads its batches. ``classify`` turns the statuses a dry run read into a
-``StepState`` and a reason per step: done, will run, running elsewhere, failed before, blocked. It reads statuses
-only through the step's public methods and never calls a step, takes no lease and writes nothing; scheduling is
-the runner's.
+``StepState`` and a reason per step: done, will run, running elsewhere, failed before, blocked. ``explain`` then
+says why each step that never ran at its path will run (never ran, or what changed since an earlier output of the
+same name: ``run.why``) and which done steps drifted, with batched reads for those steps only. It reads statuses
+through the step's public methods and leases through ``read_lease_view``; it never calls a step, takes no lease and
+writes nothing; scheduling is the runner's.
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ from typing import TYPE_CHECKING
 
 from marin_exec.run.run_report import StepState
 from marin_exec.run.step_graph import RunNode
+from marin_exec.run.why import drift_lines, why_lines
+from marin_exec.status.lease_record import DEAD, LIVE, STALE, LeaseView
 from marin_exec.status.status import STATUS_FAILED, STATUS_RUNNING, STATUS_SUCCESS
+from marin_exec.status.step_status import read_lease_view
 
 if TYPE_CHECKING:
     from marin_exec.compile.step_spec import StepSpec
@@ -36,7 +41,7 @@ def _read_one(spec: StepSpec) -> str | None | Exception:
 
 
 def read_plan_statuses(nodes: Sequence[RunNode]) -> list[str | None | Exception]:
-    """For a dry run: the statuses, and whether a live lease is held (stored on the outcome).
+    """For a dry run: the statuses, and whether a live lease is held and by whom (stored on the outcome).
 
     Only a RUNNING step is looked up: a holder writes RUNNING right after it takes the lease, so other statuses
     with a live lease last only an instant, and the extra read would double a dry run's cost on object stores.
@@ -45,7 +50,9 @@ def read_plan_statuses(nodes: Sequence[RunNode]) -> list[str | None | Exception]
     for i, node in enumerate(nodes):
         if statuses[i] == STATUS_RUNNING:
             try:
-                node.outcome.lease_held = _lease_held(node.spec)
+                view = read_lease_view(node.spec.output_path)
+                node.outcome.lease_held = view.state == LIVE
+                node.outcome.holder = describe_holder(view)
             except Exception as error:  # this step's plan says why; the rest of the batch is unaffected
                 statuses[i] = error
     return statuses
@@ -74,14 +81,38 @@ def classify(nodes: Iterable[RunNode], force_run_failed: bool) -> None:
                 outcome.state = StepState.FAILED_BEFORE
                 outcome.reason = "failed before; rerun with --force_run_failed true"
         elif outcome.lease_held:
-            outcome.state, outcome.reason = (
-                StepState.RUNNING_ELSEWHERE,
-                "another worker holds its lease; will wait for it",
-            )
+            outcome.state = StepState.RUNNING_ELSEWHERE
+            outcome.reason = f"{outcome.holder} holds its lease; will wait for it"
+        elif status == STATUS_RUNNING:
+            outcome.state = StepState.WILL_RUN
+            outcome.reason = f"interrupted: status RUNNING, but {outcome.holder or 'nobody holds its lease'}"
         else:
             outcome.state = StepState.WILL_RUN
             outcome.reason = "never ran" if status is None else f"status {status}"
 
 
-def _lease_held(spec: StepSpec) -> bool:
-    return spec.lease_holder() is not None
+def explain(nodes: Iterable[RunNode]) -> None:
+    """After ``classify``: the why of each step that will run and has no status (never ran at its path: what
+    changed since an earlier output of its name), and the drift line of each done step. Two batched reads, each
+    only for the steps it concerns."""
+    nodes = list(nodes)
+    fresh = [n for n in nodes if n.outcome.state == StepState.WILL_RUN and n.outcome.status is None]
+    if fresh:
+        for node, why in zip(fresh, why_lines([n.spec for n in fresh]), strict=True):
+            node.outcome.reason = why
+    done = [n for n in nodes if n.outcome.state == StepState.DONE and (n.spec.info or {}).get("config") is not None]
+    if done:
+        for node, drift in zip(done, drift_lines([n.spec for n in done]), strict=True):
+            node.outcome.drift = drift
+
+
+def describe_holder(view: LeaseView) -> str:
+    """``h-1 (heartbeat 4s ago)``; for a lease nobody live holds, what became of it."""
+    age = "heartbeat age unknown" if view.heartbeat_age is None else f"heartbeat {view.heartbeat_age:.0f}s ago"
+    if view.state == LIVE:
+        return f"{view.holder} ({age})"
+    if view.state == DEAD:
+        return f"its holder {view.holder} is gone (pid {view.pid} no longer runs on this host)"
+    if view.state == STALE:
+        return f"its holder {view.holder}'s lease is stale ({age})"
+    return "nobody holds its lease"

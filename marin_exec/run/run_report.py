@@ -42,6 +42,8 @@ class StepOutcome:
     error: BaseException | None = None
     reason: str = ""
     lease_held: bool = False
+    holder: str = ""  # dry run, a RUNNING step: who holds its lease, and how fresh (``h-1, heartbeat 4s ago``)
+    drift: str | None = None  # a done step whose recorded unversioned config differs from today's
 
 
 @dataclasses.dataclass

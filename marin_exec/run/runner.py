@@ -20,10 +20,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from marin_exec.errors import StepsFailed
-from marin_exec.run.plan import classify, read_plan_statuses, read_statuses
+from marin_exec.progress import current_progress
+from marin_exec.run.plan import classify, explain, read_plan_statuses, read_statuses
 from marin_exec.run.run_only import select
 from marin_exec.run.run_report import RunReport, StepState
 from marin_exec.run.step_graph import RunNode, StepGraph
+from marin_exec.run.why import warn_drift
 from marin_exec.settings import run_settings
 from marin_exec.status.status import STATUS_SUCCESS
 
@@ -93,6 +95,7 @@ class _Run:
         self.context = contextvars.copy_context()
         self.first_error: BaseException | None = None
         self.read_ahead = threading.Semaphore(_READ_AHEAD)
+        self.progress = None if dry_run else current_progress()  # fed events; the lock reports its waits itself
 
     # -- driver ---------------------------------------------------------------------------------------------
 
@@ -130,7 +133,9 @@ class _Run:
             if self.first_error is not None:
                 raise self.first_error
             classify(self.graph.nodes.values(), self.force_run_failed)
+            explain(self.graph.nodes.values())
         else:
+            warn_drift(report.by_state(StepState.CACHED))
             self._raise_failures(report)
         return report
 
@@ -206,6 +211,8 @@ class _Run:
             elif dep.outcome.state not in (StepState.RAN, StepState.CACHED):
                 node.waiting += 1
         self.unread.append(node)
+        if self.progress is not None:
+            self.progress.add_total(1)
         if len(self.unread) >= _STATUS_READERS * _STATUS_BATCH:  # a long burst of input: start reading meanwhile
             self._start_status_reads()
 
@@ -241,6 +248,8 @@ class _Run:
         node.submitted = True
         node.outcome.state = StepState.RUNNING
         logger.info(f"{node.spec.name}: start ({node.spec.output_path})")
+        if self.progress is not None:
+            self.progress.step_started(node.spec.output_path)
         self._submit("run", self.workers, node, _call_step)
 
     def _on_finished(self, node: RunNode, future: Future[Any]) -> None:
@@ -258,6 +267,8 @@ class _Run:
 
     def _settle(self, node: RunNode, state: StepState) -> None:
         node.outcome.state = state
+        if self.progress is not None:
+            self.progress.step_finished(node.spec.output_path, state)
         self._release(node)
         for dependent in node.dependents:
             if state in (StepState.RAN, StepState.CACHED):
@@ -279,6 +290,8 @@ class _Run:
             ):
                 continue
             current.outcome.state = StepState.DEP_FAILED
+            if self.progress is not None:
+                self.progress.step_finished(current.spec.output_path, StepState.DEP_FAILED)
             self._release(current)
             current.outcome.reason = f"depends on {because.spec.name}, which failed"
             logger.warning(f"{current.spec.name}: not run: {current.outcome.reason}")

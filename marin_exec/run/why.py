@@ -6,12 +6,13 @@ nested dependency versions) with the one recorded in an earlier ``.executor_info
 nested ones in Marin's records): changed, added and removed versioned values, and dependencies by ``name-hash``.
 ``config_drift`` compares the unversioned (instantiated) config. ``why_lines`` / ``drift_lines`` do either for many
 steps with batched reads (``earlier.find_earlier``; one ``read_many`` of the steps' own info). This module only
-reads; it does not decide which steps will run (ask only for those) and formats no plan.
+reads (``warn_drift`` also logs); it does not decide which steps will run (ask only for those) and formats no plan.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,9 @@ from marin_exec.versioning import hash_version, version_json
 
 if TYPE_CHECKING:
     from marin_exec.compile.step_spec import StepSpec
+    from marin_exec.run.run_report import StepOutcome
+
+logger = logging.getLogger(__name__)
 
 ARROW = "\u2192"
 MAX_VALUE_CHARS = 40
@@ -47,6 +51,23 @@ def drift_lines(specs: Sequence[StepSpec]) -> list[str | None]:
         config = (spec.info or {}).get("config")
         lines.append(config_drift(config, info) if info is not None and config is not None else None)
     return lines
+
+
+def warn_drift(cached: Sequence[StepOutcome]) -> None:
+    """Log a warning for each cached step whose recorded unversioned config differs from today's (one batched
+    read), and keep the drift line on its outcome; a read error is a warning too, never a failed run."""
+    cached = [o for o in cached if (o.spec.info or {}).get("config") is not None]
+    if not cached:
+        return
+    try:
+        drifts = drift_lines([o.spec for o in cached])
+    except Exception as error:
+        logger.warning(f"could not compare the unversioned config of {len(cached)} cached step(s): {error!r}")
+        return
+    for outcome, drift in zip(cached, drifts, strict=True):
+        outcome.drift = drift
+        if drift is not None:
+            logger.warning(f"{outcome.spec.name}: cached, but its {drift} ({outcome.spec.output_path})")
 
 
 def why_will_run(version: dict[str, Any], earlier: Earlier | None) -> str:
