@@ -36,10 +36,17 @@ _UNSET = object()
 
 def why_lines(specs: Sequence[StepSpec]) -> list[str]:
     """``why_will_run`` of each spec (steps that will run and never ran at their own path), with batched reads."""
-    from marin_exec.compile.step_spec import shallow_version
-
     earlier = find_earlier([(spec.name, spec.output_path) for spec in specs])
-    return [why_will_run(shallow_version(spec), e) for spec, e in zip(specs, earlier, strict=True)]
+    return [why_will_run(_shallow(spec), e) for spec, e in zip(specs, earlier, strict=True)]
+
+
+def _shallow(spec: StepSpec) -> dict[str, Any]:
+    """The step's version with dependencies as ``name-hash`` (what ``.executor_info`` records), from its public
+    fields: importing ``compile.step_spec`` would make the runner reach the wrappers."""
+    version = {**spec.version, "dependencies": [dep.name_with_hash for dep in spec.deps]}
+    if spec.pseudo_deps:
+        version["pseudo_dependencies"] = [dep.name_with_hash for dep in spec.pseudo_deps]
+    return version
 
 
 def drift_lines(specs: Sequence[StepSpec]) -> list[str | None]:

@@ -118,12 +118,13 @@ def _acquire(lease: Lease, status: StatusFile, force: bool) -> None:
             now = time.monotonic()
             if waited_for is None or progress is not None and now - reported >= _REPORT_HOLDER_EVERY:
                 holder = lease.holder()
-                if waited_for is None:
-                    waited_for = holder.get("worker_id") if holder else "another worker"
-                    logger.info(f"{lease.output_path}: waiting for {waited_for}, which holds the lease")
+                first = waited_for is None
+                waited_for = waited_for or (str(holder.get("worker_id")) if holder else "another worker")
                 if progress is not None:
                     reported = now
-                    _report_wait(progress, lease.output_path, holder, waited_for or "another worker")
+                    _report_wait(progress, lease.output_path, holder, waited_for)
+                if first:
+                    logger.info(f"{lease.output_path}: waiting for {waited_for}, which holds the lease")
             wait_for_holder(started)
     finally:
         if progress is not None and waited_for is not None:

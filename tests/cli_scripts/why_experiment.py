@@ -54,9 +54,7 @@ def corpus(url: str) -> StepRef:
 
 @step(name="models/x")
 def model(data: StepRef, lr: float, batch_size: int, seconds: float) -> StepRef:
-    return train(
-        TrainConfig(data=data, output_path=output(), lr=versioned(lr), batch_size=batch_size, seconds=seconds)
-    )
+    return train(TrainConfig(data=data, output_path=output(), lr=versioned(lr), batch_size=batch_size, seconds=seconds))
 
 
 @step(name="pipelines/why")
