@@ -23,7 +23,7 @@ from marin_exec.errors import StepsFailed
 from marin_exec.progress import current_progress
 from marin_exec.run.plan import classify, explain, read_plan_statuses, read_statuses
 from marin_exec.run.run_only import select
-from marin_exec.run.run_report import RunReport, StepState
+from marin_exec.run.run_report import RunReport, StepOutcome, StepState
 from marin_exec.run.step_graph import RunNode, StepGraph
 from marin_exec.run.why import warn_drift
 from marin_exec.settings import run_settings
@@ -95,6 +95,7 @@ class _Run:
         self.context = contextvars.copy_context()
         self.first_error: BaseException | None = None
         self.read_ahead = threading.Semaphore(_READ_AHEAD)
+        self.cached: list[StepOutcome] = []  # cached steps whose drift is not yet checked
         self.progress = None if dry_run else current_progress()  # fed events; the lock reports its waits itself
 
     # -- driver ---------------------------------------------------------------------------------------------
@@ -119,6 +120,7 @@ class _Run:
             try:
                 while self.in_flight:
                     self._drain(block=True)
+                warn_drift(self.cached)  # the last, partial batch
             except BaseException:
                 self.workers.shutdown(wait=False, cancel_futures=True)
                 self.readers.shutdown(wait=False, cancel_futures=True)
@@ -135,7 +137,6 @@ class _Run:
             classify(self.graph.nodes.values(), self.force_run_failed)
             explain(self.graph.nodes.values())
         else:
-            warn_drift(report.by_state(StepState.CACHED))
             self._raise_failures(report)
         return report
 
@@ -238,6 +239,10 @@ class _Run:
             return
         if node.outcome.status == STATUS_SUCCESS:
             logger.info(f"{node.spec.name}: skip, already done ({node.spec.output_path})")
+            self.cached.append(node.outcome)
+            if len(self.cached) >= _STATUS_BATCH:  # drift warnings read the recorded config beside the run
+                self._submit("drift", self.readers, self.cached, warn_drift)
+                self.cached = []
             self._settle(node, StepState.CACHED)
         else:
             self._maybe_start(node)
