@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import os
+import pty
+import re
 import subprocess
 import sys
 
@@ -33,3 +36,34 @@ def test_a_dry_run_prints_no_progress(prefix):
     )
 
     assert proc.returncode == 0 and "progress:" not in proc.stderr
+
+
+def test_on_a_terminal_the_live_display_shows_the_running_step_and_logs_still_reach_it(prefix):
+    primary, secondary = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, str(SCRIPT), "--prefix", prefix, "--seconds", "1.5"],
+        stdout=subprocess.PIPE,
+        stderr=secondary,
+        stdin=subprocess.DEVNULL,
+        cwd=prefix,
+        env={**os.environ, "TERM": "xterm"},
+    )
+    os.close(secondary)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:  # EIO: the process closed its end
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(primary)
+    out, _ = proc.communicate()
+
+    text = shown.decode(errors="replace")
+    assert proc.returncode == 0, text
+    assert "steps done" in text and MODEL in text and "progress: " not in text  # rich's display, not status lines
+    # Log lines start on a line of their own (the display is erased first), never glued to the display's text.
+    assert re.search(r"(\n|\x1b\[2K)\d\d:\d\d:\d\d INFO models/x: finished in", text), text
+    assert "Summary: 2 ran" in out.decode()

@@ -293,4 +293,22 @@ def _rerun_command(config: ExecutorMainConfig) -> str:
 def _configure_logging() -> None:
     root = logging.getLogger()
     if not root.handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+        logging.basicConfig(
+            level=logging.INFO,
+            format="%(asctime)s %(levelname)s %(message)s",
+            datefmt="%H:%M:%S",
+            handlers=[_StderrNow()],
+        )
+
+
+class _StderrNow(logging.StreamHandler):  # type: ignore[type-arg]
+    """Logs to whatever ``sys.stderr`` is when a record is emitted: the live progress display redirects it while it
+    runs, so log lines are printed above the display instead of through it."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass  # set by StreamHandler.__init__; the stream is always the current sys.stderr
