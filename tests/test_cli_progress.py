@@ -6,10 +6,12 @@ from __future__ import annotations
 import os
 import pty
 import re
+import socket
 import subprocess
 import sys
 
 from tests.test_cli_why import MODEL, SCRIPT
+from tests.test_inspect_steps import HOLDER
 
 
 def test_without_a_terminal_a_running_step_is_listed_on_stderr_every_interval(prefix):
@@ -67,3 +69,36 @@ def test_on_a_terminal_the_live_display_shows_the_running_step_and_logs_still_re
     # Log lines start on a line of their own (the display is erased first), never glued to the display's text.
     assert re.search(r"(\n|\x1b\[2K)\d\d:\d\d:\d\d INFO models/x: finished in", text), text
     assert "Summary: 2 ran" in out.decode()
+
+
+def test_a_step_waiting_for_another_process_is_listed_with_its_holder_until_that_holder_dies(prefix):
+    out = f"{prefix}/{MODEL}"
+    holder = subprocess.Popen(
+        [sys.executable, str(HOLDER), out], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+    run = subprocess.Popen(
+        [sys.executable, str(SCRIPT), "--prefix", prefix, "--progress_interval", "0.2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        cwd=prefix,
+    )
+    assert run.stderr is not None
+    waiting = None
+    for line in run.stderr:  # read until a status line shows the wait, then end the holder
+        if line.startswith("progress: ") and "waiting: " in line:
+            waiting = line
+            break
+    holder.kill()
+    holder.wait()
+    stdout, _ = run.communicate()
+
+    assert waiting is not None and f"waiting: {MODEL} for {_worker_of(holder.pid)}" in waiting
+    assert "(heartbeat " in waiting.split("waiting: ", 1)[1]
+    assert run.returncode == 0 and "Summary: 2 ran" in stdout
+
+
+def _worker_of(pid: int) -> str:
+    return f"{socket.gethostname()}-{pid}-"
