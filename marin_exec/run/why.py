@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Iterable, Sequence
+from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import TYPE_CHECKING, Any
 
 from marin_exec.run.earlier import Earlier, find_earlier
@@ -133,7 +135,14 @@ def _diff(old: dict[str, Any], new: dict[str, Any], sep: str = ": ") -> list[str
 def _shown(values: dict[str, Any], key: str) -> str:
     if key not in values:
         return "unset"
-    text = json.dumps(values[key], sort_keys=True, default=repr)
+    value = values[key]
+    kind = type(value)
+    if kind is str:  # the common scalars as json.dumps writes them, without its per-call set-up
+        text = encode_basestring_ascii(value)
+    elif kind is int or kind is float and math.isfinite(value):
+        text = repr(value)
+    else:
+        text = json.dumps(value, sort_keys=True, default=repr)
     return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 3] + "..."
 
 
