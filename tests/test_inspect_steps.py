@@ -121,3 +121,23 @@ def test_status_of_a_path_without_steps_says_so_and_exits_1(tmp_path):
     proc = _marin_exec("status", str(tmp_path))
 
     assert proc.returncode == 1 and "no step found" in proc.stderr
+
+
+def test_status_and_unlock_on_gcs_find_the_steps_under_a_bucket_prefix(gcs_bucket, capsys):
+    from marin_exec.run import inspect_steps, unlock_steps
+    from marin_exec.storage.store import store_for
+
+    out = f"{gcs_bucket}/run/models/y-abcdef"
+    stale = json.dumps({"worker_id": "far-away", "host": "elsewhere", "timestamp": time.time() - 1000})
+    store_for(out).write(f"{out}/.executor_status", b"RUNNING")
+    store_for(out).write(f"{out}/.executor_status.lock", stale.encode())
+
+    assert inspect_steps.main([f"{gcs_bucket}/run", "--clock_skew_allowance", "0"]) == 0
+    shown = capsys.readouterr().out
+    assert unlock_steps.main([f"{gcs_bucket}/run", "--clock_skew_allowance", "0"]) == 0
+    removed = capsys.readouterr().out
+
+    assert "models/y-abcdef: RUNNING (interrupted: no live lease)\n" in shown
+    assert "  lease: stale, held by far-away on elsewhere, heartbeat " in shown
+    assert f"{out}: removed the stale lease of far-away" in removed
+    assert store_for(out).read(f"{out}/.executor_status.lock") is None
