@@ -98,7 +98,11 @@ def explain(nodes: Iterable[RunNode]) -> None:
     nodes = list(nodes)
     fresh = [n for n in nodes if n.outcome.state == StepState.WILL_RUN and n.outcome.status is None]
     if fresh:
-        for node, why in zip(fresh, why_lines([n.spec for n in fresh]), strict=True):
+        try:
+            whys = why_lines([n.spec for n in fresh])
+        except Exception as error:  # the plan itself was read; only the comparison with earlier outputs is lost
+            whys = [f"never ran at this version (earlier outputs could not be read: {error!r})"] * len(fresh)
+        for node, why in zip(fresh, whys, strict=True):
             node.outcome.reason = why
     done = [n for n in nodes if n.outcome.state == StepState.DONE and (n.spec.info or {}).get("config") is not None]
     if done:
