@@ -16,12 +16,15 @@ Measured in this process, each on its own fresh set of steps under ``--prefix`` 
   framework around them. The difference to ``commit_fresh_ms`` is marin_exec's own cost; the floor itself is
   the disk's (on a shared machine it swings with other users' I/O). Local prefixes only.
 
-``--profile`` prints the top of a cProfile of the serial fresh calls to stderr. It writes only under the prefix.
+``--progress`` measures with a run's progress display on (``executor_main``'s: the runner and the lock report to
+it, a status line is drawn every 0.1 s to /dev/null). ``--profile`` prints the top of a cProfile of the serial
+fresh calls to stderr. It writes only under the prefix.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import fcntl
 import io
@@ -31,7 +34,7 @@ import pstats
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from workloads import build_specs, roots, trivial
@@ -140,15 +143,31 @@ def measure(steps: int, prefix: str, profile: bool) -> dict[str, Any]:
     return result
 
 
+@contextlib.contextmanager
+def _progress(on: bool) -> Iterator[None]:
+    """With ``on``: a run's progress display (status lines to /dev/null every 0.1 s) receiving every event, as
+    ``executor_main`` sets it up; the runner and the lock report to it."""
+    if not on:
+        yield
+        return
+    from marin_exec.progress import Progress, reporting_to
+
+    with open(os.devnull, "w") as sink, Progress(stream=sink, live=False, interval=0.1) as progress:
+        with reporting_to(progress):
+            yield
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=500)
     parser.add_argument("--prefix", default=None)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--progress", action="store_true", help="measure with a run's progress display reporting")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="marin-bench-overhead-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="marin-bench-overhead-") as tmp, _progress(args.progress):
         try:
             result = measure(args.steps, args.prefix or tmp, args.profile)
+            result["progress"] = args.progress
         except Exception as e:  # reported as data, shown in run_all's table
             result = {"error": f"{type(e).__name__}: {e}"}
     print(json.dumps(result))

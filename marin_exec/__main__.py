@@ -16,6 +16,11 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "marin_exec.legacy.migrate",
         "check ExecutorStep code for migration anti-patterns, or sketch @step code",
     ),
+    "status": (
+        "marin_exec.run.inspect_steps",
+        "each step's status, lease holder, heartbeat age, live/stale/dead lease and last error",
+    ),
+    "unlock": ("marin_exec.run.unlock_steps", "remove stale or dead leases (a live one only with --force)"),
 }
 
 

@@ -209,6 +209,19 @@ class Progress:
 _CURRENT: ContextVar[Progress | None] = ContextVar("marin_exec_progress", default=None)
 
 
+class Silent:
+    """The display of a run that shows none: every event is dropped, so a caller needs no ``if``."""
+
+    def add_total(self, count: int) -> None:
+        pass
+
+    def step_started(self, name: str) -> None:
+        pass
+
+    def step_finished(self, name: str, outcome: str) -> None:
+        pass
+
+
 @contextlib.contextmanager
 def reporting_to(progress: Progress | None) -> Iterator[Progress | None]:
     """Make ``progress`` the one ``current_progress()`` returns in the enclosed block (and contexts copied in it)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from marin_exec import StepRunner, StepsFailed, StepSpec
+from marin_exec.run.run_report import StepState
 from tests.test_runner import Recorder, snapshot
 
 
@@ -42,3 +43,16 @@ def test_dry_run_shows_a_step_whose_lease_another_worker_holds(prefix):
     StatusFile(step.output_path).write("RUNNING")  # what a holder writes right after taking the lease
     report = StepRunner().run([step], dry_run=True)
     assert report.outcomes[step.output_path].state == "running elsewhere"
+
+
+def test_a_dry_run_on_a_registered_store_fsspec_cannot_list_still_says_each_step_will_run(tmp_path):
+    from tests.hooked_store import PROTOCOL, hooked_store
+
+    hooked_store()
+    spec = StepSpec(name="models/x", fn=lambda path: None, output_path_prefix=f"{PROTOCOL}://{tmp_path}")
+
+    report = StepRunner().run([spec], dry_run=True)
+
+    [outcome] = report.outcomes.values()
+    assert outcome.state == StepState.WILL_RUN
+    assert outcome.reason.startswith("never ran at this version (earlier outputs could not be read: ")

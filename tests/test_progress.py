@@ -3,10 +3,14 @@ terminal, a live display on one. Time is a fake clock the tests move; drawing is
 
 from __future__ import annotations
 
+import contextvars
 import io
+import os
 import threading
 
-from marin_exec.progress import MAX_LISTED, Progress
+from marin_exec import distributed_lock, run_settings
+from marin_exec.progress import MAX_LISTED, Progress, reporting_to
+from tests.test_distributed_lock import WAIT, log_event, write_lease
 
 
 class Clock:
@@ -176,3 +180,26 @@ def test_steps_named_by_output_path_are_shown_relative_to_the_prefix():
     assert progress.status_line() == (
         "progress: 0/2 done; running: models/x-3f2a1c (0s); waiting: data/y-111111 for host-q (heartbeat age unknown)"
     )
+
+
+def test_a_step_waiting_for_another_holder_reports_the_holder_and_its_heartbeat_age(tmp_path):
+    out = str(tmp_path / "step")
+    write_lease(out, "other-worker", age=3.0)
+    progress = Progress(stream=io.StringIO(), live=False)
+    ran = threading.Event()
+    locked = distributed_lock(lambda path: ran.set())
+    with (
+        run_settings(heartbeat_interval=0.05, lease_timeout=60.0),
+        reporting_to(progress),
+        log_event("marin_exec.runtime.distributed_lock", "waiting for other-worker") as waiting,
+    ):
+        worker = threading.Thread(target=contextvars.copy_context().run, args=(locked, out))
+        worker.start()
+        assert waiting.wait(WAIT)
+        [(name, holder, age)] = progress.snapshot().waits
+        os.remove(os.path.join(out, ".executor_status.lock"))  # the holder goes away: the waiter takes the lease
+        worker.join(WAIT)
+
+    assert ran.is_set()
+    assert (name, holder) == (out, "other-worker") and age is not None and age >= 3.0
+    assert progress.snapshot().waits == []

@@ -193,3 +193,23 @@ def test_of_many_earlier_outputs_only_the_last_modified_are_read(prefix):
     [earlier] = find_earlier([("models/x", f"{prefix}/models/x-ffffff")])
 
     assert earlier is not None and earlier.name_with_hash == "models/x-000002"
+
+
+def _configured(prefix: str, i: int, batch: int) -> StepSpec:
+    return StepSpec(
+        name=f"sweep/s{i}", fn=_noop, hash_attrs={"i": i}, info={"config": {"batch": batch}}, output_path_prefix=prefix
+    )
+
+
+def test_a_real_run_warns_once_for_every_cached_step_whose_config_drifted_in_full_and_partial_batches(prefix, caplog):
+    from marin_exec.run.runner import _STATUS_BATCH
+
+    count = _STATUS_BATCH + 6  # one batch checked beside the run, the rest after it
+    StepRunner().run([_configured(prefix, i, 32) for i in range(count)])
+    caplog.clear()
+
+    report = StepRunner().run([_configured(prefix, i, 64) for i in range(count)])
+
+    warned = [r.getMessage() for r in caplog.records if "cached, but its unversioned config" in r.getMessage()]
+    assert len(warned) == count and all("batch 32 \u2192 64" in message for message in warned)
+    assert all(o.drift == "unversioned config differs: batch 32 \u2192 64" for o in report.outcomes.values())

@@ -25,6 +25,8 @@ from typing import Any
 from marin_exec.compile.compiler import GroupView, compile_graph
 from marin_exec.compile.step_spec import StepSpec
 from marin_exec.errors import MarinExecError, MissingPrefixError, StepsFailed, TracingError
+from marin_exec.progress import DEFAULT_INTERVAL, Progress, reporting_to
+from marin_exec.run.export import FORMATS, plan_entries, render_export
 from marin_exec.run.flags import parse_flags
 from marin_exec.run.force_rerun import clear_forced, forced_steps, show_forced
 from marin_exec.run.interrupts import Interrupts, StopNow
@@ -54,6 +56,8 @@ class ExecutorMainConfig:
     max_concurrent: int = 8  # steps running at once in this process
     heartbeat_interval: float | None = None  # seconds between lease refreshes (unset: 30)
     lease_timeout: float | None = None  # seconds without a heartbeat before a lease is stale (unset: 90)
+    plan: str | None = None  # with --dry_run true: print the plan as json, mermaid or dot on stdout
+    progress_interval: float = DEFAULT_INTERVAL  # seconds between status lines when stderr is not a terminal
 
 
 @dataclasses.dataclass(frozen=True)
@@ -224,21 +228,29 @@ def _run_compiled(
         heartbeat_interval=config.heartbeat_interval,
         lease_timeout=config.lease_timeout,
     )
+    if config.plan is not None and (config.plan not in FORMATS or not config.dry_run):
+        raise MarinExecError(f"--plan {config.plan}: use one of {', '.join(FORMATS)}, together with --dry_run true")
     forced = forced_steps(compiled.specs, config.force_rerun, config.run_only) if config.force_rerun else []
     if config.dry_run:
         plan = runner.run(compiled.specs, dry_run=True, **options)
         show_forced(plan, forced)
-        print(render_plan(plan, prefix=prefix, groups=compiled.groups, description=description))
+        if config.plan is not None:
+            why = {path: f"{o.reason}; {o.drift}" for path, o in plan.outcomes.items() if o.drift}
+            print(render_export(plan_entries(plan, why), config.plan, prefix=prefix, description=description))
+        else:
+            print(render_plan(plan, prefix=prefix, groups=compiled.groups, description=description))
         return plan
     base = (config.executor_info_base_path or f"{prefix}/experiments").rstrip("/")
     info_path = write_run_info(compiled.specs, base, prefix, description)
     logger.info(f"running {len(compiled.specs)} step(s) under {prefix}; run info: {info_path}")
     started = time.time()
     report: RunReport | None = None
+    progress = Progress(prefix=prefix, interval=config.progress_interval)
     try:
         with run_settings(lease_timeout=config.lease_timeout, heartbeat_interval=config.heartbeat_interval):
             clear_forced(forced)
-        report = runner.run(compiled.specs, stop=stop, **options)
+        with progress, reporting_to(progress):
+            report = runner.run(compiled.specs, stop=stop, **options)
         print(render_summary(report))
         return report
     except StepsFailed as failed:
@@ -289,4 +301,22 @@ def compile_steps(steps: Sequence[Any], prefix: str) -> CompiledSteps:
 def _configure_logging() -> None:
     root = logging.getLogger()
     if not root.handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+        logging.basicConfig(
+            level=logging.INFO,
+            format="%(asctime)s %(levelname)s %(message)s",
+            datefmt="%H:%M:%S",
+            handlers=[_StderrNow()],
+        )
+
+
+class _StderrNow(logging.StreamHandler):  # type: ignore[type-arg]
+    """Logs to whatever ``sys.stderr`` is when a record is emitted: the live progress display redirects it while it
+    runs, so log lines are printed above the display instead of through it."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass  # set by StreamHandler.__init__; the stream is always the current sys.stderr

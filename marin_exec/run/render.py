@@ -51,8 +51,10 @@ def render_plan(
             return
         lines.append(f"{indent}{label}{spec.name}  ->  {where}")
         pad = indent + " " * (width + 2)
-        if outcome.reason and outcome.state != StepState.DONE and outcome.reason != "never ran":
+        if outcome.reason and outcome.state != StepState.DONE:
             lines.append(f"{pad}why: {outcome.reason}")
+        if outcome.drift:
+            lines.append(f"{pad}drift: {outcome.drift}")
         if spec.deps:
             needs = ", ".join(_dep_label(d, outcomes, by_path) for d in _unique(spec.deps))
             lines.append(f"{pad}needs: {needs}")

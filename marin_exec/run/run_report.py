@@ -54,6 +54,8 @@ class StepOutcome:
     waited_for: str | None = None
     waited_seconds: float = 0.0
     blocked_by: str | None = None
+    holder: str = ""  # dry run, a RUNNING step: who holds its lease, and how fresh (``h-1, heartbeat 4s ago``)
+    drift: str | None = None  # a done step whose recorded unversioned config differs from today's
 
 
 @dataclasses.dataclass

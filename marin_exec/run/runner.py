@@ -20,13 +20,14 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from marin_exec.errors import StepsFailed
-from marin_exec.run.plan import classify, read_plan_statuses, read_statuses
+from marin_exec.progress import Silent, current_progress
+from marin_exec.run.plan import classify, explain, read_plan_statuses, read_statuses
 from marin_exec.run.run_only import select
-from marin_exec.run.run_report import RunReport, StepState
-from marin_exec.run.step_call import call_step, record_call
+from marin_exec.run.run_report import RunReport, StepOutcome, StepState
+from marin_exec.run.step_call import call_step, raise_failures, record_call
 from marin_exec.run.step_graph import RunNode, StepGraph
 from marin_exec.run.stop import RunStop, StopLevel, mark_stopped
+from marin_exec.run.why import warn_drift
 from marin_exec.settings import run_settings
 from marin_exec.status.status import STATUS_SUCCESS
 
@@ -103,6 +104,8 @@ class _Run:
         self.running: set[RunNode] = set()  # steps handed to the worker pool and not finished
         self.started: set[RunNode] = set()  # those whose function was called (a pool may queue the others)
         self.starting = threading.Lock()  # a step starts, or is skipped by a stop, under this lock
+        self.cached: list[StepOutcome] = []  # cached steps whose drift is not yet checked
+        self.progress = (None if dry_run else current_progress()) or Silent()  # the lock reports its own waits
 
     def execute(self, steps: Iterable[StepSpec], run_only: list[str] | None) -> RunReport:
         start = time.monotonic()
@@ -119,6 +122,7 @@ class _Run:
         try:
             while self._busy():
                 self._drain(block=True)
+            warn_drift(self.cached)  # the last, partial batch
         except BaseException:
             self._shut_down(wait=False)
             raise
@@ -133,8 +137,9 @@ class _Run:
             if self.first_error is not None:
                 raise self.first_error
             classify(self.graph.nodes.values(), self.force_run_failed)
+            explain(self.graph.nodes.values())
         elif not self.stop.level:  # a stopped run's caller reads the failures in the report
-            self._raise_failures(report)
+            raise_failures(report, self.first_error)
         return report
 
     def _busy(self) -> bool:  # a draining run waits only for its running steps
@@ -232,6 +237,7 @@ class _Run:
             elif dep.outcome.state not in (StepState.RAN, StepState.CACHED):
                 node.waiting += 1
         self.unread.append(node)
+        self.progress.add_total(1)
         if len(self.unread) >= _STATUS_READERS * _STATUS_BATCH:  # a long burst of input: start reading meanwhile
             self._start_status_reads()
 
@@ -257,6 +263,10 @@ class _Run:
             return
         if node.outcome.status == STATUS_SUCCESS:
             logger.info(f"{node.spec.name}: skip, already done ({node.spec.output_path})")
+            self.cached.append(node.outcome)
+            if len(self.cached) >= _STATUS_BATCH:  # drift warnings read the recorded config beside the run
+                self._submit("drift", self.readers, self.cached, warn_drift)
+                self.cached = []
             self._settle(node, StepState.CACHED)
         else:
             self._maybe_start(node)
@@ -269,6 +279,7 @@ class _Run:
         node.outcome.state = StepState.RUNNING
         self.running.add(node)
         logger.info(f"{node.spec.name}: start ({node.spec.output_path})")
+        self.progress.step_started(node.spec.output_path)
         self._submit("run", self.workers, node, self._call_step)
 
     def _on_finished(self, node: RunNode, future: Future[Any]) -> None:
@@ -285,6 +296,7 @@ class _Run:
 
     def _settle(self, node: RunNode, state: StepState) -> None:
         node.outcome.state = state
+        self.progress.step_finished(node.spec.output_path, state)
         self._release(node)
         for dependent in node.dependents:
             if state in (StepState.RAN, StepState.CACHED):
@@ -300,6 +312,7 @@ class _Run:
             if current.outcome.state in _SETTLED_OR_RUNNING:
                 continue
             current.outcome.state = StepState.DEP_FAILED
+            self.progress.step_finished(current.spec.output_path, StepState.DEP_FAILED)
             self._release(current)
             current.outcome.reason = f"depends on {because.spec.name}, which failed"
             current.outcome.blocked_by = because.spec.name_with_hash
@@ -313,12 +326,3 @@ class _Run:
                 return _NOT_STARTED
             self.started.add(node)
         return call_step(node.spec)
-
-    def _raise_failures(self, report: RunReport) -> None:
-        failed = [o.spec.name_with_hash for o in report.by_state(StepState.FAILED)]
-        if failed:
-            dep_failed = [o.spec.name_with_hash for o in report.by_state(StepState.DEP_FAILED)]
-            message = f"{len(failed)} step(s) failed: {', '.join(failed)}"
-            error = StepsFailed(message, failed=failed, dep_failed=dep_failed)
-            error.report = report  # the summary of a failed run is printed from it
-            raise error from self.first_error

@@ -13,12 +13,13 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from marin_exec.call_report import reporting_call
+from marin_exec.errors import StepsFailed
 from marin_exec.status.failure import readable_failure
 from marin_exec.status.status import worker_id
 
 if TYPE_CHECKING:
     from marin_exec.compile.step_spec import StepSpec
-    from marin_exec.run.run_report import StepOutcome
+    from marin_exec.run.run_report import RunReport, StepOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -52,3 +53,15 @@ def record_call(name: str, outcome: StepOutcome, future: Future[Any]) -> BaseExc
     else:
         logger.info(f"{name}: finished in {outcome.seconds:.2f} s")
     return error
+
+
+def raise_failures(report: RunReport, first_error: BaseException | None) -> None:
+    """``StepsFailed`` naming every failed step (``name-hash``), chained from the first failure, if any failed."""
+    from marin_exec.run.run_report import StepState
+
+    failed = [o.spec.name_with_hash for o in report.by_state(StepState.FAILED)]
+    if failed:
+        dep_failed = [o.spec.name_with_hash for o in report.by_state(StepState.DEP_FAILED)]
+        error = StepsFailed(f"{len(failed)} step(s) failed: {', '.join(failed)}", failed=failed, dep_failed=dep_failed)
+        error.report = report  # the summary of a failed run is printed from it
+        raise error from first_error

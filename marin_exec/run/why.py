@@ -6,13 +6,16 @@ nested dependency versions) with the one recorded in an earlier ``.executor_info
 nested ones in Marin's records): changed, added and removed versioned values, and dependencies by ``name-hash``.
 ``config_drift`` compares the unversioned (instantiated) config. ``why_lines`` / ``drift_lines`` do either for many
 steps with batched reads (``earlier.find_earlier``; one ``read_many`` of the steps' own info). This module only
-reads; it does not decide which steps will run (ask only for those) and formats no plan.
+reads (``warn_drift`` also logs); it does not decide which steps will run (ask only for those) and formats no plan.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import math
 from collections.abc import Iterable, Sequence
+from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import TYPE_CHECKING, Any
 
 from marin_exec.run.earlier import Earlier, find_earlier
@@ -23,6 +26,9 @@ from marin_exec.versioning import hash_version, version_json
 
 if TYPE_CHECKING:
     from marin_exec.compile.step_spec import StepSpec
+    from marin_exec.run.run_report import StepOutcome
+
+logger = logging.getLogger(__name__)
 
 ARROW = "\u2192"
 MAX_VALUE_CHARS = 40
@@ -32,10 +38,17 @@ _UNSET = object()
 
 def why_lines(specs: Sequence[StepSpec]) -> list[str]:
     """``why_will_run`` of each spec (steps that will run and never ran at their own path), with batched reads."""
-    from marin_exec.compile.step_spec import shallow_version
-
     earlier = find_earlier([(spec.name, spec.output_path) for spec in specs])
-    return [why_will_run(shallow_version(spec), e) for spec, e in zip(specs, earlier, strict=True)]
+    return [why_will_run(_shallow(spec), e) for spec, e in zip(specs, earlier, strict=True)]
+
+
+def _shallow(spec: StepSpec) -> dict[str, Any]:
+    """The step's version with dependencies as ``name-hash`` (what ``.executor_info`` records), from its public
+    fields: importing ``compile.step_spec`` would make the runner reach the wrappers."""
+    version = {**spec.version, "dependencies": [dep.name_with_hash for dep in spec.deps]}
+    if spec.pseudo_deps:
+        version["pseudo_dependencies"] = [dep.name_with_hash for dep in spec.pseudo_deps]
+    return version
 
 
 def drift_lines(specs: Sequence[StepSpec]) -> list[str | None]:
@@ -47,6 +60,23 @@ def drift_lines(specs: Sequence[StepSpec]) -> list[str | None]:
         config = (spec.info or {}).get("config")
         lines.append(config_drift(config, info) if info is not None and config is not None else None)
     return lines
+
+
+def warn_drift(cached: Sequence[StepOutcome]) -> None:
+    """Log a warning for each cached step whose recorded unversioned config differs from today's (one batched
+    read), and keep the drift line on its outcome; a read error is a warning too, never a failed run."""
+    cached = [o for o in cached if (o.spec.info or {}).get("config") is not None]
+    if not cached:
+        return
+    try:
+        drifts = drift_lines([o.spec for o in cached])
+    except Exception as error:
+        logger.warning(f"could not compare the unversioned config of {len(cached)} cached step(s): {error!r}")
+        return
+    for outcome, drift in zip(cached, drifts, strict=True):
+        outcome.drift = drift
+        if drift is not None:
+            logger.warning(f"{outcome.spec.name}: cached, but its {drift} ({outcome.spec.output_path})")
 
 
 def why_will_run(version: dict[str, Any], earlier: Earlier | None) -> str:
@@ -105,7 +135,14 @@ def _diff(old: dict[str, Any], new: dict[str, Any], sep: str = ": ") -> list[str
 def _shown(values: dict[str, Any], key: str) -> str:
     if key not in values:
         return "unset"
-    text = json.dumps(values[key], sort_keys=True, default=repr)
+    value = values[key]
+    kind = type(value)
+    if kind is str:  # the common scalars as json.dumps writes them, without its per-call set-up
+        text = encode_basestring_ascii(value)
+    elif kind is int or kind is float and math.isfinite(value):
+        text = repr(value)
+    else:
+        text = json.dumps(value, sort_keys=True, default=repr)
     return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 3] + "..."
 
 

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from marin_exec.call_report import note_wait
 from marin_exec.errors import PreviousStepFailed, StepAlreadyDone
+from marin_exec.progress import Progress, current_progress
 from marin_exec.runtime.commit import scope_for
 from marin_exec.runtime.heartbeat import Heartbeat
 from marin_exec.settings import current_run_settings
@@ -25,6 +26,8 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _WARNED_TIMINGS: set[tuple[float, float]] = set()
+# While waiting with a progress display on, the holder's record is re-read this often to show its heartbeat age.
+_REPORT_HOLDER_EVERY = 1.0
 
 
 def distributed_lock(
@@ -106,19 +109,38 @@ def _acquire(lease: Lease, status: StatusFile, force: bool) -> None:
     """
     started = time.monotonic()
     waited_for: str | None = None
+    progress = current_progress()
+    reported = 0.0  # when the holder was last reported to the progress display (monotonic)
     try:
         while True:
             _refuse_if_settled(lease.output_path, status.read(), force)
             if lease.try_acquire():
                 return
-            if waited_for is None:
+            now = time.monotonic()
+            if waited_for is None or progress is not None and now - reported >= _REPORT_HOLDER_EVERY:
                 holder = lease.holder()
-                waited_for = str(holder.get("worker_id")) if holder else "another worker"
-                logger.info(f"{lease.output_path}: waiting for {waited_for}, which holds the lease")
+                first = waited_for is None
+                waited_for = waited_for or (str(holder.get("worker_id")) if holder else "another worker")
+                if progress is not None:
+                    reported = now
+                    _report_wait(progress, lease.output_path, holder, waited_for)
+                if first:
+                    logger.info(f"{lease.output_path}: waiting for {waited_for}, which holds the lease")
             wait_for_holder(started)
     finally:
         if waited_for is not None:  # the summary keeps this wait out of the step's time and names the holder
             note_wait(waited_for, time.monotonic() - started)
+        if progress is not None and waited_for is not None:
+            progress.wait_ended(lease.output_path)
+
+
+def _report_wait(progress: Progress, output_path: str, holder: dict[str, Any] | None, fallback: str) -> None:
+    """Tell the run's progress display whom this step waits for and how fresh that holder's heartbeat is."""
+    try:
+        age: float | None = time.time() - float(holder["timestamp"]) if holder else None
+    except (KeyError, TypeError, ValueError):
+        age = None
+    progress.waiting(output_path, str(holder.get("worker_id")) if holder else fallback, age)
 
 
 def _check_after_acquiring(lease: Lease, status: StatusFile, force: bool) -> None:

@@ -1,0 +1,84 @@
+"""Why a step will run, drift, and the plan as a graph, through the command line of a real experiment script run
+as a subprocess: golden files pin the dry-run "why" text and the JSON plan."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+from marin_exec.status.status import STATUS_FAILED, STATUS_RUNNING
+
+SCRIPT = pathlib.Path(__file__).parent / "cli_scripts" / "why_experiment.py"
+GOLDEN = pathlib.Path(__file__).parent / "golden"
+RAW, MODEL = "raw/corpus-8688bf", "models/x-cf32e9"  # the script's two steps at its default hyperparameters
+
+
+def _run(prefix: str, *flags: str) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--prefix", prefix, *flags], capture_output=True, text=True, cwd=prefix
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def _golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("MARIN_EXEC_UPDATE_GOLDEN"):
+        path.write_text(text)
+    assert text == path.read_text(), f"{name} changed; if on purpose, rerun with MARIN_EXEC_UPDATE_GOLDEN=1"
+
+
+def test_every_will_run_line_says_why_and_a_done_step_shows_its_drift(prefix):
+    dry = ["--dry_run", "true"]
+    shown = ["# a fresh prefix", _run(prefix, *dry).stdout]
+    _run(prefix)
+    shown += ["# lr and url changed", _run(prefix, *dry, "--lr", "0.2", "--url", "https://example.org/b.txt").stdout]
+    shown += ["# only the unversioned batch_size changed", _run(prefix, *dry, "--batch_size", "64").stdout]
+    pathlib.Path(prefix, RAW, ".executor_status").write_text(STATUS_FAILED)
+    pathlib.Path(prefix, MODEL, ".executor_status").write_text(STATUS_RUNNING)  # its worker died, lease gone
+    shown += ["# raw failed before, the model's worker was interrupted", _run(prefix, *dry).stdout]
+    shown += ["# ... and without --force_run_failed", _run(prefix, *dry, "--force_run_failed", "false").stdout]
+
+    _golden("dry_run_why.txt", "\n".join(shown).replace(prefix, "PREFIX"))
+
+
+def test_a_real_run_warns_about_a_cached_step_whose_unversioned_config_drifted(prefix):
+    _run(prefix)
+
+    proc = _run(prefix, "--batch_size", "64")
+
+    assert f"models/x: cached, but its unversioned config differs: batch_size 32 \u2192 64 ({prefix}/{MODEL})" in (
+        proc.stderr
+    )
+    assert "raw/corpus: cached, but" not in proc.stderr
+
+
+def test_the_json_plan_on_stdout_lists_each_step_with_status_why_and_dependencies(prefix):
+    _run(prefix)
+
+    proc = _run(prefix, "--dry_run", "true", "--plan", "json", "--lr", "0.2", "--batch_size", "64")
+
+    plan = json.loads(proc.stdout)  # stdout is the plan alone; logs go to stderr
+    _golden("plan_cli.json", json.dumps(plan, indent=2).replace(prefix, "PREFIX") + "\n")
+    assert [(s["name"], s["status"]) for s in plan["steps"]] == [("raw/corpus", "done"), ("models/x", "will run")]
+
+
+def test_mermaid_and_dot_plans_draw_the_dependency(prefix):
+    mermaid = _run(prefix, "--dry_run", "true", "--plan", "mermaid").stdout
+    dot = _run(prefix, "--dry_run", "true", "--plan", "dot").stdout
+
+    assert mermaid.startswith("flowchart LR") and "s0 --> s1" in mermaid
+    assert dot.startswith("digraph plan {") and "s0 -> s1;" in dot
+
+
+def test_a_plan_format_without_a_dry_run_or_unknown_is_one_error_line(prefix):
+    for flags in (["--plan", "json"], ["--dry_run", "true", "--plan", "yaml"]):
+        proc = subprocess.run(
+            [sys.executable, str(SCRIPT), "--prefix", prefix, *flags], capture_output=True, text=True, cwd=prefix
+        )
+        assert proc.returncode == 1
+        assert "--plan" in proc.stderr and "json, mermaid, dot" in proc.stderr and "Traceback" not in proc.stderr
+    assert not pathlib.Path(prefix, RAW).exists()
