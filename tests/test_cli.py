@@ -431,3 +431,12 @@ def test_a_step_finished_by_another_process_while_we_waited_is_counted_apart_wit
     holder_id = seen[-1].split("waiting for ", 1)[1].split(",", 1)[0]
     assert "waited: data/slow-" in waiter_out and f"for {holder_id} (it finished there)" in waiter_out
     assert str(holder.pid) in holder_id
+
+
+def test_the_clock_skew_allowance_flag_reaches_the_steps_run_settings(prefix):
+    from marin_exec import current_run_settings, run_executor
+
+    seen = []
+    step_spec = StepSpec(name="skew/probe", fn=lambda p: seen.append(current_run_settings().clock_skew_allowance))
+    run_executor([step_spec], parse_args(["--prefix", prefix, "--clock_skew_allowance", "7"]))
+    assert seen == [7.0]

@@ -56,6 +56,7 @@ class ExecutorMainConfig:
     max_concurrent: int = 8  # steps running at once in this process
     heartbeat_interval: float | None = None  # seconds between lease refreshes (unset: 30)
     lease_timeout: float | None = None  # seconds without a heartbeat before a lease is stale (unset: 90)
+    clock_skew_allowance: float | None = None  # a lease written longer ago than timeout + this is stale (unset: 300)
     plan: str | None = None  # with --dry_run true: print the plan as json, mermaid or dot on stdout
     progress_interval: float = DEFAULT_INTERVAL  # seconds between status lines when stderr is not a terminal
 
@@ -227,6 +228,7 @@ def _run_compiled(
         run_only=config.run_only,
         heartbeat_interval=config.heartbeat_interval,
         lease_timeout=config.lease_timeout,
+        clock_skew_allowance=config.clock_skew_allowance,
     )
     if config.plan is not None and (config.plan not in FORMATS or not config.dry_run):
         raise MarinExecError(f"--plan {config.plan}: use one of {', '.join(FORMATS)}, together with --dry_run true")

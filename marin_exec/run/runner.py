@@ -67,6 +67,7 @@ class StepRunner:
         run_only: list[str] | None = None,
         heartbeat_interval: float | None = None,
         lease_timeout: float | None = None,
+        clock_skew_allowance: float | None = None,
         stop: RunStop | None = None,
     ) -> RunReport:
         """Run (or, with ``dry_run``, only look up) every step and what it needs; StepsFailed if any failed. With
@@ -77,6 +78,7 @@ class StepRunner:
                     force_run_failed=force_run_failed,
                     heartbeat_interval=heartbeat_interval,
                     lease_timeout=lease_timeout,
+                    clock_skew_allowance=clock_skew_allowance,
                     fray_client=self.client,
                 )
             )
