@@ -135,7 +135,7 @@ def test_the_package_init_only_imports_and_lists_the_public_api():
 
 
 def test_importing_marin_exec_does_not_import_fray_or_asyncio():
-    heavy = "('fray', 'iris', 'asyncio', 'gcsfs', 's3fs')"
+    heavy = "('fray', 'iris', 'asyncio', 'gcsfs', 's3fs', 'networkx', 'rich')"
     code = f"import sys, marin_exec; print(sorted(m for m in sys.modules if m.split('.')[0] in {heavy}))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

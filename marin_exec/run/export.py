@@ -13,8 +13,6 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import networkx as nx
-
 if TYPE_CHECKING:
     from marin_exec.run.run_report import RunReport
 
@@ -83,6 +81,8 @@ def ordered(entries: Sequence[PlanEntry], *, prefix: str | None = None) -> list[
     relative to ``prefix``)."""
     position: dict[str, float] = {e.output_path: i for i, e in enumerate(entries)}
     rows = {e.output_path: e for e in entries}
+    import networkx as nx  # here, not at import: it costs ~0.2 s and only an export needs it
+
     graph: nx.DiGraph[str] = nx.DiGraph()
     graph.add_nodes_from(rows)
     for entry in entries:
