@@ -1,8 +1,11 @@
-"""Real worker processes for race tests: forked from a forkserver that has already imported marin_exec."""
+"""Real racing workers for race tests: processes forked from a forkserver that has already imported marin_exec,
+and threads released together."""
 
 from __future__ import annotations
 
 import multiprocessing
+import threading
+from collections.abc import Callable
 from typing import Any
 
 
@@ -13,3 +16,23 @@ def worker_context(test_module: str) -> Any:
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["marin_exec", test_module])
     return context
+
+
+def race_in_threads(count: int, work: Callable[[], Any], *, timeout: float) -> list[Any]:
+    """Run ``work`` in ``count`` threads released together by a barrier; what each returned or raised."""
+    barrier = threading.Barrier(count)
+    results: list[Any] = []
+
+    def racer() -> None:
+        barrier.wait(timeout=timeout)
+        try:
+            results.append(work())
+        except BaseException as error:
+            results.append(error)
+
+    threads = [threading.Thread(target=racer) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
+    return results

@@ -8,7 +8,6 @@ is how executions are counted on any backend.
 from __future__ import annotations
 
 import os
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from marin_exec import Artifact, disk_cached, distributed_lock, worker_id
 from marin_exec.runtime.commit import fenced
 from marin_exec.storage.store import store_for
 
-from .forkserver import worker_context
+from .forkserver import race_in_threads, worker_context
 
 WAIT = 30.0  # bound for events that come within a second; only reached when a test fails
 RESULT = {"value": 1}
@@ -57,21 +56,7 @@ def test_racing_threads_run_a_step_whose_save_outlasts_the_lease_timeout_once(
     request: pytest.FixtureRequest, tmp_path: Path, kind: str
 ) -> None:
     out, executions = f"{_root(kind, request, tmp_path)}/slow-save", str(tmp_path / "executions.log")
-    barrier = threading.Barrier(RACERS)
-    results: list[Any] = []
-
-    def racer() -> None:
-        barrier.wait(timeout=WAIT)
-        try:
-            results.append(_slow_save_step(out, executions, **SLOW_SAVE))
-        except BaseException as error:
-            results.append(error)
-
-    threads = [threading.Thread(target=racer) for _ in range(RACERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    results = race_in_threads(RACERS, lambda: _slow_save_step(out, executions, **SLOW_SAVE), timeout=60)
     assert len(Path(executions).read_text().splitlines()) == 1
     assert results == [RESULT] * RACERS
 

@@ -9,7 +9,6 @@ simulated by writing the lease file as a local take-over does.
 from __future__ import annotations
 
 import os
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -29,9 +28,9 @@ from marin_exec import (
     distributed_lock,
     worker_id,
 )
-from tests.test_distributed_lock import WAIT, Calls, heartbeat_gives_up, lease_holder, write_lease
+from tests.test_distributed_lock import Calls, heartbeat_gives_up, lease_holder, write_lease
 
-from .forkserver import worker_context
+from .forkserver import race_in_threads, worker_context
 
 RACERS = 8
 RESULT = {"loss": 0.25, "steps": 100}
@@ -151,21 +150,7 @@ def test_racing_threads_run_fn_exactly_once_and_all_get_the_result(
 ) -> None:
     out = f"{prefix}/step" if filesystem == "local" else f"memory://marin-exec-tests/{uuid.uuid4().hex}/step"
     executions = str(tmp_path / "executions.log")
-    barrier = threading.Barrier(RACERS)
-    results: list[Any] = []
-
-    def racer() -> None:
-        barrier.wait(timeout=WAIT)
-        try:
-            results.append(_racing_worker(out, executions))
-        except BaseException as error:
-            results.append(error)
-
-    threads = [threading.Thread(target=racer) for _ in range(RACERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    results = race_in_threads(RACERS, lambda: _racing_worker(out, executions), timeout=30)
     assert len(Path(executions).read_text().splitlines()) == 1
     assert results == [RESULT] * RACERS
 

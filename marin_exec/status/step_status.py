@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from marin_exec.settings import current_run_settings
 from marin_exec.status.lease_record import LIVE, LeaseView, describe_lease, parse_record
@@ -85,26 +85,22 @@ def clear_success(output_path: str) -> None:
     A worker that re-ran the step meanwhile committed its artifact and SUCCESS under that lease; status tokens are
     the file's bytes, so without the lease a second clearer could not tell that SUCCESS from the incomplete one.
     """
-    settings = current_run_settings()
-    lease = Lease(output_path, timeout=settings.lease_timeout, clock_skew_allowance=settings.clock_skew_allowance)
-    started = time.monotonic()
-    while not lease.try_acquire():
-        wait_for_holder(started)
-    try:
-        status = StatusFile(output_path)
-        found = store_for(status.path).read(status.path)
-        if found is not None and parse_status(found[0]) == STATUS_SUCCESS and not Artifact.exists(output_path):
-            store_for(status.path).delete_if(status.path, found[1])
-    finally:
-        lease.release()
+    _remove_success_under_lease(output_path, lambda: not Artifact.exists(output_path))
 
 
 def clear_done(output_path: str) -> bool:
     """Remove the step's SUCCESS so that it runs again (``--force_rerun``); returns whether there was one.
 
     Done under the step's lease, waiting for a live holder first, so a worker committing the step right now is not
-    cut off halfway and the removal is a compare-and-delete of the SUCCESS just read.
+    cut off halfway and the removal is a compare-and-delete of the SUCCESS just read (SUCCESS is final: no holder
+    rewrites it).
     """
+    return _remove_success_under_lease(output_path, lambda: True)
+
+
+def _remove_success_under_lease(output_path: str, still_wanted: Callable[[], bool]) -> bool:
+    """Take the step's lease (waiting for a live holder), then compare-and-delete a SUCCESS read under it if
+    ``still_wanted()``; returns whether one was removed. The lease is released in any case."""
     settings = current_run_settings()
     lease = Lease(output_path, timeout=settings.lease_timeout, clock_skew_allowance=settings.clock_skew_allowance)
     started = time.monotonic()
@@ -113,9 +109,9 @@ def clear_done(output_path: str) -> bool:
     try:
         status = StatusFile(output_path)
         found = store_for(status.path).read(status.path)
-        if found is None or parse_status(found[0]) != STATUS_SUCCESS:
+        if found is None or parse_status(found[0]) != STATUS_SUCCESS or not still_wanted():
             return False
-        return store_for(status.path).delete_if(status.path, found[1])  # SUCCESS is final: no holder rewrites it
+        return store_for(status.path).delete_if(status.path, found[1])
     finally:
         lease.release()
 
