@@ -222,13 +222,13 @@ class _Run:
         future.add_done_callback(lambda f: self.events.put((kind, item, f)))
 
     def _start_status_reads(self) -> None:
-        """Hand the unread steps to the readers: batches of at most _STATUS_BATCH, spread over all readers."""
+        """Hand the unread steps to the readers in full batches (the read-ahead trickles steps in: splitting each
+        trickle over all readers made batches of 16 and cost a 10,000-step cached re-run ~0.5 s)."""
         if not self.unread:
             return
-        size = min(_STATUS_BATCH, -(-len(self.unread) // _STATUS_READERS))
         read = read_plan_statuses if self.dry_run else read_statuses
-        for start in range(0, len(self.unread), size):
-            self._submit("status", self.readers, self.unread[start : start + size], read)
+        for start in range(0, len(self.unread), _STATUS_BATCH):
+            self._submit("status", self.readers, self.unread[start : start + _STATUS_BATCH], read)
         self.unread = []
 
     def _on_registered(self, node: RunNode) -> None:
