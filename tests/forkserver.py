@@ -4,6 +4,7 @@ and threads released together."""
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -36,3 +37,15 @@ def race_in_threads(count: int, work: Callable[[], Any], *, timeout: float) -> l
     for thread in threads:
         thread.join(timeout=timeout)
     return results
+
+
+def record_execution(executions: str) -> None:
+    """Append this worker's id to ``executions`` (O_APPEND: lines from threads and processes never interleave), so
+    a test counts how often a step's function ran, on any backend."""
+    from marin_exec import worker_id
+
+    fd = os.open(executions, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    try:
+        os.write(fd, f"{worker_id()}\n".encode())
+    finally:
+        os.close(fd)

@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from marin_exec import Artifact, disk_cached, distributed_lock, worker_id
+from marin_exec import Artifact, disk_cached, distributed_lock
 from marin_exec.runtime.commit import fenced
 from marin_exec.storage.store import store_for
 
-from .forkserver import race_in_threads, worker_context
+from .forkserver import race_in_threads, record_execution, worker_context
 
 WAIT = 30.0  # bound for events that come within a second; only reached when a test fails
 RESULT = {"value": 1}
@@ -31,11 +31,7 @@ def _slow_save_step(output_path: str, executions: str, save_seconds: float, **ti
     """One worker's disk_cached(distributed_lock(fn)) whose save takes ``save_seconds`` after the artifact write."""
 
     def compute(path: str) -> dict[str, Any]:
-        fd = os.open(executions, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
-        try:
-            os.write(fd, f"{worker_id()}\n".encode())
-        finally:
-            os.close(fd)
+        record_execution(executions)
         return RESULT
 
     def slow_save(result: Any, path: str) -> None:

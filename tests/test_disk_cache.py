@@ -8,7 +8,6 @@ simulated by writing the lease file as a local take-over does.
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from pathlib import Path
@@ -30,7 +29,7 @@ from marin_exec import (
 )
 from tests.test_distributed_lock import Calls, heartbeat_gives_up, lease_holder, write_lease
 
-from .forkserver import race_in_threads, worker_context
+from .forkserver import race_in_threads, record_execution, worker_context
 
 RACERS = 8
 RESULT = {"loss": 0.25, "steps": 100}
@@ -130,11 +129,7 @@ def test_a_locked_fn_that_raises_records_failed_and_releases_the_lease(prefix: s
 
 def _racing_worker(output_path: str, executions: str) -> Any:
     def compute(path: str) -> dict[str, Any]:
-        fd = os.open(executions, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
-        try:
-            os.write(fd, f"{worker_id()}\n".encode())
-        finally:
-            os.close(fd)
+        record_execution(executions)
         return RESULT
 
     def slow_save(result: Any, path: str) -> None:
