@@ -37,6 +37,15 @@ def test_read_returns_none_for_a_missing_object(store_root: str) -> None:
     assert store_for(store_root).read(f"{store_root}/never/written") is None
 
 
+def test_read_returns_every_byte_of_an_object_larger_than_one_read_chunk(store_root: str) -> None:
+    store = store_for(store_root)
+    path = f"{store_root}/big/.artifact.json"
+    data = bytes(range(256)) * 1000 + b"tail"  # 256,004 bytes: several 64 KiB chunks and a partial one
+    store.write(path, data)
+    found = store.read(path)
+    assert found is not None and found[0] == data
+
+
 def test_read_many_answers_like_read_for_each_path_in_order(store_root: str) -> None:
     store = store_for(store_root)
     written = {f"{store_root}/many/{i}/.executor_status": f"body {i}".encode() for i in range(0, 150, 3)}
