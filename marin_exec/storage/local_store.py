@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from marin_exec.errors import StorageConflict
 from marin_exec.storage.protocol import Token, strip_protocol
 
-
 _READ_CHUNK = 1 << 16
 
 
