@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from marin_exec.runtime.heartbeat import Heartbeat
     from marin_exec.status.status import Lease
 
+# What a commit write runs in when there is no lease to check (stateless, so one serves every write).
+_UNFENCED: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
 _SCOPES: ContextVar[tuple[CommitScope, ...]] = ContextVar("marin_exec_commit_scopes", default=())
 
 
@@ -39,16 +41,14 @@ class CommitScope:
     def adopt(self, lease: Lease, heartbeat: Heartbeat) -> None:
         self.lease, self.heartbeat = lease, heartbeat
 
-    @contextlib.contextmanager
-    def fenced(self) -> Iterator[None]:
-        """Run a commit write only while the lease (if any) is still ours; LeaseLostError otherwise."""
+    def fenced(self) -> contextlib.AbstractContextManager[None]:
+        """Run a commit write only while the lease (if any) is still ours; LeaseLostError otherwise (the heartbeat's
+        finding is checked now, the store's on entering the block)."""
         if self.lease is None:
-            yield
-            return
+            return _UNFENCED
         if self.heartbeat is not None:
             self.heartbeat.check()
-        with self.lease.fenced():
-            yield
+        return self.lease.fenced()
 
     def close(self) -> None:
         if self.heartbeat is not None:
@@ -58,16 +58,11 @@ class CommitScope:
         self.lease, self.heartbeat = None, None
 
 
-@contextlib.contextmanager
-def fenced(output_path: str) -> Iterator[None]:
+def fenced(output_path: str) -> contextlib.AbstractContextManager[None]:
     """Run one commit write for ``output_path`` under the lease of its open commit scope (LeaseLostError when the
     lease is no longer ours); outside any scope, unfenced. Keep the block to one write: it blocks the refresh."""
     scope = scope_for(output_path)
-    if scope is None:
-        yield
-        return
-    with scope.fenced():
-        yield
+    return _UNFENCED if scope is None else scope.fenced()
 
 
 @contextlib.contextmanager

@@ -15,7 +15,6 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 from marin_exec.errors import LeaseLostError, StorageConflict
@@ -220,18 +219,9 @@ class Lease:
                 self._token = None
                 raise LeaseLostError(self._lost_message()) from e
 
-    @contextlib.contextmanager
-    def fenced(self) -> Iterator[None]:
-        """Run the block only while the lease is provably ours (LeaseLostError otherwise)."""
-        with self._mutex, contextlib.ExitStack() as stack:
-            if self._token is None:
-                raise LeaseLostError(self._lost_message())
-            try:
-                stack.enter_context(self._store.fenced(self.path, self._token))
-            except StorageConflict as e:
-                self._token = None
-                raise LeaseLostError(self._lost_message()) from e
-            yield
+    def fenced(self) -> contextlib.AbstractContextManager[None]:
+        """Run the block only while the lease is provably ours (LeaseLostError on entry otherwise)."""
+        return _Fence(self)
 
     def release(self) -> None:
         """Give the lease up if it is still ours; never touches another holder's lease, and never raises.
@@ -301,3 +291,36 @@ class Lease:
             "nothing was committed. Rerun to pick up the other worker's result, or raise --lease_timeout if steps "
             "stall for long (e.g. long GC pauses or suspended VMs)."
         )
+
+
+class _Fence:
+    """``Lease.fenced()``: the lease's mutex and the store's fence for one block (a class: one per commit write)."""
+
+    __slots__ = ("_lease", "_guard")
+
+    def __init__(self, lease: Lease) -> None:
+        self._lease = lease
+        self._guard: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+
+    def __enter__(self) -> None:
+        lease = self._lease
+        lease._mutex.acquire()
+        try:
+            if lease._token is None:
+                raise LeaseLostError(lease._lost_message())
+            guard = lease._store.fenced(lease.path, lease._token)
+            try:
+                guard.__enter__()
+            except StorageConflict as e:
+                lease._token = None
+                raise LeaseLostError(lease._lost_message()) from e
+        except BaseException:
+            lease._mutex.release()
+            raise
+        self._guard = guard
+
+    def __exit__(self, *exc: Any) -> bool | None:
+        try:
+            return self._guard.__exit__(*exc)
+        finally:
+            self._lease._mutex.release()
