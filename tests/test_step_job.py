@@ -8,8 +8,15 @@ import json
 import os
 import pathlib
 
-from marin_exec import Artifact, StepRunner, StepSpec
+import pytest
+
+from marin_exec import Artifact, LeaseLostError, StepRunner, StepSpec
+from marin_exec.status.status import LOCK_FILENAME
+from tests.fault_store import FaultyStore, faulty_root
 from tests.hooked_store import PROTOCOL, hooked_store, local_path
+from tests.test_distributed_lock import lease_holder, write_lease
+
+__all__ = ["faulty_root"]  # the fixture, used by name
 
 
 def _noop(output_path: str) -> None:
@@ -172,3 +179,46 @@ def test_a_step_that_succeeds_at_once_has_no_attempts_and_no_error_record(prefix
     info = json.loads(pathlib.Path(spec.output_path, ".executor_info").read_text())
     assert "attempts" not in info
     assert not pathlib.Path(spec.output_path, ".executor_error").exists()
+
+
+def test_a_fresh_step_makes_only_the_store_calls_its_commit_needs(faulty_root: tuple[str, FaultyStore]) -> None:
+    # Issue 12: a fresh step's overhead stays under 1 ms on tmpfs. One lease check per commit write (RUNNING,
+    # artifact, info, SUCCESS) and no more: the save's first fenced write is its check on entry.
+    root, store = faulty_root
+    store.before[("fenced", LOCK_FILENAME)] = lambda path: store.calls.append(("fenced", LOCK_FILENAME))
+    spec = StepSpec(name="tok/x", fn=_noop, output_path_prefix=root)
+    spec.executable_fn(spec.output_path)
+    fence = ("fenced", LOCK_FILENAME)
+    assert store.calls == [
+        ("read", ".executor_status"),  # disk_cached: done already?
+        ("read", ".executor_status"),  # distributed_lock, before acquiring
+        ("read", LOCK_FILENAME),
+        ("create", LOCK_FILENAME),
+        ("read", ".executor_status"),  # after acquiring: did a holder finish in between?
+        fence,
+        ("write", ".executor_status"),  # RUNNING
+        fence,
+        ("write", ".artifact.json"),
+        ("read", ".executor_error"),
+        fence,
+        ("write", ".executor_info"),
+        fence,
+        ("write", ".executor_status"),  # SUCCESS
+        ("delete_if", LOCK_FILENAME),
+    ]
+
+
+def test_a_step_whose_lease_was_taken_over_before_it_saved_writes_no_artifact_or_info(prefix):
+    # The step job's save has no separate lease check before it: its first write, the artifact, is fenced and is
+    # that check. Default run settings: the heartbeat does not beat during this test, so only the fence can notice.
+    def taken_over_while_running(output_path: str) -> dict:
+        write_lease(output_path, "new-holder")
+        return {"n": 1}
+
+    spec = StepSpec(name="tok/x", fn=taken_over_while_running)
+    with pytest.raises(LeaseLostError):
+        spec.executable_fn(spec.output_path)
+    assert not pathlib.Path(spec.output_path, ".artifact.json").exists()
+    assert not pathlib.Path(spec.output_path, ".executor_info").exists()
+    assert spec.read_status() == "RUNNING"
+    assert lease_holder(spec.output_path) == "new-holder"

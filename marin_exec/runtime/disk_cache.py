@@ -30,12 +30,15 @@ def disk_cached(
     save: Callable[[T, str], Any] | None = None,
     load: Callable[[str], T] | None = None,
     on_failure: Callable[[Exception, str], Any] | None = None,
+    save_fenced: bool = False,
 ) -> T | None:
     """Return the step's result, computing it with ``fn(output_path)`` only if it has not succeeded yet.
 
     On a hit: ``load(output_path)``, or with no ``load``, ``fn(output_path)`` again (the function reads what it
     wrote; a locked function raises ``StepAlreadyDone`` instead and None is returned). ``on_failure(error, path)``
     runs just before FAILED is written, under the same fence (the step job writes ``.executor_error`` there).
+    ``save_fenced``: ``save`` fences every write it makes (``commit.fenced``), so the first one checks the lease and
+    no separate check precedes it; otherwise the lease is checked before ``save`` starts.
     """
     status = StatusFile(output_path)
     if status.read() == STATUS_SUCCESS:
@@ -56,11 +59,12 @@ def disk_cached(
         # KeyboardInterrupt, SystemExit: no FAILED; the scope releases the lease, and RUNNING without a live
         # lease reads as interrupted, which reruns at once (DESIGN §5a).
         try:
-            # Not inside the fence: a save may outlast the lease timeout, and the heartbeat must refresh meanwhile.
-            # Its commit writes (artifact, info) are each fenced on their own (commit.fenced); this checks on entry.
-            with scope.fenced():
-                pass
             if save is not None:
+                if not save_fenced:  # a save that writes unfenced must not start once the lease is lost
+                    with scope.fenced():
+                        pass
+                # Not inside the fence: a save may outlast the lease timeout, and the heartbeat must refresh
+                # meanwhile. Its commit writes (artifact, info) are each fenced on their own (commit.fenced).
                 save(result, output_path)
         except LeaseLostError:
             raise

@@ -70,15 +70,20 @@ def run_step(job: StepJob, output_path: str) -> Any:
             raise _IncompleteCommit(path)
         return Artifact.load(path, job.artifact_type)
 
+    def run() -> Any:  # save fences each of its writes, the artifact first: no separate lease check before it
+        return disk_cached(
+            distributed_lock(job.fn), output_path, save=save, load=load, on_failure=record_error, save_fenced=True
+        )
+
     try:
-        return disk_cached(distributed_lock(job.fn), output_path, save=save, load=load, on_failure=record_error)
+        return run()
     except _IncompleteCommit:
         logger.warning(
             f"{job.name}: status is SUCCESS but its artifact is missing at {output_path}; treating it as not "
             "done and running the step again"
         )
         clear_success(output_path)
-        return disk_cached(distributed_lock(job.fn), output_path, save=save, load=load, on_failure=record_error)
+        return run()
 
 
 def record_error(error: BaseException, output_path: str) -> None:
