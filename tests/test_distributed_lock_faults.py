@@ -12,6 +12,7 @@ import pytest
 from marin_exec import (
     STATUS_FAILED,
     STATUS_SUCCESS,
+    Artifact,
     Lease,
     PreviousStepFailed,
     StatusFile,
@@ -61,6 +62,47 @@ def test_a_status_written_between_the_waiters_read_and_its_acquire_decides_as_be
         distributed_lock(fn, force_run_failed=False)(out)
     assert fn.paths == []
     assert _lease_file(out) is None  # released
+
+
+def _commit_before_our_acquire(root: str, store: FaultyStore, status: str) -> tuple[str, Any]:
+    """A step whose lock waits on nothing, and another worker that commits ``status`` (with its artifact) after our
+    disk_cached read the status and just before our lock creates the lease."""
+    out = f"{root}/step"
+
+    def commit_first(lock_path: str) -> None:
+        Artifact.save(RESULT, out)
+        _write_status_first(status)(lock_path)
+
+    store.before[("create", LOCK_FILENAME)] = commit_first
+    fn = Calls()
+    return out, fn
+
+
+# Inside disk_cached the lock takes disk_cached's status read as its look before acquiring (it does not read again):
+# another worker that commits between that read and our acquire is caught by the status read under the lease.
+
+
+def test_a_success_committed_after_disk_cached_looked_is_loaded_not_run_again(
+    faulty_root: tuple[str, FaultyStore],
+) -> None:
+    root, store = faulty_root
+    out, fn = _commit_before_our_acquire(root, store, STATUS_SUCCESS)
+    assert disk_cached(distributed_lock(fn), out, save=Artifact.save, load=Artifact.load) == RESULT
+    assert store.calls.count(("read", STATUS_FILENAME)) == 2  # disk_cached's, and the lock's under the lease
+    assert fn.paths == []
+    assert _lease_file(out) is None  # released
+
+
+def test_a_failure_recorded_after_disk_cached_looked_is_refused_without_force(
+    faulty_root: tuple[str, FaultyStore],
+) -> None:
+    root, store = faulty_root
+    out, fn = _commit_before_our_acquire(root, store, STATUS_FAILED)
+    with pytest.raises(PreviousStepFailed):
+        disk_cached(distributed_lock(fn, force_run_failed=False), out, save=Artifact.save, load=Artifact.load)
+    assert fn.paths == []
+    assert _lease_file(out) is None
+    assert StatusFile(out).read() == STATUS_FAILED  # the refused worker wrote nothing
 
 
 def test_an_error_reading_the_status_right_after_acquiring_releases_the_lease(

@@ -190,8 +190,7 @@ def test_a_fresh_step_makes_only_the_store_calls_its_commit_needs(faulty_root: t
     spec.executable_fn(spec.output_path)
     fence = ("fenced", LOCK_FILENAME)
     assert store.calls == [
-        ("read", ".executor_status"),  # disk_cached: done already?
-        ("read", ".executor_status"),  # distributed_lock, before acquiring
+        ("read", ".executor_status"),  # disk_cached: done already? (also the lock's look before acquiring)
         ("read", LOCK_FILENAME),
         ("create", LOCK_FILENAME),
         ("read", ".executor_status"),  # after acquiring: did a holder finish in between?

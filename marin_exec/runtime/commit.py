@@ -10,7 +10,7 @@ heartbeat keeps refreshing throughout. This module writes nothing itself.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
@@ -20,18 +20,26 @@ if TYPE_CHECKING:
 
 # What a commit write runs in when there is no lease to check (stateless, so one serves every write).
 _UNFENCED: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+_UNREAD = object()  # no status was read before the scope opened
 _SCOPES: ContextVar[tuple[CommitScope, ...]] = ContextVar("marin_exec_commit_scopes", default=())
 
 
 class CommitScope:
     """Holds the lease of one output path from the moment the step's function returns until its commit ends."""
 
-    def __init__(self, output_path: str) -> None:
+    def __init__(self, output_path: str, status: str | None | object = _UNREAD) -> None:
         self.output_path = _normalise(output_path)
         self.lease: Lease | None = None
         self.heartbeat: Heartbeat | None = None
         # Set by a distributed_lock running in this scope: from then on a status write needs its lease.
         self.locked = False
+        self._status_before = status  # what disk_cached read just before opening the scope
+
+    def status_before(self, read: Callable[[], str | None]) -> str | None:
+        """The status read just before the scope opened, the first time it is asked for; ``read()`` after that or
+        when none was read. The lock's first look before acquiring uses it (it re-reads once it holds the lease)."""
+        status, self._status_before = self._status_before, _UNREAD
+        return read() if status is _UNREAD else status  # type: ignore[return-value]
 
     @property
     def may_write_status(self) -> bool:
@@ -66,8 +74,9 @@ def fenced(output_path: str) -> contextlib.AbstractContextManager[None]:
 
 
 @contextlib.contextmanager
-def commit_scope(output_path: str) -> Iterator[CommitScope]:
-    scope = CommitScope(output_path)
+def commit_scope(output_path: str, status: str | None | object = _UNREAD) -> Iterator[CommitScope]:
+    """A commit scope for ``output_path``; ``status``: the status just read there, if any (see ``status_before``)."""
+    scope = CommitScope(output_path, status)
     token = _SCOPES.set((*_SCOPES.get(), scope))
     try:
         yield scope

@@ -41,11 +41,12 @@ def disk_cached(
     no separate check precedes it; otherwise the lease is checked before ``save`` starts.
     """
     status = StatusFile(output_path)
-    if status.read() == STATUS_SUCCESS:
+    current = status.read()
+    if current == STATUS_SUCCESS:
         note_finished_elsewhere()  # seen by a runner that read another status just before calling us
         return _on_hit(fn, output_path, load)
 
-    with commit_scope(output_path) as scope:
+    with commit_scope(output_path, current) as scope:  # an inner lock takes its first look from here
         try:
             result = fn(output_path)
         except StepAlreadyDone:

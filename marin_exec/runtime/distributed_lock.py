@@ -61,7 +61,8 @@ def distributed_lock(
         enclosing = scope_for(output_path)
         if enclosing is not None:
             enclosing.locked = True  # disk_cached writes no status unless we hand it the lease
-        _acquire(lease, status, force)
+        # Inside disk_cached, the status it read a moment ago is the look before acquiring (no second read).
+        _acquire(lease, status, force, status.read() if enclosing is None else enclosing.status_before(status.read))
         try:  # nothing between acquiring and the first heartbeat may leak the lease
             _check_after_acquiring(lease, status, force)
             heartbeat = Heartbeat(lease, interval, on_lost=settings.on_lost_lease).start()
@@ -100,8 +101,11 @@ def distributed_lock(
     return locked
 
 
-def _acquire(lease: Lease, status: StatusFile, force: bool) -> None:
+def _acquire(lease: Lease, status: StatusFile, force: bool, current: str | None) -> None:
     """Take the lease, waiting for a live holder; raise if there is nothing left to do.
+
+    ``current`` is the status just read; each later attempt reads it again. Once the lease is held the caller
+    checks it once more (``_check_after_acquiring``), so a status read a moment too early decides nothing wrong.
 
     Polls back off from a few milliseconds, and a poll never sleeps longer than a tenth of the time already
     waited (at most 0.5 s), so a waiter notices a finished holder within about 10% of its wait. A release in
@@ -113,7 +117,7 @@ def _acquire(lease: Lease, status: StatusFile, force: bool) -> None:
     reported = 0.0  # when the holder was last reported to the progress display (monotonic)
     try:
         while True:
-            _refuse_if_settled(lease.output_path, status.read(), force)
+            _refuse_if_settled(lease.output_path, current, force)
             if lease.try_acquire():
                 return
             now = time.monotonic()
@@ -127,6 +131,7 @@ def _acquire(lease: Lease, status: StatusFile, force: bool) -> None:
                 if first:
                     logger.info(f"{lease.output_path}: waiting for {waited_for}, which holds the lease")
             wait_for_holder(started)
+            current = status.read()
     finally:
         if waited_for is not None:  # the summary keeps this wait out of the step's time and names the holder
             note_wait(waited_for, time.monotonic() - started)
