@@ -22,6 +22,9 @@ PASS: Any = object()
 """Returned by an ``intercept`` function: not handled, encode the value by the plain rules."""
 
 _SCALAR_KEYS = (str, int, float, bool, type(None))
+# Returned as they are by an encoder without an intercept, checked by exact type first (subclasses such as an IntEnum
+# take the general path, which returns them as they are too).
+_PLAIN_SCALARS = frozenset(_SCALAR_KEYS)
 
 Policy = Callable[[Any, str], Any]
 
@@ -54,6 +57,8 @@ class _Encoder:
             handled = self.intercept(value, key)
             if handled is not PASS:
                 return handled
+        elif type(value) in _PLAIN_SCALARS:
+            return value
         if value is None or isinstance(value, (bool, int, float, str)):
             return value
         if isinstance(value, enum.Enum):
@@ -64,22 +69,28 @@ class _Encoder:
             return {"days": value.days, "seconds": value.seconds, "microseconds": value.microseconds}
         fields = dataclass_fields(type(value))
         if fields is not None:
-            return {f.name: self.encode(getattr(value, f.name), f"{key}.{f.name}") for f in fields}
+            return {f.name: self._item(getattr(value, f.name), key, f.name) for f in fields}
         if isinstance(value, dict):
             return self._encode_dict(value, key)
         if isinstance(value, (list, tuple)):
-            return [self.encode(item, f"{key}.[{i}]") for i, item in enumerate(value)]
+            return [self._item(item, key, f"[{i}]") for i, item in enumerate(value)]
         return self.unknown(value, key)
+
+    def _item(self, value: Any, key: str, name: object) -> Any:
+        """An item of a container: a plain scalar as it is (no key to build, with no intercept to show it to)."""
+        if self.intercept is None and type(value) in _PLAIN_SCALARS:
+            return value
+        return self.encode(value, f"{key}.{name}")
 
     def _encode_dict(self, value: dict[Any, Any], key: str) -> dict[Any, Any]:
         out: dict[Any, Any] = {}
         for k, v in value.items():
             if self.str_keys:
-                out[str(k)] = self.encode(v, f"{key}.{k}")
+                out[k if type(k) is str else str(k)] = self._item(v, key, k)
             elif isinstance(k, _SCALAR_KEYS):
-                out[k] = self.encode(v, f"{key}.{k}")
+                out[k] = self._item(v, key, k)
             else:
-                out[self.unknown(k, f"{key}.<key {k!r}>")] = self.encode(v, f"{key}.{k}")
+                out[self.unknown(k, f"{key}.<key {k!r}>")] = self._item(v, key, k)
         return out
 
 
