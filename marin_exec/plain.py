@@ -5,6 +5,7 @@ Plain vocabulary: None/bool/int/float/str as they are, an Enum as its value, a p
 of every key with ``str_keys``), a list or tuple as a list. Anything else goes to the caller's ``unknown`` policy:
 versioning refuses it (the hash must not depend on a ``repr``), the artifact refuses it, provenance records its
 ``repr``. A caller's ``intercept`` sees each value first (pydantic models, step-owned markers, refused types).
+``json_text`` writes plain data as ``json.dumps(value, indent=2)`` does, faster (artifacts, ``.executor_info``).
 This module does no I/O, knows no step and imports nothing else of marin_exec.
 """
 
@@ -14,8 +15,11 @@ import dataclasses
 import datetime
 import enum
 import functools
+import json
+import math
 import pathlib
 from collections.abc import Callable
+from json.encoder import encode_basestring_ascii as _quote
 from typing import Any
 
 PASS: Any = object()
@@ -92,6 +96,67 @@ class _Encoder:
             else:
                 out[self.unknown(k, f"{key}.<key {k!r}>")] = self._item(v, key, k)
         return out
+
+
+def json_text(value: Any) -> str:
+    """``json.dumps(value, indent=2)`` of plain data, character for character, without the generators of the
+    standard library's pure-Python indenting encoder (the C encoder does not indent): a few times faster."""
+    parts: list[str] = []
+    _write(value, parts, "\n")
+    return "".join(parts)
+
+
+def _write(value: Any, parts: list[str], newline: str) -> None:
+    kind = type(value)
+    if kind is str:
+        parts.append(_quote(value))
+    elif kind is dict or kind is list or kind is tuple:
+        if not value:
+            parts.append("{}" if kind is dict else "[]")
+            return
+        inner = newline + "  "
+        parts.append("{" if kind is dict else "[")
+        separator = inner
+        if kind is dict:
+            for k, v in value.items():
+                parts.append(separator)
+                parts.append(_key(k))
+                parts.append(": ")
+                _write(v, parts, inner)
+                separator = "," + inner
+        else:
+            for v in value:
+                parts.append(separator)
+                _write(v, parts, inner)
+                separator = "," + inner
+        parts.append(newline + ("}" if kind is dict else "]"))
+    else:
+        parts.append(_scalar(value) if kind in _PLAIN_SCALARS else json.dumps(value, indent=2).replace("\n", newline))
+
+
+def _scalar(value: Any) -> str:
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if type(value) is int:
+        return int.__repr__(value)
+    if value != value:
+        return "NaN"
+    if value in (math.inf, -math.inf):
+        return "Infinity" if value > 0 else "-Infinity"
+    return float.__repr__(value)
+
+
+def _key(key: Any) -> str:
+    """A dict key as ``json.dumps`` writes it: strings quoted, scalar keys turned into strings first."""
+    if isinstance(key, str):
+        return _quote(key)
+    if isinstance(key, (int, float)) or key is None:  # bool is an int: True -> "true"
+        return _quote(_scalar(key) if type(key) in _PLAIN_SCALARS else json.dumps(key))
+    raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
 
 
 def as_repr(value: Any, key: str) -> str:

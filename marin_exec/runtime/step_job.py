@@ -12,7 +12,6 @@ import dataclasses
 import datetime
 import functools
 import getpass
-import json
 import logging
 import socket
 import subprocess
@@ -21,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from marin_exec.call_report import note_finished_elsewhere, note_wait
-from marin_exec.plain import as_repr, to_plain
+from marin_exec.plain import as_repr, json_text, to_plain
 from marin_exec.runtime.commit import fenced, scope_for
 from marin_exec.runtime.disk_cache import disk_cached
 from marin_exec.runtime.distributed_lock import distributed_lock
@@ -125,7 +124,7 @@ def write_info(output_path: str, info: dict[str, Any]) -> None:
     """Write ``info`` plus provenance as ``{output_path}/.executor_info`` (values JSON cannot hold as their repr)."""
     record = to_plain({**info, **_provenance()}, unknown=as_repr, str_keys=True)
     path = join(output_path, INFO_FILENAME)
-    store_for(path).write(path, json.dumps(record, indent=2).encode())
+    store_for(path).write(path, json_text(record).encode())  # json.dumps(record, indent=2), faster
 
 
 def _iso(t: float) -> str:

@@ -15,7 +15,7 @@ import types
 import typing
 from typing import Any, TypeVar, get_args, get_origin
 
-from marin_exec.plain import PASS, to_plain
+from marin_exec.plain import PASS, json_text, to_plain
 from marin_exec.storage.store import store_for
 
 T = TypeVar("T")
@@ -32,7 +32,7 @@ class Artifact:
     @staticmethod
     def save(obj: Any, path: str) -> None:
         """Write ``obj`` as JSON to ``{path}/.artifact.json`` (atomically for readers)."""
-        data = json.dumps(to_json(obj), indent=2, sort_keys=False).encode()
+        data = json_text(to_json(obj)).encode()  # json.dumps(..., indent=2), faster
         target = Artifact.path(path)
         store_for(target).write(target, data)
 
