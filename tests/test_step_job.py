@@ -10,8 +10,9 @@ import pathlib
 
 import pytest
 
-from marin_exec import Artifact, LeaseLostError, StepRunner, StepSpec
+from marin_exec import Artifact, LeaseLostError, StatusFile, StepRunner, StepSpec
 from marin_exec.status.status import LOCK_FILENAME
+from marin_exec.status.step_status import clear_done
 from tests.fault_store import FaultyStore, faulty_root
 from tests.hooked_store import PROTOCOL, hooked_store, local_path
 from tests.test_distributed_lock import lease_holder, write_lease
@@ -173,6 +174,30 @@ def test_a_retry_that_succeeds_keeps_the_failed_attempts_in_executor_info(prefix
     assert attempt["attempt"] == 1 and attempt["type"] == "builtins.KeyError"
 
 
+def test_a_retry_after_an_interrupted_attempt_still_keeps_the_failure_before_it(prefix):
+    spec = StepSpec(name="fail/once", fn=_fails_then_succeeds)
+    with pytest.raises(KeyError):
+        spec.executable_fn(spec.output_path)
+    StatusFile(spec.output_path).write("RUNNING")  # a second attempt whose worker was killed (its lease gone)
+    assert spec.executable_fn(spec.output_path) == {"ok": True}
+    info = json.loads(pathlib.Path(spec.output_path, ".executor_info").read_text())
+    assert [attempt["attempt"] for attempt in info["attempts"]] == [1]
+
+
+def test_a_step_rerun_after_its_success_was_cleared_lists_no_attempts_from_before_that_success(prefix):
+    # The attempts in .executor_info are the failures since the step last had no status; the failures before a
+    # cleared SUCCESS (--force_rerun) stay in .executor_error, and a fresh step reads no .executor_error at all.
+    spec = StepSpec(name="fail/once", fn=_fails_then_succeeds)
+    with pytest.raises(KeyError):
+        spec.executable_fn(spec.output_path)
+    spec.executable_fn(spec.output_path)
+    assert clear_done(spec.output_path)
+    assert spec.executable_fn(spec.output_path) == {"ok": True}
+    info = json.loads(pathlib.Path(spec.output_path, ".executor_info").read_text())
+    assert "attempts" not in info
+    assert json.loads(pathlib.Path(spec.output_path, ".executor_error").read_text())["attempt"] == 1
+
+
 def test_a_step_that_succeeds_at_once_has_no_attempts_and_no_error_record(prefix):
     spec = StepSpec(name="tok/x", fn=_count)
     spec.executable_fn(spec.output_path)
@@ -198,7 +223,6 @@ def test_a_fresh_step_makes_only_the_store_calls_its_commit_needs(faulty_root: t
         ("write", ".executor_status"),  # RUNNING
         fence,
         ("write", ".artifact.json"),
-        ("read", ".executor_error"),
         fence,
         ("write", ".executor_info"),
         fence,

@@ -34,6 +34,9 @@ class CommitScope:
         # Set by a distributed_lock running in this scope: from then on a status write needs its lease.
         self.locked = False
         self._status_before = status  # what disk_cached read just before opening the scope
+        # Set by the lock from its status read under the lease: False when the step had no status (it never ran
+        # here, or its SUCCESS was cleared to run it again), so it has no failed attempts to carry forward.
+        self.had_status = True
 
     def status_before(self, read: Callable[[], str | None]) -> str | None:
         """The status read just before the scope opened, the first time it is asked for; ``read()`` after that or

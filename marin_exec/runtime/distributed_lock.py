@@ -64,7 +64,9 @@ def distributed_lock(
         # Inside disk_cached, the status it read a moment ago is the look before acquiring (no second read).
         _acquire(lease, status, force, status.read() if enclosing is None else enclosing.status_before(status.read))
         try:  # nothing between acquiring and the first heartbeat may leak the lease
-            _check_after_acquiring(lease, status, force)
+            held = _check_after_acquiring(lease, status, force)
+            if enclosing is not None:
+                enclosing.had_status = held is not None
             heartbeat = Heartbeat(lease, interval, on_lost=settings.on_lost_lease).start()
         except BaseException:
             lease.release()
@@ -148,10 +150,13 @@ def _report_wait(progress: Progress, output_path: str, holder: dict[str, Any] | 
     progress.waiting(output_path, str(holder.get("worker_id")) if holder else fallback, age)
 
 
-def _check_after_acquiring(lease: Lease, status: StatusFile, force: bool) -> None:
+def _check_after_acquiring(lease: Lease, status: StatusFile, force: bool) -> str | None:
     """The rules of ``_acquire`` again, now holding the lease: another holder may have written SUCCESS or FAILED
-    and released between our status read and our acquisition (DESIGN §5a). The caller releases if this raises."""
-    _refuse_if_settled(lease.output_path, status.read(), force)
+    and released between our status read and our acquisition (DESIGN §5a). The caller releases if this raises.
+    Returns the status read."""
+    current = status.read()
+    _refuse_if_settled(lease.output_path, current, force)
+    return current
 
 
 def _refuse_if_settled(output_path: str, current: str | None, force: bool) -> None:

@@ -1,6 +1,7 @@
 """The step job: what runs for one step, locally or inside a Fray job — ``disk_cached(distributed_lock(fn))``
 with a commit that saves the artifact, then ``.executor_info`` (with provenance: git commit, user, host, and the
-failed attempts before a successful retry); a failed attempt leaves ``.executor_error``, fenced, before FAILED.
+failed attempts before a successful retry, since the step last had no status); a failed attempt leaves
+``.executor_error``, fenced, before FAILED.
 
 ``StepJob`` is small and picklable (it does not hold the StepSpec graph). This module does not compute identity
 (``compile.step_spec`` does), does not schedule (the runner does) and does not submit jobs (``remote`` does).
@@ -58,7 +59,8 @@ def run_step(job: StepJob, output_path: str) -> Any:
         scope = scope_for(path)
         holder = scope.lease.owner if scope is not None and scope.lease is not None else None
         info = {**job.info, "worker_id": holder, "start_time": _iso(started), "end_time": _iso(time.time())}
-        attempts = earlier_attempts(path)
+        # A step that had no status has no failed attempts to keep: no .executor_error read for a fresh step.
+        attempts = earlier_attempts(path) if scope is None or scope.had_status else []
         if attempts:  # a retry that succeeded keeps the failures before it
             info["attempts"] = attempts
         with fenced(path):
