@@ -12,9 +12,11 @@ Measured in this process, each on its own fresh set of steps under ``--prefix`` 
   (a chain runs one step at a time; a fan-out keeps 8 worker threads busy).
 - ``runner_cached_ms``: the all-cached re-run of that fan-out, per step.
 - ``fs_floor_ms``: the file-system calls a fresh local step makes (one mkdir; five complete-temp-file writes put
-  in place by link or rename; seven small reads; three directory flocks; two unlinks), made directly with no
+  in place by link or rename; eight small reads; four directory flocks; two unlinks), made directly with no
   framework around them. The difference to ``commit_fresh_ms`` is marin_exec's own cost; the floor itself is
-  the disk's (on a shared machine it swings with other users' I/O). Local prefixes only.
+  the disk's (on a shared machine it swings with other users' I/O). Local prefixes only. These are the calls of
+  the protocol before per-write fencing, kept so that floors compare across commits; a fresh step now also fences
+  RUNNING (a fifth flock and lease read) and reads its status twice instead of four times.
 
 ``--progress`` measures with a run's progress display on (``executor_main``'s: the runner and the lock report to
 it, a status line is drawn every 0.1 s to /dev/null). ``--profile`` prints the top of a cProfile of the serial
