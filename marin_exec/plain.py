@@ -71,30 +71,34 @@ class _Encoder:
             return str(value)
         if isinstance(value, datetime.timedelta):
             return {"days": value.days, "seconds": value.seconds, "microseconds": value.microseconds}
+        # Below, a plain scalar item is taken as it is when no intercept must see it: no key is built for it.
+        plain = self.intercept is None
         fields = dataclass_fields(type(value))
         if fields is not None:
-            return {f.name: self._item(getattr(value, f.name), key, f.name) for f in fields}
+            out: dict[str, Any] = {}
+            for f in fields:
+                v = getattr(value, f.name)
+                out[f.name] = v if plain and type(v) in _PLAIN_SCALARS else self.encode(v, f"{key}.{f.name}")
+            return out
         if isinstance(value, dict):
-            return self._encode_dict(value, key)
+            return self._encode_dict(value, key, plain)
         if isinstance(value, (list, tuple)):
-            return [self._item(item, key, f"[{i}]") for i, item in enumerate(value)]
+            return [
+                v if plain and type(v) in _PLAIN_SCALARS else self.encode(v, f"{key}.[{i}]")
+                for i, v in enumerate(value)
+            ]
         return self.unknown(value, key)
 
-    def _item(self, value: Any, key: str, name: object) -> Any:
-        """An item of a container: a plain scalar as it is (no key to build, with no intercept to show it to)."""
-        if self.intercept is None and type(value) in _PLAIN_SCALARS:
-            return value
-        return self.encode(value, f"{key}.{name}")
-
-    def _encode_dict(self, value: dict[Any, Any], key: str) -> dict[Any, Any]:
+    def _encode_dict(self, value: dict[Any, Any], key: str, plain: bool) -> dict[Any, Any]:
         out: dict[Any, Any] = {}
         for k, v in value.items():
+            item = v if plain and type(v) in _PLAIN_SCALARS else self.encode(v, f"{key}.{k}")
             if self.str_keys:
-                out[k if type(k) is str else str(k)] = self._item(v, key, k)
+                out[k if type(k) is str else str(k)] = item
             elif isinstance(k, _SCALAR_KEYS):
-                out[k] = self._item(v, key, k)
+                out[k] = item
             else:
-                out[self.unknown(k, f"{key}.<key {k!r}>")] = self._item(v, key, k)
+                out[self.unknown(k, f"{key}.<key {k!r}>")] = item
         return out
 
 
@@ -120,14 +124,20 @@ def _write(value: Any, parts: list[str], newline: str) -> None:
         if kind is dict:
             for k, v in value.items():
                 parts.append(separator)
-                parts.append(_key(k))
+                parts.append(_quote(k) if type(k) is str else _key(k))
                 parts.append(": ")
-                _write(v, parts, inner)
+                if type(v) is str:  # the commonest item, written here rather than by a call
+                    parts.append(_quote(v))
+                else:
+                    _write(v, parts, inner)
                 separator = "," + inner
         else:
             for v in value:
                 parts.append(separator)
-                _write(v, parts, inner)
+                if type(v) is str:
+                    parts.append(_quote(v))
+                else:
+                    _write(v, parts, inner)
                 separator = "," + inner
         parts.append(newline + ("}" if kind is dict else "]"))
     else:
