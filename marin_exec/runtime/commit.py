@@ -4,7 +4,10 @@
 path hands its lease (and heartbeat) to the scope instead of releasing it, so the lease is held until the final
 status write. Fencing is per write: each commit write (artifact, info, SUCCESS) runs inside ``fenced(path)``,
 which holds the lease's mutex for that one write only, never while ``fn`` or ``save`` as a whole runs, so the
-heartbeat keeps refreshing throughout. This module writes nothing itself.
+heartbeat keeps refreshing throughout. The scope also carries what was read on the way in, so that a fresh step
+reads nothing twice: the status ``disk_cached`` read (the lock's look before acquiring) and whether the lock found
+a status under the lease (without one, the commit looks for no earlier failed attempts). This module writes and
+reads nothing itself.
 """
 
 from __future__ import annotations
