@@ -7,10 +7,12 @@ import dataclasses
 import json
 import os
 import pathlib
+import threading
 
 import pytest
 
 from marin_exec import Artifact, LeaseLostError, StatusFile, StepRunner, StepSpec
+from marin_exec.runtime.commit import scope_for
 from marin_exec.status.status import LOCK_FILENAME
 from marin_exec.status.step_status import clear_done
 from tests.fault_store import FaultyStore, faulty_root
@@ -245,3 +247,30 @@ def test_a_step_whose_lease_was_taken_over_before_it_saved_writes_no_artifact_or
     assert not pathlib.Path(spec.output_path, ".executor_info").exists()
     assert spec.read_status() == "RUNNING"
     assert lease_holder(spec.output_path) == "new-holder"
+
+
+class _RefreshesWhileDumped:
+    """A pydantic-like return value whose ``model_dump`` (user code, run to save the artifact) has another thread
+    refresh the step's lease, as the heartbeat would, and notes whether that refresh could finish meanwhile."""
+
+    def __init__(self, output_path: str) -> None:
+        self.output_path = output_path
+        self.refreshed: bool | None = None
+
+    def model_dump(self, mode: str) -> dict:
+        scope = scope_for(self.output_path)
+        assert scope is not None and scope.lease is not None
+        refresh = threading.Thread(target=scope.lease.refresh)
+        refresh.start()
+        refresh.join(timeout=10)  # reached only when the refresh is blocked, i.e. when this test fails
+        self.refreshed = not refresh.is_alive()
+        return {"ok": True}
+
+
+def test_the_heartbeat_can_refresh_the_lease_while_the_artifact_is_encoded(prefix):
+    # Regression: the artifact was encoded inside its fence, so a model's model_dump (user code, however slow)
+    # ran holding the lease's mutex and the directory lock, and the heartbeat could not refresh meanwhile.
+    spec = StepSpec(name="tok/x", fn=_RefreshesWhileDumped)
+    result = spec.executable_fn(spec.output_path)
+    assert result.refreshed is True
+    assert Artifact.load(spec.output_path) == {"ok": True}

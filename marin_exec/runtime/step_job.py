@@ -54,8 +54,10 @@ def run_step(job: StepJob, output_path: str) -> Any:
     started = time.time()
 
     def save(result: Any, path: str) -> None:
+        # Encoded before the fence, which blocks the heartbeat's refresh: a model's model_dump is user code.
+        artifact = Artifact.encode(result)
         with fenced(path):  # each commit write under the lease on its own (DESIGN §5a)
-            Artifact.save(result, path)
+            Artifact.write(artifact, path)
         scope = scope_for(path)
         holder = scope.lease.owner if scope is not None and scope.lease is not None else None
         info = {**job.info, "worker_id": holder, "start_time": _iso(started), "end_time": _iso(time.time())}
@@ -63,8 +65,9 @@ def run_step(job: StepJob, output_path: str) -> Any:
         attempts = earlier_attempts(path) if scope is None or scope.had_status else []
         if attempts:  # a retry that succeeded keeps the failures before it
             info["attempts"] = attempts
+        record = _info_record(info)
         with fenced(path):
-            write_info(path, info)
+            _write_info_record(path, record)
 
     def load(path: str) -> Any:
         if not Artifact.exists(path) and has_our_marker(path):
@@ -124,9 +127,17 @@ def finished_elsewhere(name: str, output_path: str) -> bool:
 
 def write_info(output_path: str, info: dict[str, Any]) -> None:
     """Write ``info`` plus provenance as ``{output_path}/.executor_info`` (values JSON cannot hold as their repr)."""
+    _write_info_record(output_path, _info_record(info))
+
+
+def _info_record(info: dict[str, Any]) -> bytes:
     record = to_plain({**info, **_provenance()}, unknown=as_repr, str_keys=True)
+    return json_text(record).encode()  # json.dumps(record, indent=2), faster
+
+
+def _write_info_record(output_path: str, record: bytes) -> None:
     path = join(output_path, INFO_FILENAME)
-    store_for(path).write(path, json_text(record).encode())  # json.dumps(record, indent=2), faster
+    store_for(path).write(path, record)
 
 
 def _iso(t: float) -> str:

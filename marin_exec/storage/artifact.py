@@ -32,7 +32,16 @@ class Artifact:
     @staticmethod
     def save(obj: Any, path: str) -> None:
         """Write ``obj`` as JSON to ``{path}/.artifact.json`` (atomically for readers)."""
-        data = json_text(to_json(obj)).encode()  # json.dumps(..., indent=2), faster
+        Artifact.write(Artifact.encode(obj), path)
+
+    @staticmethod
+    def encode(obj: Any) -> bytes:
+        """The bytes ``save`` writes for ``obj`` (a pydantic model's ``model_dump`` runs here)."""
+        return json_text(to_json(obj)).encode()  # json.dumps(..., indent=2), faster
+
+    @staticmethod
+    def write(data: bytes, path: str) -> None:
+        """Write ``data`` (from ``encode``) as ``{path}/.artifact.json`` (atomically for readers)."""
         target = Artifact.path(path)
         store_for(target).write(target, data)
 
