@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import gc
 
 import pytest
 
@@ -457,3 +458,25 @@ def test_calls_equal_in_python_but_versioned_differently_are_distinct_steps(a, b
     graph = trace(_knob_sweep, (a, b))
     sizes = [n.call.args[0].size for n in graph.nodes if n.name == "knobs"]
     assert [repr(s.value) for s in sizes] == [repr(a), repr(b)]
+
+
+def test_tracing_pauses_the_garbage_collector_and_leaves_it_as_it_found_it():
+    seen: list[bool] = []
+
+    @step(name="gc/{n}")
+    def probe(n: int):
+        seen.append(gc.isenabled())
+        if n < 0:
+            raise ValueError("bad n")
+        return process(Config(output_path=output(), size=versioned(n)))
+
+    probe(1)
+    with pytest.raises(ValueError, match="bad n"):
+        probe(-1)
+    assert seen == [False, False] and gc.isenabled()
+    gc.disable()
+    try:
+        probe(2)
+        assert not gc.isenabled()  # a caller's own choice is kept
+    finally:
+        gc.enable()

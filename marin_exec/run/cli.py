@@ -38,6 +38,7 @@ from marin_exec.run.stop import RunStop, StopLevel
 from marin_exec.run.summary import run_record, step_results, summarize
 from marin_exec.settings import run_settings
 from marin_exec.status.failure import error_line
+from marin_exec.trace.context import gc_paused
 from marin_exec.trace.trace_errors import explain_trace_error, filter_traceback
 
 logger = logging.getLogger(__name__)
@@ -272,13 +273,8 @@ def _compile_without_gc(steps: Sequence[Any], prefix: str) -> CompiledSteps:
     Without this, the collector's full passes re-scan the growing graph and a 10,000-step plan compiles and runs
     super-linearly (benchmarks/README.md). Process-wide, so it lives here in the CLI, which owns the process.
     """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         compiled = compile_steps(steps, prefix)
-    finally:
-        if enabled:
-            gc.enable()
     if gc.get_freeze_count() == 0:  # unfrozen again by _gc_paused_for_run when the run ends
         gc.freeze()
     return compiled

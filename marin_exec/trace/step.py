@@ -24,7 +24,7 @@ from typing import Any, ParamSpec, TypeVar
 from marin_exec.errors import StepDefinitionError, TracingError
 from marin_exec.naming import qualified_name, validate_step_name
 from marin_exec.trace.config_walk import DESCEND, MarinPlaceholderFound, map_config, scan_config
-from marin_exec.trace.context import Frame, current_frame, run_in_frame
+from marin_exec.trace.context import Frame, current_frame, gc_paused, run_in_frame
 from marin_exec.trace.graph import DeferredCall, StepNode
 from marin_exec.trace.step_ref import StepRef
 from marin_exec.trace.template import Template, with_bare_fields
@@ -113,7 +113,8 @@ class _StepDefinition:
         if memo is None:  # the outermost step call of a trace owns the memo, and explains what tracing raised
             token = _MEMO.set({})
             try:
-                return self._call(parent, args, kwargs)
+                with gc_paused():
+                    return self._call(parent, args, kwargs)
             except Exception as error:
                 install_excepthook()  # uncaught, it is shown without the frames it gains on its way out
                 raise explain_trace_error(error)  # noqa: B904  # its context is suppressed, or it is ``error`` itself
