@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import functools
-import inspect
 from collections.abc import Callable
 from typing import Any
 
 from marin_exec.errors import TracingError
 from marin_exec.naming import qualified_name
 from marin_exec.plain import dataclass_fields
+from marin_exec.trace.binding import bind, signature_of
 from marin_exec.trace.context import Frame
 from marin_exec.trace.graph import DeferredCall
 from marin_exec.trace.step_ref import StepRef
@@ -43,35 +42,19 @@ def call_roots(
     if len(args) + len(kwargs) == 1 and not check:
         return [("", args[0] if args else next(iter(kwargs.values())))]
     try:
-        signature: inspect.Signature | None = _signature(fn)
+        arguments: dict[str, Any] | None = bind(fn, args, kwargs)
     except ValueError:  # no signature (some builtins): arguments are taken as given
-        signature = None
-    bound = None
-    if signature is not None:
-        try:
-            bound = signature.bind(*args, **kwargs)
-        except TypeError as e:
-            raise TracingError(
-                f"step '{step_name}': {qualified_name(fn)}() cannot be called with these arguments: {e}. Pass "
-                f"what its signature takes: {getattr(fn, '__name__', 'fn')}{signature}"
-            ) from None
+        arguments = None
+    except TypeError as e:
+        raise TracingError(
+            f"step '{step_name}': {qualified_name(fn)}() cannot be called with these arguments: {e}. Pass "
+            f"what its signature takes: {getattr(fn, '__name__', 'fn')}{signature_of(fn)}"
+        ) from None
     if len(args) + len(kwargs) == 1:
         return [("", args[0] if args else next(iter(kwargs.values())))]
-    if bound is None:
+    if arguments is None:
         return [(f"[{i}]", arg) for i, arg in enumerate(args)] + list(kwargs.items())
-    return list(bound.arguments.items())
-
-
-def _signature(fn: Callable[..., Any]) -> inspect.Signature:
-    try:
-        return _cached_signature(fn)
-    except TypeError:  # an unhashable callable object
-        return inspect.signature(fn)
-
-
-@functools.lru_cache(maxsize=4096)
-def _cached_signature(fn: Callable[..., Any]) -> inspect.Signature:
-    return inspect.signature(fn)
+    return list(arguments.items())
 
 
 def scan_config(call: DeferredCall, frame: Frame, _lowered: bool = False) -> tuple[tuple[str, Any], ...]:
