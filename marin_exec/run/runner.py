@@ -259,7 +259,7 @@ class _Run:
         if node.outcome.state == StepState.DEP_FAILED:
             return
         if node.outcome.status == STATUS_SUCCESS:
-            logger.info(f"{node.spec.name}: skip, already done ({node.spec.output_path})")
+            logger.debug(f"{node.spec.name}: skip, already done ({node.spec.output_path})")  # the Summary counts them
             self.cached.append(node.outcome)
             if len(self.cached) >= BATCH and self.readers is not None:  # drift: read the recorded config meanwhile
                 self._submit("drift", self.readers, self.cached, warn_drift)
