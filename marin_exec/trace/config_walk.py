@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from marin_exec.errors import TracingError
@@ -228,10 +228,10 @@ def map_config(obj: Any, leaf: Callable[[Any], Any]) -> Any:
         return replaced
     fields = dataclass_fields(type(obj))
     if fields is not None:
-        changes = {}
+        changes: dict[str, Any] = {}
         for field in fields:
             value = getattr(obj, field.name)
-            new = map_config(value, leaf)
+            new = value if type(value) in _ATOMS else map_config(value, leaf)
             if new is not value:
                 changes[field.name] = new
         if not changes:
@@ -243,17 +243,17 @@ def map_config(obj: Any, leaf: Callable[[Any], Any]) -> Any:
                 object.__setattr__(result, field.name, changes[field.name])
         return result
     if isinstance(obj, dict):
-        items = {name: map_config(value, leaf) for name, value in obj.items()}
-        if all(items[name] is value for name, value in obj.items()):
+        items, changed = _map_items(obj.values(), leaf)
+        if not changed:
             return obj
         if type(obj) is dict:
-            return items
+            return dict(zip(obj, items, strict=True))
         rebuilt = copy.copy(obj)
-        rebuilt.update(items)
+        rebuilt.update(zip(obj, items, strict=True))
         return rebuilt
     if isinstance(obj, (list, tuple)):
-        new_items = [map_config(value, leaf) for value in obj]
-        if all(a is b for a, b in zip(new_items, obj, strict=True)):
+        new_items, changed = _map_items(obj, leaf)
+        if not changed:
             return obj
         if isinstance(obj, list):
             if type(obj) is list:
@@ -265,3 +265,14 @@ def map_config(obj: Any, leaf: Callable[[Any], Any]) -> Any:
             return type(obj)(*new_items)
         return tuple(new_items) if type(obj) is tuple else type(obj)(new_items)
     return obj
+
+
+def _map_items(values: Iterable[Any], leaf: Callable[[Any], Any]) -> tuple[list[Any], bool]:
+    """``map_config`` of each value (atoms kept without a call), and whether any changed."""
+    mapped = []
+    changed = False
+    for value in values:
+        new = value if type(value) in _ATOMS else map_config(value, leaf)
+        changed = changed or new is not value
+        mapped.append(new)
+    return mapped, changed
