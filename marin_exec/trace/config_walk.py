@@ -132,7 +132,9 @@ def _scan(obj: Any, key: str, frame: Frame, found: list[tuple[str, Any]]) -> Non
     fields = dataclass_fields(type(obj))
     if fields is not None:
         for field in fields:
-            _scan(getattr(obj, field.name), prefix + field.name, frame, found)
+            value = getattr(obj, field.name)
+            if type(value) not in _ATOMS:
+                _scan(value, prefix + field.name, frame, found)
     elif isinstance(obj, dict):
         for name, value in obj.items():
             if isinstance(name, (StepRef, VersionedValue)):
@@ -140,10 +142,12 @@ def _scan(obj: Any, key: str, frame: Frame, found: list[tuple[str, Any]]) -> Non
                     f"step '{frame.name}': config key '{key}' is a dict with {name!r} as a key; only dict values are "
                     "walked for references and versioned values. Key the dict by a name and put this in the value."
                 )
-            _scan(value, f"{prefix}{name}", frame, found)
+            if type(value) not in _ATOMS:
+                _scan(value, f"{prefix}{name}", frame, found)
     elif isinstance(obj, (list, tuple)):
         for i, value in enumerate(obj):
-            _scan(value, f"{prefix}[{i}]", frame, found)
+            if type(value) not in _ATOMS:
+                _scan(value, f"{prefix}[{i}]", frame, found)
     elif isinstance(obj, (set, frozenset)):
         inside: list[tuple[str, Any]] = []
         for value in obj:
