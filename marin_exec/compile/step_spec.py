@@ -23,7 +23,7 @@ from typing import Any
 from marin_exec.errors import MissingPrefixError, StepDefinitionError
 from marin_exec.naming import qualified_name, validate_step_name
 from marin_exec.runtime.remote import RemoteCallable
-from marin_exec.runtime.step_job import StepJob, finished_elsewhere, run_step
+from marin_exec.runtime.step_job import StepJob, finished_elsewhere, note_job_outcome, run_step
 from marin_exec.status.lease_record import LIVE, LeaseView
 from marin_exec.status.step_status import EXECUTOR_NAME, EXECUTOR_VERSION, read_lease_view
 from marin_exec.status.step_status import read_statuses as _read_statuses
@@ -180,6 +180,7 @@ class StepSpec:
             env_vars=dict(self.env_vars or {}),
             pip_dependency_groups=self.pip_dependency_groups,
             done_elsewhere=functools.partial(finished_elsewhere, self.name),
+            after_job=functools.partial(note_job_outcome, self.name),
         )
 
     def _info_record(self) -> dict[str, Any]:
