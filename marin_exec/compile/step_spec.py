@@ -111,7 +111,9 @@ class StepSpec:
 
     @cached_property
     def version_str(self) -> str:
-        return version_json(self.version)
+        """``version_json(self.version)``: Marin's canonical text of the version, which is hashed."""
+        _compute_identity(self)
+        return self.__dict__["version_str"]
 
     @cached_property
     def hash_id(self) -> str:
