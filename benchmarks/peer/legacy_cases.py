@@ -162,6 +162,14 @@ def build_cases(api: Any, absolute_root: str) -> dict[str, list[Any]]:
         for _ in range(2)
     ]
     cases["dedup"] = twice
+
+    sweep = S(name="sweep/lr=3e-4,wd=0.1", fn=record, config=PathsConfig(a=v(3e-4), output_path=out()))
+    odd = S(
+        name="eval/llama:7b (run #2)",
+        fn=record,
+        config=PathsConfig(a=sweep, b=api.output_path_of(sweep, "ckpt:last"), output_path=out("scores,all")),
+    )
+    cases["names_with_commas_colons_and_spaces"] = [odd]
     return cases
 
 
