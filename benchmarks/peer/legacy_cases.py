@@ -25,6 +25,11 @@ def record(config: Any) -> None:
     RECEIVED.append(config)
 
 
+def record_too(config: Any) -> None:
+    """Another function, which records its config marked as its own: a step deduplicated away must not run it."""
+    RECEIVED.append({"record_too": config})
+
+
 def record_path(output_path: str) -> None:
     """The function of a StepSpec (it takes its output path): remembers the path it was given."""
     RECEIVED.append(output_path)
@@ -162,6 +167,10 @@ def build_cases(api: Any, absolute_root: str) -> dict[str, list[Any]]:
         for _ in range(2)
     ]
     cases["dedup"] = twice
+
+    same = [S(name="dup/fn", fn=fn, config=PathsConfig(a=v(1), output_path=out())) for fn in (record, record_too)]
+    after = S(name="dup/after", fn=record, config=PathsConfig(a=same[1], b=v(2), output_path=out()))
+    cases["dedup_different_functions"] = [same[0], after]  # Marin keeps the first function and warns
 
     sweep = S(name="sweep/lr=3e-4,wd=0.1", fn=record, config=PathsConfig(a=v(3e-4), output_path=out()))
     odd = S(
