@@ -10,12 +10,13 @@ sides record it. Nothing here imports Marin or marin_exec.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import datetime
 import enum
 import pathlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 RECEIVED: list[Any] = []  # configs handed to `record`, in call order
 
@@ -39,6 +40,25 @@ STEPSPECS = (  # (name, hash_attrs, index of the dependency or None): built into
     ("datakit/raw", {"url": "https://example.org/d.jsonl"}, None),
     ("datakit/tok", {"tokenizer": "bytes", "seq_len": 128}, 0),
 )
+
+
+class Table(dict):
+    """A dict subclass in a config: Marin's instantiate_config passes a plain dict."""
+
+
+class Items(list):
+    """A list subclass: Marin passes a plain list."""
+
+
+class Pair(tuple):
+    """A tuple subclass that is not a NamedTuple: Marin passes a plain tuple."""
+
+
+class Point(NamedTuple):
+    """A NamedTuple: Marin keeps its type."""
+
+    x: Any
+    y: Any
 
 
 class Color(enum.Enum):
@@ -172,6 +192,21 @@ def build_cases(api: Any, absolute_root: str) -> dict[str, list[Any]]:
     after = S(name="dup/after", fn=record, config=PathsConfig(a=same[1], b=v(2), output_path=out()))
     cases["dedup_different_functions"] = [same[0], after]  # Marin keeps the first function and warns
 
+    base = S(name="containers/base", fn=record, config=PathsConfig(a=v(1), output_path=out()))
+    containers = S(
+        name="containers/types",
+        fn=record,
+        config=PathsConfig(
+            a=Table(path=base, n=1, inner=Table(k=2)),  # subclasses with and without a placeholder inside
+            b=Items([base / "x", Items([3])]),
+            c=Pair((base, 4)),
+            d=Point(x=base, y=Pair((5, 6))),
+            e=collections.OrderedDict(first=v(7), second=collections.defaultdict(int, z=8)),
+            output_path=out(),
+        ),
+    )
+    cases["container_subclasses"] = [containers]
+
     sweep = S(name="sweep/lr=3e-4,wd=0.1", fn=record, config=PathsConfig(a=v(3e-4), output_path=out()))
     odd = S(
         name="eval/llama:7b (run #2)",
@@ -203,9 +238,11 @@ def to_json(value: Any, prefix: str, absolute_root: str) -> Any:
         fields = dataclasses.fields(value)
         return {type(value).__name__: {f.name: to_json(getattr(value, f.name), prefix, absolute_root) for f in fields}}
     if isinstance(value, dict):
-        return {str(k): to_json(v, prefix, absolute_root) for k, v in value.items()}
-    if isinstance(value, tuple):
-        return {"tuple": [to_json(v, prefix, absolute_root) for v in value]}
-    if isinstance(value, list):
-        return [to_json(v, prefix, absolute_root) for v in value]
-    return {"object": str(value)}
+        data: Any = {str(k): to_json(v, prefix, absolute_root) for k, v in value.items()}
+    elif isinstance(value, tuple):
+        data = {"tuple": [to_json(v, prefix, absolute_root) for v in value]}
+    elif isinstance(value, list):
+        data = [to_json(v, prefix, absolute_root) for v in value]
+    else:
+        return {"object": str(value)}
+    return data if type(value) in (dict, tuple, list) else {type(value).__name__: data}  # a subclass: its name too

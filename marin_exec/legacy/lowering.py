@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from marin_exec.errors import CycleError, MarinExecError, TracingError
-from marin_exec.legacy.shapes import kind_of, marin_encode
+from marin_exec.legacy.shapes import REBUILD, kind_of, marin_encode, marin_rebuild
 from marin_exec.legacy.types import LegacyValueError
 from marin_exec.naming import qualified_name
 from marin_exec.trace.config_walk import DESCEND, map_config
@@ -261,6 +261,19 @@ def rewrite(config: Any, frame: Frame | None) -> Any:
     return map_config(config, leaf)
 
 
+def _instantiated(config: Any, frame: Frame) -> Any:
+    """An ExecutorStep's config rebuilt as Marin's ``instantiate_config`` does, placeholders replaced as in
+    ``rewrite`` (a ``@step`` config keeps its own containers: only ``rewrite`` applies there)."""
+
+    def leaf(obj: Any) -> Any:
+        if isinstance(obj, (StepRef, VersionedValue)):
+            return obj
+        found = replacement(obj, kind_of(obj), frame)
+        return REBUILD if found is DESCEND else found
+
+    return marin_rebuild(config, leaf)
+
+
 def _build(step: Any, inputs: tuple[tuple[str, Any], ...]) -> StepNode:
     name = step.name
     frame = Frame(name=name, qualname=f"ExecutorStep({name})", is_step=True)
@@ -272,7 +285,7 @@ def _build(step: Any, inputs: tuple[tuple[str, Any], ...]) -> StepNode:
     elif fn is None or not callable(fn):
         raise MarinExecError(f"step '{name}': ExecutorStep fn is {fn!r}; give it the function to call with the config")
     else:
-        call = DeferredCall(fn, (rewrite(step.config, frame),), {}, step_name=name)
+        call = DeferredCall(fn, (_instantiated(step.config, frame),), {}, step_name=name)
     own_resources = getattr(step, "resources", None)
     own_env = getattr(step, "env_vars", None)
     return StepNode(
