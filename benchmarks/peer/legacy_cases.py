@@ -19,10 +19,21 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 RECEIVED: list[Any] = []  # configs handed to `record`, in call order
+BUDGETS: list[Any] = []  # the mirror budget in GB each `record_mirrored` call ran under (None: not set)
 
 
 def record(config: Any) -> None:
     """The function of every case step: remembers the config it was given."""
+    RECEIVED.append(config)
+
+
+def record_mirrored(config: Any) -> None:
+    """`record`, and the cross-region budget rigging's mirror:// filesystem has during the call: Marin's executor
+    sets it for a step whose config holds `mirrored` values (rigging has no public getter, hence the private name)."""
+    from rigging.filesystem import _mirror_budget_ctx
+
+    budget = _mirror_budget_ctx.get()
+    BUDGETS.append(None if budget is None else budget.limit_bytes / 2**30)
     RECEIVED.append(config)
 
 
@@ -161,7 +172,7 @@ def build_cases(api: Any, absolute_root: str) -> dict[str, list[Any]]:
 
     mirrors = S(
         name="mirror/read",
-        fn=record,
+        fn=record_mirrored,
         config=PathsConfig(
             a=api.mirrored("documents/bare", budget_gb=5),
             b=api.mirrored(v("documents/versioned"), budget_gb=50),
@@ -169,7 +180,13 @@ def build_cases(api: Any, absolute_root: str) -> dict[str, list[Any]]:
             output_path=out(),
         ),
     )
-    cases["mirrored"] = [mirrors]
+    nested = S(
+        name="mirror/nested",
+        fn=record_mirrored,
+        config=PathsConfig(a={"deep": [api.mirrored("documents/deep", budget_gb=0.5)]}, b=mirrors, output_path=out()),
+    )
+    unmirrored = S(name="mirror/none", fn=record_mirrored, config=PathsConfig(a=nested, output_path=out()))
+    cases["mirrored"] = [unmirrored]  # budgets: 50 (the largest), 0.5, and none set
 
     pinned_rel = S(name="pin/relative", fn=record, config=PathsConfig(a=v(1), output_path=out()))
     pinned_rel = pinned_rel.with_output_path("pinned/here")

@@ -16,11 +16,12 @@ import contextvars
 import dataclasses
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from marin_exec.errors import CycleError, MarinExecError, TracingError
-from marin_exec.legacy.shapes import REBUILD, kind_of, marin_encode, marin_rebuild
+from marin_exec.legacy.mirror import mirror_budget_of, with_mirror_budget
+from marin_exec.legacy.shapes import REBUILD, kind_of, marin_encode, marin_rebuild, unwrap_remote
 from marin_exec.legacy.types import LegacyValueError
 from marin_exec.naming import qualified_name
 from marin_exec.trace.config_walk import DESCEND, map_config
@@ -138,7 +139,7 @@ def _node_of_version(step: Any, inputs: tuple[tuple[str, Any], ...]) -> StepNode
         return node
     if id(first) not in run[1]:
         run[1].add(id(first))
-        fn = qualified_name(_unwrap_remote(step.fn)[0]) if step.fn is not None else None
+        fn = qualified_name(unwrap_remote(step.fn)[0]) if step.fn is not None else None
         ran = "" if first.qualname == f"ExecutorStep({fn})" else f"; the first one's {first.qualname} runs, not {fn}"
         logger.warning(f"{step.name}: several ExecutorSteps have the same version; they are one step{ran}")
     return first
@@ -277,15 +278,17 @@ def _instantiated(config: Any, frame: Frame) -> Any:
 def _build(step: Any, inputs: tuple[tuple[str, Any], ...]) -> StepNode:
     name = step.name
     frame = Frame(name=name, qualname=f"ExecutorStep({name})", is_step=True)
-    fn, resources, env_vars, pip_groups = _unwrap_remote(step.fn)
+    fn, resources, env_vars, pip_groups = unwrap_remote(step.fn)
     original = getattr(step, "_original_step_spec", None)  # Marin's StepSpec.as_executor_step(): run the StepSpec
     if original is not None:
-        fn, resources, env_vars, pip_groups = _unwrap_remote(original.fn, original.resources)
+        fn, resources, env_vars, pip_groups = unwrap_remote(original.fn, original.resources)
         call = DeferredCall(fn, (StepRef(frame=frame),), {}, step_name=name)
     elif fn is None or not callable(fn):
         raise MarinExecError(f"step '{name}': ExecutorStep fn is {fn!r}; give it the function to call with the config")
     else:
-        call = DeferredCall(fn, (_instantiated(step.config, frame),), {}, step_name=name)
+        budget = mirror_budget_of(step.config)  # Marin runs the function inside its mirror budget
+        run = fn if budget is None else with_mirror_budget(fn, budget)
+        call = DeferredCall(run, (_instantiated(step.config, frame),), {}, step_name=name)
     own_resources = getattr(step, "resources", None)
     own_env = getattr(step, "env_vars", None)
     return StepNode(
@@ -300,16 +303,3 @@ def _build(step: Any, inputs: tuple[tuple[str, Any], ...]) -> StepNode:
         env_vars={**(env_vars or {}), **(own_env or {})} or None,
         pip_dependency_groups=getattr(step, "pip_dependency_groups", None) or pip_groups,
     )
-
-
-def _unwrap_remote(fn: Any, resources: Any = None) -> tuple[Callable[..., Any], Any, Any, Any]:
-    """A ``RemoteCallable`` (marin_exec's or Marin's) as its function and its job settings: the step is submitted
-    whole (lock, cache and commit inside the job), as for a resourced ``@step``."""
-    if type(fn).__name__ == "RemoteCallable" and hasattr(fn, "fn") and hasattr(fn, "resources"):
-        return (
-            fn.fn,
-            fn.resources if resources is None else resources,
-            getattr(fn, "env_vars", None),
-            getattr(fn, "pip_dependency_groups", None),
-        )
-    return fn, resources, None, None

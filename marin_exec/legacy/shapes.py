@@ -1,6 +1,7 @@
 """Recognise ExecutorStep-era objects by shape, whoever made them: ``marin_exec.legacy`` or Marin's own
 ``marin.execution`` (never imported: CI has no Marin), encode version values exactly as Marin does, and rebuild a
-config's containers exactly as Marin's ``instantiate_config`` does before the function receives it.
+config's containers exactly as Marin's ``instantiate_config`` does before the function receives it. A
+``RemoteCallable`` (Marin's or marin_exec's) is taken apart into its function and job settings.
 
 A kind is a class name plus the attributes Marin's class has. This module does not find references or lower
 anything: what replaces a placeholder is the caller's ``leaf``.
@@ -68,6 +69,19 @@ def marin_encode(value: Any, key: str, step: str) -> Any:
         f"{step}: versioned value '{key}' of type {type(value).__qualname__} is hashed as its str(), as Marin does"
     )
     return str(value)
+
+
+def unwrap_remote(fn: Any, resources: Any = None) -> tuple[Callable[..., Any], Any, Any, Any]:
+    """A ``RemoteCallable`` (marin_exec's or Marin's) as its function and its job settings: the step is submitted
+    whole (lock, cache and commit inside the job), as for a resourced ``@step``."""
+    if type(fn).__name__ == "RemoteCallable" and hasattr(fn, "fn") and hasattr(fn, "resources"):
+        return (
+            fn.fn,
+            fn.resources if resources is None else resources,
+            getattr(fn, "env_vars", None),
+            getattr(fn, "pip_dependency_groups", None),
+        )
+    return fn, resources, None, None
 
 
 def marin_rebuild(config: Any, leaf: Callable[[Any], Any]) -> Any:
