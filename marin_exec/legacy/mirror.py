@@ -19,6 +19,8 @@ from marin_exec.legacy.shapes import kind_of
 from marin_exec.legacy.types import LegacyValueError
 from marin_exec.naming import qualified_name
 
+_ATOMS = frozenset({str, int, float, bool, bytes, type(None)})
+
 
 def mirror_budget_of(config: Any) -> float | None:
     """The largest ``budget_gb`` of the ``mirrored`` values in ``config``, or None: Marin's walk (dataclass fields,
@@ -27,6 +29,8 @@ def mirror_budget_of(config: Any) -> float | None:
     stack = [config]
     while stack:
         obj = stack.pop()
+        if type(obj) in _ATOMS:
+            continue
         kind = kind_of(obj)
         if kind == "MirroredValue":
             budgets.append(obj.budget_gb)
