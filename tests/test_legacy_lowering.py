@@ -67,3 +67,12 @@ def test_separate_runs_do_not_share_steps_of_one_version(tmp_path: pathlib.Path)
     run_executor([first], ExecutorMainConfig(prefix=str(tmp_path / "one")))
     run_executor([second], ExecutorMainConfig(prefix=str(tmp_path / "two")))
     assert RAN == ["first_fn", "second_fn"]
+
+
+@pytest.mark.parametrize("values", [(0.0, -0.0), (1, 1.0), (1, True)])
+def test_values_equal_in_python_but_not_as_versions_are_two_steps(
+    values: tuple[Any, Any], tmp_path: pathlib.Path
+) -> None:
+    steps = [legacy.ExecutorStep(name="twin", fn=user, config={"n": legacy.versioned(v)}) for v in values]
+    report = run_executor(steps, ExecutorMainConfig(prefix=str(tmp_path)))
+    assert len({o.spec.output_path for o in report.outcomes.values()}) == 2 and RAN == ["user", "user"]

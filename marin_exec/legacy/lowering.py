@@ -160,8 +160,8 @@ def _version(name: str, override: str | None, inputs: tuple[tuple[str, Any], ...
     for key, value in inputs:
         if isinstance(value, StepRef):
             identity.append((key, id(value.node), value.subpath, value.blocking, value.hardcoded_path))
-        elif type(value) in _ATOMS:
-            identity.append((key, type(value), value))  # typed: 1, 1.0 and True are equal keys but not versions
+        elif type(value) in _ATOMS:  # typed, floats by repr: 1 == 1.0 == True and 0.0 == -0.0, not as versions
+            identity.append((key, type(value), repr(value) if type(value) is float else value))
         else:
             identity.append((key, json.dumps(value, sort_keys=True)))
     return (name, override, tuple(identity))
