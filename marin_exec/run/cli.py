@@ -71,14 +71,20 @@ class CompiledSteps:
 
 
 def executor_main(
-    steps: Sequence[Any] | Callable[[], Any], description: str | None = None, config: ExecutorMainConfig | None = None
+    steps: Sequence[Any] | Callable[[], Any],
+    description: str | None = None,
+    config: ExecutorMainConfig | None = None,
+    max_concurrent: int | None = None,
 ) -> None:
     """Run ``steps`` (StepRefs from @step calls, or StepSpecs) as a command-line program.
 
-    ``steps`` may also be the entry point itself (a function of no arguments returning a StepRef, a StepSpec or a
-    list of them): it is then traced here, so an error raised while tracing is shown with the user's frames only
-    (marin_exec's filtered out, as JAX does) and exit status 1, like any other error.
+    ``steps`` may also be the entry point (a function of no arguments returning StepRefs or StepSpecs), traced here:
+    its errors show the user's frames only (as JAX does), exit status 1. Marin's spellings work too (``marin_call``).
     """
+    if max_concurrent is not None or type(steps).__name__ == "ExecutorMainConfig":
+        from marin_exec.legacy.executor import marin_call
+
+        steps, description, config = marin_call(steps, description, config, max_concurrent, ExecutorMainConfig)
     if config is None:
         config = parse_args(sys.argv[1:])
     _configure_logging()
