@@ -22,7 +22,8 @@ from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import IO, Any
 
-DEFAULT_INTERVAL = 60.0
+from marin_exec.settings import DEFAULT_PROGRESS_INTERVAL
+
 MAX_LISTED = 5
 _LIVE_REFRESH_SECONDS = 0.5
 
@@ -57,7 +58,7 @@ class Progress:
         *,
         stream: IO[str] | None = None,
         live: bool | None = None,
-        interval: float = DEFAULT_INTERVAL,
+        interval: float = DEFAULT_PROGRESS_INTERVAL,
         clock: Callable[[], float] = time.monotonic,
         prefix: str | None = None,
     ) -> None:
