@@ -212,7 +212,8 @@ def _prefix_env(prefix: str) -> Iterator[None]:
 def _run_compiled(
     steps: Sequence[Any], config: ExecutorMainConfig, prefix: str, description: str | None, stop: RunStop | None
 ) -> RunReport:
-    from marin_exec.progress import Progress, reporting_to
+    from marin_exec.progress import reporting_to
+    from marin_exec.progress_display import Progress
     from marin_exec.run.export import FORMATS, plan_entries, render_export
     from marin_exec.run.force_rerun import clear_forced, forced_steps, show_forced
     from marin_exec.run.render import render_plan, render_summary

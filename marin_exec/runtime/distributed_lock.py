@@ -15,12 +15,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from marin_exec.call_report import note_wait
 from marin_exec.errors import PreviousStepFailed, StepAlreadyDone
+from marin_exec.progress import current_progress
 from marin_exec.runtime.commit import scope_for
 from marin_exec.settings import current_run_settings
 from marin_exec.status.status import STATUS_FAILED, STATUS_RUNNING, STATUS_SUCCESS, Lease, StatusFile, wait_for_holder
 
 if TYPE_CHECKING:
-    from marin_exec.progress import Progress
+    from marin_exec.progress_display import Progress
 
 logger = logging.getLogger(__name__)
 
@@ -110,8 +111,6 @@ def _acquire(lease: Lease, status: StatusFile, force: bool) -> None:
     waited (at most 0.5 s), so a waiter notices a finished holder within about 10% of its wait. A release in
     this process wakes local waiters at once.
     """
-    from marin_exec.progress import current_progress
-
     started = time.monotonic()
     waited_for: str | None = None
     progress = current_progress()
