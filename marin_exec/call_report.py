@@ -5,8 +5,9 @@ The runner opens a ``CallReport`` around each step call (``reporting_call``); th
 see into ``current_call()`` from the same context, and a summary can then tell "ran here" from "finished by another
 worker while we waited" and keep waits out of step time. At the bottom layer because the runner (which reads it)
 may not import the runtime (which writes it). It decides nothing and prints nothing; a call made without a report
-open (a runtime primitive used alone) notes into nothing. What happens inside a Fray job stays there: only waits
-before a job is submitted are seen.
+open (a runtime primitive used alone) notes into nothing. A Fray job in this process notes into the same report;
+for a job elsewhere (Iris), the caller reads afterwards whether the committed ``.executor_info`` is its job's
+(``step_job.note_job_outcome``), and counts the job's whole time as the wait when it is not.
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""Names: the one ``module.qualname`` helper for functions, and the rule for step names (DESIGN §4).
+"""Names: the one ``module.qualname`` helper for functions, and the rule for step names (DESIGN §4): a step name is
+a relative path, and any character a path can hold on local disk, GCS and S3 is allowed (``,``, ``:``, spaces...,
+as Marin's ExecutorSteps use them).
 
 Shared bottom of the package (it imports only ``errors``). It does not hash, trace or touch storage.
 """
@@ -12,7 +14,9 @@ from typing import Any
 
 from marin_exec.errors import StepDefinitionError
 
-_NAME_CHARS = re.compile(r"^[A-Za-z0-9._/{}=+\-]+$")
+# Not a path anywhere: NUL (POSIX), CR and LF (GCS object names), the other C0 controls and DEL (not representable in
+# S3's XML listings). Everything else, in valid UTF-8, is stored and listed as written by all three backends.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def qualified_name(fn: Any, *, unwrap: bool = False) -> str:
@@ -29,15 +33,17 @@ def qualified_name(fn: Any, *, unwrap: bool = False) -> str:
 
 
 def validate_step_name(name: str) -> None:
-    """Reject names that are not clean relative paths (DESIGN §4)."""
+    """Reject names that cannot be a clean relative path under every prefix (DESIGN §4)."""
     problem = None
     if not isinstance(name, str) or not name:
         problem = "it is empty"
     elif name.startswith("/"):
         problem = "it is an absolute path"
-    elif not _NAME_CHARS.match(name):
-        bad = sorted({c for c in name if not _NAME_CHARS.match(c)})
-        problem = f"it contains characters outside [A-Za-z0-9._/{{}}=+-]: {''.join(bad)!r}"
+    elif _CONTROL.search(name):
+        bad = sorted({c for c in name if _CONTROL.match(c)})
+        problem = f"it contains control characters {''.join(bad)!r}, which no object store or file system keeps"
+    elif not _is_utf8(name):
+        problem = "it is not valid Unicode text (a lone surrogate), so it has no UTF-8 path"
     elif any(segment == "" for segment in name.split("/")):
         problem = "it has an empty path segment ('//' or a trailing '/')"
     elif any(segment in ("..", ".") for segment in name.split("/")):
@@ -45,5 +51,14 @@ def validate_step_name(name: str) -> None:
     if problem:
         raise StepDefinitionError(
             f"step name {name!r} is invalid: {problem}. Step names are relative paths under the prefix, such as "
-            "'tokenized/shakespeare' (letters, digits and ._/{}=+- only)."
+            "'tokenized/shakespeare' or 'sweep/lr=3e-4,wd=0.1': no leading '/', no empty, '.' or '..' segments, no "
+            "control characters."
         )
+
+
+def _is_utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

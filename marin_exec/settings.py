@@ -32,6 +32,9 @@ class RunSettings:
     # Called by a heartbeat that finds its lease taken over, with the LeaseLostError. Set inside a remote job's
     # own process to end the job at once instead of letting it compute a step another worker now owns.
     on_lost_lease: Any = None
+    # Set by a remote step call for its job: the job's commit records it in .executor_info, so the caller can tell
+    # that its own job ran the step from another worker having finished it while the job waited (call_report).
+    call_id: str | None = None
 
 
 # RunSettings is frozen, so sharing one default instance is safe.

@@ -25,6 +25,7 @@ LAYERS = {"bottom": 0, "storage": 1, "status": 2, "runtime": 3, "trace": 4, "com
 LEGACY_LAYERS = {
     "types": "bottom",
     "shapes": "bottom",
+    "mirror": "bottom",
     "lowering": "trace",
     "traced": "trace",
     "instantiate": "trace",

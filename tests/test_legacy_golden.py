@@ -16,6 +16,7 @@ import pytest
 import marin_exec.legacy as legacy
 from benchmarks.peer import legacy_cases
 from marin_exec import ExecutorMainConfig, run_executor
+from marin_exec.legacy.mirror import mirror_budget_of
 from marin_exec.status.step_status import read_statuses
 from tests import marin_lookalike
 
@@ -43,6 +44,7 @@ def test_executor_versions_paths_and_configs_equal_marins(api_name: str, case: s
             "output_path": legacy_cases.relative(executor.output_paths[step], prefix, str(absolute_root)),
             "pseudo_only": executor.is_pseudo_dep[step],
             "config": legacy_cases.to_json(executor.configs[step], prefix, str(absolute_root)),
+            "mirror_budget_gb": mirror_budget_of(step.config),
         }
         for step in executor.steps
     ]
@@ -64,6 +66,14 @@ def test_run_executor_runs_each_step_at_marins_path_with_marins_config(
     )
     paths = [s["output_path"].replace("{prefix}", prefix).replace("{abs}", str(absolute_root)) for s in expected]
     assert read_statuses(paths) == ["SUCCESS"] * len(paths)
+
+
+@pytest.mark.parametrize("api_name", sorted(APIS))
+def test_each_function_runs_under_the_mirror_budget_marins_executor_sets(api_name: str, tmp_path: pathlib.Path) -> None:
+    legacy_cases.BUDGETS.clear()
+    run_executor(_build(api_name, tmp_path / "abs")["mirrored"], ExecutorMainConfig(prefix=str(tmp_path)))
+    expected = [s["mirror_budget_gb"] for s in GOLDEN["cases"]["mirrored"]]
+    assert sorted(legacy_cases.BUDGETS, key=str) == sorted(expected, key=str) == sorted([50, 0.5, None], key=str)
 
 
 def test_a_step_only_referenced_nonblocking_does_not_run(tmp_path: pathlib.Path) -> None:

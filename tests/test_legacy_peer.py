@@ -1,5 +1,5 @@
 """Marin's own executor and marin_exec run the same ExecutorStep graphs: the same paths, the same configs handed to
-the functions, and marin_exec reuses every output Marin computed.
+the functions (under the same mirror budgets), and marin_exec reuses every output Marin computed.
 
 Needs the reference peer (bash benchmarks/peer/install_peer.sh), which runs benchmarks/peer/marin_run_cases.py.
 """
@@ -40,12 +40,14 @@ def test_marin_and_marin_exec_agree_on_every_path_and_config_and_marins_outputs_
         assert {o.state for o in plan.outcomes.values()} == {"done"}, case
     for case, items in legacy_cases.build_cases(legacy, str(our_abs)).items():  # fresh
         legacy_cases.RECEIVED.clear()
+        legacy_cases.BUDGETS.clear()
         report = run_executor(items, ExecutorMainConfig(prefix=f"{ours}/{case}"))
         assert {o.state for o in report.outcomes.values()} == {"ran"}, case
         got = [legacy_cases.to_json(c, f"{ours}/{case}", str(our_abs)) for c in legacy_cases.RECEIVED]
         assert sorted(json.dumps(c, sort_keys=True) for c in got) == sorted(
             json.dumps(c, sort_keys=True) for c in marin[case]["configs"]
         ), case
+        assert sorted(legacy_cases.BUDGETS, key=str) == sorted(marin[case]["mirror_budgets_gb"], key=str), case
         paths = {
             o.spec.name: legacy_cases.relative(o.spec.output_path, f"{ours}/{case}", str(our_abs))
             for o in report.outcomes.values()

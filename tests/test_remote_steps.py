@@ -34,8 +34,10 @@ from marin_exec import (
     current_run_settings,
     worker_id,
 )
+from marin_exec.run.render import render_summary
 from marin_exec.runtime.commit import scope_for
 from marin_exec.runtime.fray_job import build_job_request
+from marin_exec.runtime.step_job import write_info
 from marin_exec.status.status import LOCK_FILENAME
 from tests.hooked_store import PROTOCOL, HookedLocalStore, hooked_store
 
@@ -432,3 +434,40 @@ def test_a_resourced_step_whose_holder_gives_up_is_submitted_once_the_lease_is_f
     report = report_of()
     assert len(client.submissions) == 1 and report.count("ran") == 1
     assert spec.read_status() == "SUCCESS"
+
+
+# -- a lease taken after that check: the wait happens inside the job ----------------------------------------------
+
+
+class LeaseTakenAtSubmit:
+    """Delegates to a real Fray client; as the job is submitted (after the runner's check before submitting, before
+    the job's own lock), another worker takes the step's lease, then commits the step and lets the lease go."""
+
+    def __init__(self, inner: Any, spec: StepSpec):
+        self.inner, self.spec = inner, spec
+        self.other_worker: str | None = None
+
+    def submit(self, request: Any, adopt_existing: bool = True) -> Any:
+        lease = _other_worker_holds(self.spec)
+        self.other_worker = lease.owner
+        handle = self.inner.submit(request, adopt_existing=adopt_existing)
+        Artifact.save({"where": "the other worker"}, self.spec.output_path)
+        write_info(self.spec.output_path, {"worker_id": lease.owner})
+        StatusFile(self.spec.output_path).write("SUCCESS")
+        lease.release()
+        return handle
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_a_job_that_finds_its_step_finished_by_another_worker_is_reported_so_and_not_as_ran_here(fray_client, prefix):
+    spec = StepSpec(name="held/in-job", fn=report_where_it_ran, resources=ResourceConfig.with_cpu())
+    client = LeaseTakenAtSubmit(fray_client, spec)
+
+    report = StepRunner(client=client).run([spec], heartbeat_interval=0.1, lease_timeout=30)
+
+    outcome = report.outcomes[spec.output_path]
+    assert Artifact.load(spec.output_path) == {"where": "the other worker"}  # the job computed nothing
+    assert outcome.finished_elsewhere and outcome.waited_for == client.other_worker
+    assert render_summary(report).startswith("Summary: 0 ran here, 1 finished by another worker while we waited")

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from marin_exec import StepSpec
-from marin_exec.run.run_files import rerun_command, write_run_record
+from marin_exec.run.run_files import json_text, rerun_command, write_run_record
 
 
 @pytest.mark.parametrize(
@@ -43,3 +43,25 @@ def test_run_records_written_in_the_same_second_by_one_process_never_overwrite_e
     assert first != second
     assert json.loads(pathlib.Path(first).read_text())["steps"] == rows
     assert json.loads(pathlib.Path(second).read_text())["description"] == "two"
+
+
+def test_run_files_are_json_with_one_line_per_step_and_unencodable_values_as_their_repr():
+    class Opaque:
+        def __repr__(self) -> str:
+            return "Opaque()"
+
+    record = {
+        "description": "d",
+        "empty": [],
+        "nested": {"a": [1, 2]},
+        "steps": [{"name": "a", "config": {"x": 1.5, "o": Opaque()}}, {"name": "b", "config": None}],
+    }
+    text = json_text(record).decode()
+
+    assert json.loads(text) == {
+        **record,
+        "steps": [{"name": "a", "config": {"x": 1.5, "o": "Opaque()"}}, record["steps"][1]],
+    }
+    lines = text.splitlines()
+    assert '    {"name": "a", "config": {"x": 1.5, "o": "Opaque()"}},' in lines
+    assert '    {"name": "b", "config": null}' in lines

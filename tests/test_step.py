@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import gc
 
 import pytest
 
@@ -111,7 +112,7 @@ def test_step_without_a_name_is_refused_with_an_example():
             return process(Config())
 
 
-@pytest.mark.parametrize("name", ["a/../b", "a//b", "/abs", "has space", "", "trailing/"])
+@pytest.mark.parametrize("name", ["a/../b", "a//b", "/abs", "tab\there", "", "trailing/"])
 def test_bad_step_name_is_rejected_at_definition(name):
     with pytest.raises(StepDefinitionError, match="invalid"):
 
@@ -121,8 +122,8 @@ def test_bad_step_name_is_rejected_at_definition(name):
 
 
 def test_bad_name_from_a_placeholder_value_is_rejected_when_called():
-    with pytest.raises(StepDefinitionError, match="raw/has space"):
-        raw("has space")
+    with pytest.raises(StepDefinitionError, match=r"raw/has\\nnewline"):
+        raw("has\nnewline")
 
 
 def test_output_outside_a_step_body_says_to_call_it_inside_one():
@@ -457,3 +458,25 @@ def test_calls_equal_in_python_but_versioned_differently_are_distinct_steps(a, b
     graph = trace(_knob_sweep, (a, b))
     sizes = [n.call.args[0].size for n in graph.nodes if n.name == "knobs"]
     assert [repr(s.value) for s in sizes] == [repr(a), repr(b)]
+
+
+def test_tracing_pauses_the_garbage_collector_and_leaves_it_as_it_found_it():
+    seen: list[bool] = []
+
+    @step(name="gc/{n}")
+    def probe(n: int):
+        seen.append(gc.isenabled())
+        if n < 0:
+            raise ValueError("bad n")
+        return process(Config(output_path=output(), size=versioned(n)))
+
+    probe(1)
+    with pytest.raises(ValueError, match="bad n"):
+        probe(-1)
+    assert seen == [False, False] and gc.isenabled()
+    gc.disable()
+    try:
+        probe(2)
+        assert not gc.isenabled()  # a caller's own choice is kept
+    finally:
+        gc.enable()

@@ -67,6 +67,23 @@ def test_pseudo_dependencies_appear_only_when_present(prefix):
     assert watching.hash_id != plain.hash_id
 
 
+def test_the_version_string_is_json_of_the_version_with_sorted_keys_in_every_graph_shape(prefix):
+    """The version text is assembled from the dependencies' own texts; it must be exactly what hashing the
+    version with ``json.dumps(sort_keys=True)`` gives (Marin's hash): nested, past depth four, pseudo deps, odd
+    names and values."""
+    chain = _deep_chain(prefix, 7)
+    odd = StepSpec(name="odd/{x}=1+2", fn=_noop, hash_attrs={"z": [1, {"b": 2, "a": None}], "a": 'ü\n"'})
+    fan_in = StepSpec(
+        name="fan/in",
+        fn=_noop,
+        deps=[chain[2], chain[6], odd],
+        pseudo_deps=[chain[5], odd],
+        hash_attrs={"inputs": ["DEP[0]", "DEP[1]/sub", "DEP[2]"], "lr": 0.1},
+    )
+    for spec in [*chain, odd, fan_in]:
+        assert spec.version_str == json.dumps(spec.version, sort_keys=True), spec.name
+
+
 def test_hash_does_not_depend_on_prefix(tmp_path):
     a = StepSpec(name="x/y", fn=_noop, hash_attrs={"k": 1}, output_path_prefix=str(tmp_path / "a"))
     b = StepSpec(name="x/y", fn=_noop, hash_attrs={"k": 1}, output_path_prefix="gs://bucket/elsewhere")
@@ -98,7 +115,7 @@ def test_unencodable_hash_attr_names_the_key_and_type(prefix):
         StepSpec(name="bad/attrs", fn=_noop, hash_attrs={"opts": {"seen": {1, 2}}})
 
 
-@pytest.mark.parametrize("name", ["a/../b", "a//b", "/abs/name", "has space", "trailing/", "semi;colon", ""])
+@pytest.mark.parametrize("name", ["a/../b", "a//b", "/abs/name", "new\nline", "trailing/", "nul\x00", "\udc80", ""])
 def test_bad_step_names_are_rejected_at_definition(name):
     with pytest.raises(StepDefinitionError, match="step name"):
         StepSpec(name=name, fn=_noop)

@@ -202,9 +202,9 @@ def _configured(prefix: str, i: int, batch: int) -> StepSpec:
 
 
 def test_a_real_run_warns_once_for_every_cached_step_whose_config_drifted_in_full_and_partial_batches(prefix, caplog):
-    from marin_exec.run.runner import _STATUS_BATCH
+    from marin_exec.run.status_readers import BATCH
 
-    count = _STATUS_BATCH + 6  # one batch checked beside the run, the rest after it
+    count = BATCH + 6  # one batch checked beside the run, the rest after it
     StepRunner().run([_configured(prefix, i, 32) for i in range(count)])
     caplog.clear()
 

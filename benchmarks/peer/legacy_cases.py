@@ -10,19 +10,36 @@ sides record it. Nothing here imports Marin or marin_exec.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import datetime
 import enum
 import pathlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 RECEIVED: list[Any] = []  # configs handed to `record`, in call order
+BUDGETS: list[Any] = []  # the mirror budget in GB each `record_mirrored` call ran under (None: not set)
 
 
 def record(config: Any) -> None:
     """The function of every case step: remembers the config it was given."""
     RECEIVED.append(config)
+
+
+def record_mirrored(config: Any) -> None:
+    """`record`, and the cross-region budget rigging's mirror:// filesystem has during the call: Marin's executor
+    sets it for a step whose config holds `mirrored` values (rigging has no public getter, hence the private name)."""
+    from rigging.filesystem import _mirror_budget_ctx
+
+    budget = _mirror_budget_ctx.get()
+    BUDGETS.append(None if budget is None else budget.limit_bytes / 2**30)
+    RECEIVED.append(config)
+
+
+def record_too(config: Any) -> None:
+    """Another function, which records its config marked as its own: a step deduplicated away must not run it."""
+    RECEIVED.append({"record_too": config})
 
 
 def record_path(output_path: str) -> None:
@@ -34,6 +51,25 @@ STEPSPECS = (  # (name, hash_attrs, index of the dependency or None): built into
     ("datakit/raw", {"url": "https://example.org/d.jsonl"}, None),
     ("datakit/tok", {"tokenizer": "bytes", "seq_len": 128}, 0),
 )
+
+
+class Table(dict):
+    """A dict subclass in a config: Marin's instantiate_config passes a plain dict."""
+
+
+class Items(list):
+    """A list subclass: Marin passes a plain list."""
+
+
+class Pair(tuple):
+    """A tuple subclass that is not a NamedTuple: Marin passes a plain tuple."""
+
+
+class Point(NamedTuple):
+    """A NamedTuple: Marin keeps its type."""
+
+    x: Any
+    y: Any
 
 
 class Color(enum.Enum):
@@ -136,7 +172,7 @@ def build_cases(api: Any, absolute_root: str) -> dict[str, list[Any]]:
 
     mirrors = S(
         name="mirror/read",
-        fn=record,
+        fn=record_mirrored,
         config=PathsConfig(
             a=api.mirrored("documents/bare", budget_gb=5),
             b=api.mirrored(v("documents/versioned"), budget_gb=50),
@@ -144,7 +180,13 @@ def build_cases(api: Any, absolute_root: str) -> dict[str, list[Any]]:
             output_path=out(),
         ),
     )
-    cases["mirrored"] = [mirrors]
+    nested = S(
+        name="mirror/nested",
+        fn=record_mirrored,
+        config=PathsConfig(a={"deep": [api.mirrored("documents/deep", budget_gb=0.5)]}, b=mirrors, output_path=out()),
+    )
+    unmirrored = S(name="mirror/none", fn=record_mirrored, config=PathsConfig(a=nested, output_path=out()))
+    cases["mirrored"] = [unmirrored]  # budgets: 50 (the largest), 0.5, and none set
 
     pinned_rel = S(name="pin/relative", fn=record, config=PathsConfig(a=v(1), output_path=out()))
     pinned_rel = pinned_rel.with_output_path("pinned/here")
@@ -162,6 +204,33 @@ def build_cases(api: Any, absolute_root: str) -> dict[str, list[Any]]:
         for _ in range(2)
     ]
     cases["dedup"] = twice
+
+    same = [S(name="dup/fn", fn=fn, config=PathsConfig(a=v(1), output_path=out())) for fn in (record, record_too)]
+    after = S(name="dup/after", fn=record, config=PathsConfig(a=same[1], b=v(2), output_path=out()))
+    cases["dedup_different_functions"] = [same[0], after]  # Marin keeps the first function and warns
+
+    base = S(name="containers/base", fn=record, config=PathsConfig(a=v(1), output_path=out()))
+    containers = S(
+        name="containers/types",
+        fn=record,
+        config=PathsConfig(
+            a=Table(path=base, n=1, inner=Table(k=2)),  # subclasses with and without a placeholder inside
+            b=Items([base / "x", Items([3])]),
+            c=Pair((base, 4)),
+            d=Point(x=base, y=Pair((5, 6))),
+            e=collections.OrderedDict(first=v(7), second=collections.defaultdict(int, z=8)),
+            output_path=out(),
+        ),
+    )
+    cases["container_subclasses"] = [containers]
+
+    sweep = S(name="sweep/lr=3e-4,wd=0.1", fn=record, config=PathsConfig(a=v(3e-4), output_path=out()))
+    odd = S(
+        name="eval/llama:7b (run #2)",
+        fn=record,
+        config=PathsConfig(a=sweep, b=api.output_path_of(sweep, "ckpt:last"), output_path=out("scores,all")),
+    )
+    cases["names_with_commas_colons_and_spaces"] = [odd]
     return cases
 
 
@@ -186,9 +255,11 @@ def to_json(value: Any, prefix: str, absolute_root: str) -> Any:
         fields = dataclasses.fields(value)
         return {type(value).__name__: {f.name: to_json(getattr(value, f.name), prefix, absolute_root) for f in fields}}
     if isinstance(value, dict):
-        return {str(k): to_json(v, prefix, absolute_root) for k, v in value.items()}
-    if isinstance(value, tuple):
-        return {"tuple": [to_json(v, prefix, absolute_root) for v in value]}
-    if isinstance(value, list):
-        return [to_json(v, prefix, absolute_root) for v in value]
-    return {"object": str(value)}
+        data: Any = {str(k): to_json(v, prefix, absolute_root) for k, v in value.items()}
+    elif isinstance(value, tuple):
+        data = {"tuple": [to_json(v, prefix, absolute_root) for v in value]}
+    elif isinstance(value, list):
+        data = [to_json(v, prefix, absolute_root) for v in value]
+    else:
+        return {"object": str(value)}
+    return data if type(value) in (dict, tuple, list) else {type(value).__name__: data}  # a subclass: its name too

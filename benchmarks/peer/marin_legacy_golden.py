@@ -6,9 +6,9 @@ Run it with the reference peer's interpreter (see install_peer.sh), never with t
     /work/peer-venv/bin/python benchmarks/peer/marin_legacy_golden.py --check   # exit 1 if it drifted
 
 For every case, Marin's `Executor.compute_version` (the path `Executor.run` takes) gives each step, in Marin's order:
-its version JSON, hash, output path, whether it is only a nonblocking reference, and the instantiated config its
-function would receive; the same for the ExecutorSteps of Marin's `StepSpec.as_executor_step()`. Nothing runs and
-nothing is written. The output is tests/golden/marin_legacy_steps.json.
+its version JSON, hash, output path, whether it is only a nonblocking reference, the instantiated config its
+function would receive and the mirror budget it would run under; the same for the ExecutorSteps of Marin's
+`StepSpec.as_executor_step()`. Nothing runs and nothing is written. The output is tests/golden/marin_legacy_steps.json.
 """
 
 from __future__ import annotations
@@ -58,6 +58,8 @@ def compute(prefix: str, absolute_root: str) -> dict:
 
 
 def _record(executor: Any, step: Any, prefix: str, absolute_root: str) -> dict:
+    from marin.execution.executor import _max_mirror_budget  # what Executor.run hands rigging's mirror_budget
+
     return {
         "name": step.name,
         "version_json": executor.version_strs[step],
@@ -65,6 +67,7 @@ def _record(executor: Any, step: Any, prefix: str, absolute_root: str) -> dict:
         "output_path": relative(executor.output_paths[step], prefix, absolute_root),
         "pseudo_only": executor.is_pseudo_dep[step],
         "config": to_json(executor.configs[step], prefix, absolute_root),
+        "mirror_budget_gb": _max_mirror_budget(step.config),
     }
 
 

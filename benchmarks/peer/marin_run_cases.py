@@ -3,8 +3,9 @@
     /work/peer-venv/bin/python benchmarks/peer/marin_run_cases.py --prefix DIR --abs DIR --out FILE
 
 Each case runs under DIR/<case> (so marin_exec can then be pointed at what Marin left there). The JSON written to
-FILE holds, per case, every config Marin handed a step function and every step's output path, both written with
-legacy_cases.to_json / relative. It does not import marin_exec.
+FILE holds, per case, every config Marin handed a step function, the mirror budgets its functions ran under and
+every step's output path (configs and paths written with legacy_cases.to_json / relative). It does not import
+marin_exec.
 """
 
 from __future__ import annotations
@@ -37,10 +38,12 @@ def main(argv: list[str] | None = None) -> int:
     for case, items in legacy_cases.build_cases(api, args.abs).items():
         prefix = f"{args.prefix}/{case}"
         legacy_cases.RECEIVED.clear()
+        legacy_cases.BUDGETS.clear()
         executor = Executor(prefix=prefix, executor_info_base_path=f"{prefix}/experiments")
         executor.run(steps=items)
         results[case] = {
             "configs": [legacy_cases.to_json(c, prefix, args.abs) for c in legacy_cases.RECEIVED],
+            "mirror_budgets_gb": list(legacy_cases.BUDGETS),
             "paths": {
                 s.name: legacy_cases.relative(executor.output_paths[s], prefix, args.abs) for s in executor.steps
             },

@@ -115,8 +115,7 @@ def _lower(node: StepNode, spec_of: Mapping[StepNode, StepSpec], prefix: str | N
             index += 1
             (deps if value.blocking else pseudo_deps).append(dep)
     call = node.call
-    args = _resolve(node, call.args, spec_of, prefix)
-    kwargs = _resolve(node, call.kwargs, spec_of, prefix)
+    args, kwargs = _resolve(node, (call.args, call.kwargs), spec_of, prefix)
     # The provenance holds the instantiated config, which needs this step's output path, which needs the spec:
     # the info dict is completed right after construction, before anything can read it.
     info: dict[str, Any] = {

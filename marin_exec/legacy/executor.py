@@ -4,7 +4,8 @@
 ``dependencies``) exactly as Marin's does, in Marin's order; ``run`` writes Marin's run-level info and per-step
 ``.executor_info``, then lowers the steps (``lowering.py``) and hands them to ``StepRunner``: leases, the commit
 protocol, skip-a-SUCCESS and ``run_only`` (which stops at steps already done) are marin_exec's. Steps only used
-as nonblocking references are not run unless ``run_only`` names them. It never runs a step function itself.
+as nonblocking references are not run unless ``run_only`` names them. ``marin_call`` maps Marin's ``executor_main``
+arguments. It never runs a step function itself.
 """
 
 from __future__ import annotations
@@ -17,13 +18,15 @@ import json
 import logging
 import os
 import sys
-from typing import Any
+from typing import Any, TypeVar
 
 from marin_exec.compile.compiler import compile_graph
 from marin_exec.errors import MarinExecError, StepsFailed
 from marin_exec.legacy.instantiate import collect_dependencies_and_version, instantiate_config, prefixed
 from marin_exec.legacy.lowering import lower_steps, node_of
 from marin_exec.legacy.shapes import kind_of, marin_encode
+from marin_exec.legacy.types import LegacyValueError
+from marin_exec.run.flags import parse_flags
 from marin_exec.run.runner import StepRunner
 from marin_exec.status.status import join, worker_id
 from marin_exec.storage.store import store_for
@@ -32,8 +35,9 @@ from marin_exec.versioning import hash_version, version_json
 logger = logging.getLogger(__name__)
 
 MAX_INLINE_DEPTH = 4
+T = TypeVar("T")
 
-__all__ = ["Executor", "ExecutorRunFailed"]
+__all__ = ["Executor", "ExecutorRunFailed", "marin_call"]
 
 
 class ExecutorRunFailed(StepsFailed, RuntimeError):
@@ -134,7 +138,13 @@ class Executor:
         force_run_failed: bool = True,
         max_concurrent: int | None = None,
     ) -> dict[Any, str]:
-        """Run ``steps`` (ExecutorSteps or InputNames) and what they need; returns every step's output path."""
+        """Run ``steps`` (ExecutorSteps or InputNames) and what they need; returns every step's output path.
+
+        ``max_concurrent`` caps the steps running at once; None is Marin's default of 8."""
+        if max_concurrent is not None and max_concurrent < 1:
+            raise LegacyValueError(
+                f"max_concurrent must be a positive integer, got {max_concurrent}; pass 1 or more, or None for 8"
+            )
         for item in steps:
             step = item.step if kind_of(item) == "InputName" else item
             if step is not None:
@@ -156,7 +166,7 @@ class Executor:
                 dry_run=dry_run,
                 force_run_failed=force_run_failed,
                 run_only=run_only,
-                max_concurrent=max_concurrent or 16,
+                max_concurrent=8 if max_concurrent is None else max_concurrent,
             )
         except StepsFailed as e:
             cause = e.__cause__
@@ -251,3 +261,39 @@ def _caller_path() -> str:
         if not frame.filename.startswith("<"):
             return frame.filename
     return sys.argv[0]
+
+
+def marin_call(steps: Any, description: Any, config: Any, max_concurrent: int | None, config_class: type[T]) -> Any:
+    """``executor_main``'s arguments when called as Marin's: ``(config, steps, description)`` with the config first
+    (marin_exec's ``ExecutorMainConfig`` or Marin's own, fields copied by name), and ``max_concurrent=N``, which wins
+    over ``--max_concurrent`` and must be 1 or more. Returns ``(steps, description, config)``."""
+    if type(steps).__name__ == "ExecutorMainConfig":
+        steps, description, config = description, config, _marin_config(steps, config_class)
+    if max_concurrent is not None:
+        if config is None:
+            config = parse_flags(sys.argv[1:], config_class)
+        if max_concurrent < 1:
+            raise LegacyValueError(
+                f"executor_main(max_concurrent={max_concurrent!r}): give the number of steps to run at once (1 or more)"
+            )
+        config = dataclasses.replace(config, max_concurrent=max_concurrent)
+    return steps, description, config
+
+
+def _marin_config(config: Any, config_class: type[T]) -> T:
+    """``config`` as a ``config_class``: its fields copied by name, Marin's ``None`` meaning marin_exec's default
+    (Marin's ``max_concurrent=None`` runs 8 steps at once, as marin_exec's default does)."""
+    if isinstance(config, config_class):
+        return config
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        values = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
+    else:
+        values = dict(vars(config))
+    ours = {f.name for f in dataclasses.fields(config_class)}  # type: ignore[arg-type]
+    unknown = sorted(k for k, v in values.items() if k not in ours and v not in (None, False, [], ()))
+    if unknown:
+        raise LegacyValueError(
+            f"executor_main: the ExecutorMainConfig passed first sets {unknown}, which marin_exec has no flag for; "
+            f"drop them or use marin_exec's ExecutorMainConfig (its fields: {sorted(ours)})"
+        )
+    return config_class(**{k: v for k, v in values.items() if k in ours and v is not None})

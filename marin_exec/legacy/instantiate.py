@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 
 from marin_exec.errors import MarinExecError
 from marin_exec.legacy.lowering import walk
-from marin_exec.legacy.shapes import kind_of
+from marin_exec.legacy.shapes import REBUILD, kind_of, marin_rebuild
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,12 +67,12 @@ def instantiate_config(config: Any, output_path: str | None, output_paths: dict[
     def join(base: str, name: str | None) -> str:
         return os.path.join(base, name) if name else base
 
-    def recurse(obj: Any) -> Any:
+    def resolve(obj: Any) -> Any:
         kind = kind_of(obj)
         if kind == "ExecutorStep":
             return output_paths[obj]
         if kind == "MirroredValue":
-            inner = recurse(obj.value)
+            inner = marin_rebuild(obj.value, resolve)
             return f"mirror://{inner}" if isinstance(inner, str) and not inner.startswith("mirror://") else inner
         if kind == "InputName":
             return prefixed(prefix, obj.name) if obj.step is None else join(output_paths[obj.step], obj.name)
@@ -82,17 +82,6 @@ def instantiate_config(config: Any, output_path: str | None, output_paths: dict[
             return join(output_path, obj.name)
         if kind == "VersionedValue":
             return obj.value
-        if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-            fields = dataclasses.fields(obj)
-            return dataclasses.replace(obj, **{f.name: recurse(getattr(obj, f.name)) for f in fields if f.init})
-        if isinstance(obj, list):
-            return [recurse(x) for x in obj]
-        if isinstance(obj, tuple) and hasattr(obj, "_fields"):
-            return type(obj)(*(recurse(x) for x in obj))
-        if isinstance(obj, tuple):
-            return tuple(recurse(x) for x in obj)
-        if isinstance(obj, dict):
-            return {k: recurse(v) for k, v in obj.items()}
-        return obj
+        return REBUILD
 
-    return recurse(config)
+    return marin_rebuild(config, resolve)

@@ -5,18 +5,23 @@ Marin's config walk is followed to the letter (DESIGN §4 is the same scheme): d
 (keys must be str), then list, tuple and set items, every reference numbered on one counter. A node's identity
 (``inputs``) is computed here; its call is ``fn(config)`` with every placeholder replaced by marin_exec's own
 (``StepRef``, ``output()``, ``versioned``), which the compiler resolves to what Marin's executor would pass.
-``mirrored(p)`` becomes the literal ``mirror://p`` (Marin hashes only a ``versioned`` inside it). This module does
-not compute hashes or paths, and runs nothing.
+``mirrored(p)`` becomes the literal ``mirror://p`` (Marin hashes only a ``versioned`` inside it). Two ExecutorSteps
+with one version are one node, the first one's (Marin keeps the first, whatever the second's function, and warns).
+This module does not compute hashes or paths, and runs nothing.
 """
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
-from collections.abc import Callable, Iterable
+import json
+import logging
+from collections.abc import Iterable
 from typing import Any
 
 from marin_exec.errors import CycleError, MarinExecError, TracingError
-from marin_exec.legacy.shapes import kind_of, marin_encode
+from marin_exec.legacy.mirror import mirror_budget_of, with_mirror_budget
+from marin_exec.legacy.shapes import REBUILD, kind_of, marin_encode, marin_rebuild, unwrap_remote
 from marin_exec.legacy.types import LegacyValueError
 from marin_exec.naming import qualified_name
 from marin_exec.trace.config_walk import DESCEND, map_config
@@ -27,7 +32,12 @@ from marin_exec.versioning import VersionedValue
 
 _NODE_ATTR = "__marin_exec_node__"
 _NODES: dict[int, tuple[Any, StepNode]] = {}  # for step objects that refuse a new attribute (slots)
+# While ``lower_steps`` runs (one executor run): the first node of each ExecutorStep version, and the duplicates met.
+_Run = tuple[dict[Any, StepNode], set[int], dict[int, StepNode]]  # by version, warned, registered (kept alive)
+_RUN: contextvars.ContextVar[_Run | None] = contextvars.ContextVar("_RUN", default=None)
 _ATOMS = frozenset({str, int, float, bool, bytes, complex, type(None)})
+
+logger = logging.getLogger(__name__)
 
 Event = tuple[str, str, Any]  # (config key, kind, object)
 
@@ -36,16 +46,22 @@ def lower_steps(items: Iterable[Any]) -> list[Any]:
     """``executor_main``'s step list with every ExecutorStep and InputName replaced by the StepRef of its node.
 
     A hard-coded InputName names no step and is dropped, as Marin's executor does. Other items pass unchanged.
+    Within one call, ExecutorSteps of one version are one step, as in one run of Marin's executor.
     """
     lowered: list[Any] = []
-    for item in items:
-        kind = kind_of(item)
-        if kind == "InputName":
-            item = item.step
-            if item is None:
-                continue
+    token = _RUN.set(({}, set(), {})) if _RUN.get() is None else None
+    try:
+        for item in items:
             kind = kind_of(item)
-        lowered.append(StepRef(node=node_of(item)) if kind == "ExecutorStep" else item)
+            if kind == "InputName":
+                item = item.step
+                if item is None:
+                    continue
+                kind = kind_of(item)
+            lowered.append(StepRef(node=node_of(item)) if kind == "ExecutorStep" else item)
+    finally:
+        if token is not None:
+            _RUN.reset(token)
     return lowered
 
 
@@ -53,7 +69,7 @@ def node_of(step: Any) -> StepNode:
     """The ``StepNode`` of an ExecutorStep (built once per step object, with every step it references)."""
     found = _cached(step)
     if found is not None:
-        return found
+        return _seen(found)
     stack = [step]
     expanded: set[int] = set()
     while stack:
@@ -62,14 +78,21 @@ def node_of(step: Any) -> StepNode:
             stack.pop()
             continue
         events = walk(current.config, "", current.name)
-        pending = [s for s in _steps_in(events) if _cached(s) is None]
+        pending = []
+        for upstream in _steps_in(events):
+            node = _cached(upstream)
+            if node is None:
+                pending.append(upstream)
+            else:
+                _seen(node)  # lowered before this call: still the first of its version here
         if pending:
             if id(current) in expanded:
                 raise CycleError(f"step '{current.name}' depends on itself through {[s.name for s in pending]}")
             expanded.add(id(current))
-            stack.extend(pending)
+            stack.extend(reversed(pending))  # Marin's order: the first reference is versioned (and kept) first
             continue
-        _remember(current, _build(current, events))
+        inputs = tuple((k, input_of(kind, obj, k, current.name)) for k, kind, obj in events if kind != "OutputName")
+        _remember(current, _node_of_version(current, inputs))
         stack.pop()
     node = _cached(step)
     assert node is not None
@@ -91,13 +114,57 @@ def _remember(step: Any, node: StepNode) -> None:
 
 
 def _steps_in(events: list[Event]) -> list[Any]:
-    steps = []
+    """The ExecutorSteps referenced: blocking ones in walk order, then nonblocking ones (Marin versions them so)."""
+    blocking: list[Any] = []
+    nonblocking: list[Any] = []
     for _, kind, obj in events:
         if kind == "ExecutorStep":
-            steps.append(obj)
+            blocking.append(obj)
         elif kind == "InputName" and obj.step is not None:
-            steps.append(obj.step)
-    return steps
+            (blocking if obj.block_on_step else nonblocking).append(obj.step)
+    return blocking + nonblocking
+
+
+def _node_of_version(step: Any, inputs: tuple[tuple[str, Any], ...]) -> StepNode:
+    """A new node for ``step``; but in a ``lower_steps`` call, that of an earlier ExecutorStep with its version and
+    pinned path if any: Marin keeps the first such step (its function and config run) and warns once."""
+    run = _RUN.get()
+    if run is None:
+        return _build(step, inputs)
+    version = _version(step.name, step.override_output_path, inputs)
+    first = run[0].get(version)
+    if first is None:
+        node = _build(step, inputs)
+        run[0][version] = run[2][id(node)] = node
+        return node
+    if id(first) not in run[1]:
+        run[1].add(id(first))
+        fn = qualified_name(unwrap_remote(step.fn)[0]) if step.fn is not None else None
+        ran = "" if first.qualname == f"ExecutorStep({fn})" else f"; the first one's {first.qualname} runs, not {fn}"
+        logger.warning(f"{step.name}: several ExecutorSteps have the same version; they are one step{ran}")
+    return first
+
+
+def _seen(node: StepNode) -> StepNode:
+    """``node``, registered as its version's step in the current ``lower_steps`` call unless one is already."""
+    run = _RUN.get()
+    if run is not None and id(node) not in run[2]:
+        run[2][id(node)] = node
+        run[0].setdefault(_version(node.name, node.override_output_path, node.inputs), node)
+    return node
+
+
+def _version(name: str, override: str | None, inputs: tuple[tuple[str, Any], ...]) -> tuple[Any, ...]:
+    """What makes two ExecutorSteps one step; upstream nodes are shared already, so a node stands for its version."""
+    identity: list[tuple[Any, ...]] = []
+    for key, value in inputs:
+        if isinstance(value, StepRef):
+            identity.append((key, id(value.node), value.subpath, value.blocking, value.hardcoded_path))
+        elif type(value) in _ATOMS:  # typed, floats by repr: 1 == 1.0 == True and 0.0 == -0.0, not as versions
+            identity.append((key, type(value), repr(value) if type(value) is float else value))
+        else:
+            identity.append((key, json.dumps(value, sort_keys=True)))
+    return (name, override, tuple(identity))
 
 
 def walk(obj: Any, key: str, step: str) -> list[Event]:
@@ -195,19 +262,33 @@ def rewrite(config: Any, frame: Frame | None) -> Any:
     return map_config(config, leaf)
 
 
-def _build(step: Any, events: list[Event]) -> StepNode:
+def _instantiated(config: Any, frame: Frame) -> Any:
+    """An ExecutorStep's config rebuilt as Marin's ``instantiate_config`` does, placeholders replaced as in
+    ``rewrite`` (a ``@step`` config keeps its own containers: only ``rewrite`` applies there)."""
+
+    def leaf(obj: Any) -> Any:
+        if isinstance(obj, (StepRef, VersionedValue)):
+            return obj
+        found = replacement(obj, kind_of(obj), frame)
+        return REBUILD if found is DESCEND else found
+
+    return marin_rebuild(config, leaf)
+
+
+def _build(step: Any, inputs: tuple[tuple[str, Any], ...]) -> StepNode:
     name = step.name
-    inputs = tuple((key, input_of(kind, obj, key, name)) for key, kind, obj in events if kind != "OutputName")
     frame = Frame(name=name, qualname=f"ExecutorStep({name})", is_step=True)
-    fn, resources, env_vars, pip_groups = _unwrap_remote(step.fn)
+    fn, resources, env_vars, pip_groups = unwrap_remote(step.fn)
     original = getattr(step, "_original_step_spec", None)  # Marin's StepSpec.as_executor_step(): run the StepSpec
     if original is not None:
-        fn, resources, env_vars, pip_groups = _unwrap_remote(original.fn, original.resources)
+        fn, resources, env_vars, pip_groups = unwrap_remote(original.fn, original.resources)
         call = DeferredCall(fn, (StepRef(frame=frame),), {}, step_name=name)
     elif fn is None or not callable(fn):
         raise MarinExecError(f"step '{name}': ExecutorStep fn is {fn!r}; give it the function to call with the config")
     else:
-        call = DeferredCall(fn, (rewrite(step.config, frame),), {}, step_name=name)
+        budget = mirror_budget_of(step.config)  # Marin runs the function inside its mirror budget
+        run = fn if budget is None else with_mirror_budget(fn, budget)
+        call = DeferredCall(run, (_instantiated(step.config, frame),), {}, step_name=name)
     own_resources = getattr(step, "resources", None)
     own_env = getattr(step, "env_vars", None)
     return StepNode(
@@ -222,16 +303,3 @@ def _build(step: Any, events: list[Event]) -> StepNode:
         env_vars={**(env_vars or {}), **(own_env or {})} or None,
         pip_dependency_groups=getattr(step, "pip_dependency_groups", None) or pip_groups,
     )
-
-
-def _unwrap_remote(fn: Any, resources: Any = None) -> tuple[Callable[..., Any], Any, Any, Any]:
-    """A ``RemoteCallable`` (marin_exec's or Marin's) as its function and its job settings: the step is submitted
-    whole (lock, cache and commit inside the job), as for a resourced ``@step``."""
-    if type(fn).__name__ == "RemoteCallable" and hasattr(fn, "fn") and hasattr(fn, "resources"):
-        return (
-            fn.fn,
-            fn.resources if resources is None else resources,
-            getattr(fn, "env_vars", None),
-            getattr(fn, "pip_dependency_groups", None),
-        )
-    return fn, resources, None, None

@@ -1,7 +1,10 @@
 """Recognise ExecutorStep-era objects by shape, whoever made them: ``marin_exec.legacy`` or Marin's own
-``marin.execution`` (never imported: CI has no Marin), and encode version values exactly as Marin does.
+``marin.execution`` (never imported: CI has no Marin), encode version values exactly as Marin does, and rebuild a
+config's containers exactly as Marin's ``instantiate_config`` does before the function receives it. A
+``RemoteCallable`` (Marin's or marin_exec's) is taken apart into its function and job settings.
 
-A kind is a class name plus the attributes Marin's class has. This module does not walk configs or lower anything.
+A kind is a class name plus the attributes Marin's class has. This module does not find references or lower
+anything: what replaces a placeholder is the caller's ``leaf``.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import datetime
 import enum
 import logging
 import pathlib
+from collections.abc import Callable
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -24,6 +28,8 @@ _KINDS: dict[str, tuple[str, ...]] = {
 }
 
 KIND_NAMES = frozenset(_KINDS)
+REBUILD = object()  # a ``marin_rebuild`` leaf's answer: not a placeholder, rebuild it as Marin does
+_ATOMS = frozenset({str, int, float, bool, bytes, complex, type(None)})
 _KIND_OF_CLASS: dict[type, str | None] = {}
 
 
@@ -63,3 +69,43 @@ def marin_encode(value: Any, key: str, step: str) -> Any:
         f"{step}: versioned value '{key}' of type {type(value).__qualname__} is hashed as its str(), as Marin does"
     )
     return str(value)
+
+
+def unwrap_remote(fn: Any, resources: Any = None) -> tuple[Callable[..., Any], Any, Any, Any]:
+    """A ``RemoteCallable`` (marin_exec's or Marin's) as its function and its job settings: the step is submitted
+    whole (lock, cache and commit inside the job), as for a resourced ``@step``."""
+    if type(fn).__name__ == "RemoteCallable" and hasattr(fn, "fn") and hasattr(fn, "resources"):
+        return (
+            fn.fn,
+            fn.resources if resources is None else resources,
+            getattr(fn, "env_vars", None),
+            getattr(fn, "pip_dependency_groups", None),
+        )
+    return fn, resources, None, None
+
+
+def marin_rebuild(config: Any, leaf: Callable[[Any], Any]) -> Any:
+    """``config`` as Marin's ``instantiate_config`` rebuilds it, whatever is in it: every dataclass anew
+    (``dataclasses.replace`` of its init fields), every list and dict as a plain ``list`` / ``dict`` (subclasses
+    such as ``OrderedDict`` too), tuples as plain tuples but NamedTuples in their own type; sets and other objects
+    as they are. ``leaf(obj)`` answers first for each value: its replacement, or ``REBUILD``."""
+
+    def recurse(obj: Any) -> Any:
+        if type(obj) in _ATOMS:
+            return obj
+        replaced = leaf(obj)
+        if replaced is not REBUILD:
+            return replaced
+        if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+            fields = dataclasses.fields(obj)
+            return dataclasses.replace(obj, **{f.name: recurse(getattr(obj, f.name)) for f in fields if f.init})
+        if isinstance(obj, list):
+            return [recurse(x) for x in obj]
+        if isinstance(obj, tuple):
+            items = [recurse(x) for x in obj]
+            return type(obj)(*items) if hasattr(obj, "_fields") else tuple(items)
+        if isinstance(obj, dict):
+            return {k: recurse(v) for k, v in obj.items()}
+        return obj
+
+    return recurse(config)

@@ -2,9 +2,10 @@
 
 An ExecutorStep, ``output_path_of(step, "sub")`` or any InputName is a dependency, as a StepRef would be (the
 ExecutorStep joins the plan); Marin's ``versioned(x)`` is marin_exec's; ``mirrored(p)`` is the string
-``mirror://p`` and ``mirrored(versioned(p))`` also versions ``p`` under its key, as Marin does. ``THIS_OUTPUT_PATH``
-and ``this_output_path()`` are refused: a ``@step`` names its own output with ``output()``. Called by the trace
-layer's config walk only when it meets such an object; it does not scan for references itself.
+``mirror://p`` and ``mirrored(versioned(p))`` also versions ``p`` under its key, as Marin does, and the function
+runs inside the largest ``budget_gb`` (``mirror.py``). ``THIS_OUTPUT_PATH`` and ``this_output_path()`` are refused:
+a ``@step`` names its own output with ``output()``. Called by the trace layer's config walk only when it meets such
+an object; it does not scan for references itself.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from marin_exec.errors import TracingError
 from marin_exec.legacy.lowering import input_of, rewrite, walk
+from marin_exec.legacy.mirror import mirror_budget_of, with_mirror_budget
 from marin_exec.trace.config_walk import call_roots
 from marin_exec.trace.context import Frame
 from marin_exec.trace.graph import DeferredCall
@@ -34,6 +36,9 @@ def lower_marin_objects(call: DeferredCall, frame: Frame) -> list[tuple[str, Any
                 )
             if kind == "MirroredVersion":
                 extra.append((where, input_of(kind, obj, where, frame.name)))
+    budget = mirror_budget_of((call.args, call.kwargs))
+    if budget is not None:  # the function runs inside Marin's mirror budget, as an ExecutorStep's does
+        object.__setattr__(call, "fn", with_mirror_budget(call.fn, budget))
     object.__setattr__(call, "args", rewrite(call.args, None))
     object.__setattr__(call, "kwargs", rewrite(call.kwargs, None))
     return extra

@@ -31,6 +31,7 @@ from marin_exec.run.run_report import RunReport
 from marin_exec.run.runner import StepRunner
 from marin_exec.run.stop import RunStop, StopLevel
 from marin_exec.settings import DEFAULT_PROGRESS_INTERVAL, run_settings
+from marin_exec.trace.context import gc_paused
 
 logger = logging.getLogger(__name__)
 
@@ -62,17 +63,23 @@ class CompiledSteps:
 
 
 def executor_main(
-    steps: Sequence[Any] | Callable[[], Any], description: str | None = None, config: ExecutorMainConfig | None = None
+    steps: Sequence[Any] | Callable[[], Any],
+    description: str | None = None,
+    config: ExecutorMainConfig | None = None,
+    max_concurrent: int | None = None,
 ) -> None:
     """Run ``steps`` (StepRefs from @step calls, or StepSpecs) as a command-line program.
 
-    ``steps`` may also be the entry point itself (a function of no arguments returning a StepRef, a StepSpec or a
-    list of them): it is then traced here, so an error raised while tracing is shown with the user's frames only
-    (marin_exec's filtered out, as JAX does) and exit status 1, like any other error.
+    ``steps`` may also be the entry point (a function of no arguments returning StepRefs or StepSpecs), traced here:
+    its errors show the user's frames only (as JAX does), exit status 1. Marin's spellings work too (``marin_call``).
     """
     from marin_exec.run.interrupts import Interrupts, StopNow
     from marin_exec.run.run_files import rerun_command
 
+    if max_concurrent is not None or type(steps).__name__ == "ExecutorMainConfig":
+        from marin_exec.legacy.executor import marin_call
+
+        steps, description, config = marin_call(steps, description, config, max_concurrent, ExecutorMainConfig)
     if config is None:
         config = parse_args(sys.argv[1:])
     _configure_logging()
@@ -272,13 +279,8 @@ def _compile_without_gc(steps: Sequence[Any], prefix: str) -> CompiledSteps:
     Without this, the collector's full passes re-scan the growing graph and a 10,000-step plan compiles and runs
     super-linearly (benchmarks/README.md). Process-wide, so it lives here in the CLI, which owns the process.
     """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         compiled = compile_steps(steps, prefix)
-    finally:
-        if enabled:
-            gc.enable()
     if gc.get_freeze_count() == 0:  # unfrozen again by _gc_paused_for_run when the run ends
         gc.freeze()
     return compiled

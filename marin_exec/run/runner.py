@@ -24,6 +24,7 @@ from marin_exec.progress import Silent, current_progress
 from marin_exec.run.plan import classify, explain, read_plan_statuses, read_statuses
 from marin_exec.run.run_only import select
 from marin_exec.run.run_report import RunReport, StepOutcome, StepState
+from marin_exec.run.status_readers import BATCH, OBJECT_STORE_READERS, READ_AHEAD, reader_pool
 from marin_exec.run.step_call import call_step, raise_failures, record_call
 from marin_exec.run.step_graph import RunNode, StepGraph
 from marin_exec.run.stop import RunStop, StopLevel, mark_stopped
@@ -36,15 +37,6 @@ if TYPE_CHECKING:  # the runner knows steps only through this contract's fields 
 
 logger = logging.getLogger(__name__)
 
-# Status reads go to a few reader threads in batches of at most _STATUS_BATCH steps: object stores overlap a batch's
-# requests on their event loop, and one thread hand-off per step cost more than a local read itself. Four readers
-# keep ~256 object-store requests in flight (a real bucket's latency needs them); on the emulator, where our CPU
-# bounds the re-run, 16 readers cost ~30 % more CPU than 4 for the same reads (GIL contention).
-_STATUS_READERS = 4
-_STATUS_BATCH = 64
-# How many input steps may be pulled ahead of those settled: enough to keep every status reader busy with full
-# batches twice over, never the whole input (an unbounded generator may stop once a step it yielded runs).
-_READ_AHEAD = 2 * _STATUS_READERS * _STATUS_BATCH
 _END: Any = object()
 _NOT_STARTED: Any = object()
 _SETTLED = (StepState.DEP_FAILED, StepState.FAILED, StepState.RAN, StepState.CACHED)
@@ -101,7 +93,7 @@ class _Run:
         self.in_flight = 0
         self.context = contextvars.copy_context()
         self.first_error: BaseException | None = None
-        self.read_ahead = threading.Semaphore(_READ_AHEAD)
+        self.read_ahead = threading.Semaphore(READ_AHEAD)
         self.stop = stop or RunStop()
         self.running: set[RunNode] = set()  # steps handed to the worker pool and not finished
         self.started: set[RunNode] = set()  # those whose function was called (a pool may queue the others)
@@ -114,7 +106,7 @@ class _Run:
         roots, unmatched, self.graph.done = select(steps, run_only) if run_only else (iter(steps), [], set())
         # No ``with``: its exit would wait for every step thread, and a stopped run must not wait for a blocked one.
         self.workers = ThreadPoolExecutor(self.max_concurrent, thread_name_prefix="marin-step")
-        self.readers = ThreadPoolExecutor(_STATUS_READERS, thread_name_prefix="marin-status")
+        self.readers: ThreadPoolExecutor | None = None  # sized for the store of the first step read
         feeder = threading.Thread(
             target=self.context.copy().run, args=(self._feed, roots), name="marin-step-input", daemon=True
         )
@@ -149,7 +141,8 @@ class _Run:
 
     def _shut_down(self, *, wait: bool) -> None:
         self.workers.shutdown(wait=wait, cancel_futures=True)
-        self.readers.shutdown(wait=wait, cancel_futures=True)
+        if self.readers is not None:
+            self.readers.shutdown(wait=wait, cancel_futures=True)
 
     def _on_stop(self) -> None:
         on_drain, self.stop.on_drain = self.stop.on_drain, None  # said once
@@ -227,8 +220,10 @@ class _Run:
         if not self.unread:
             return
         read = read_plan_statuses if self.dry_run else read_statuses
-        for start in range(0, len(self.unread), _STATUS_BATCH):
-            self._submit("status", self.readers, self.unread[start : start + _STATUS_BATCH], read)
+        if self.readers is None:
+            self.readers = reader_pool(self.unread[0].spec.output_path)
+        for start in range(0, len(self.unread), BATCH):
+            self._submit("status", self.readers, self.unread[start : start + BATCH], read)
         self.unread = []
 
     def _on_registered(self, node: RunNode) -> None:
@@ -240,7 +235,7 @@ class _Run:
                 node.waiting += 1
         self.unread.append(node)
         self.progress.add_total(1)
-        if len(self.unread) >= _STATUS_READERS * _STATUS_BATCH:  # a long burst of input: start reading meanwhile
+        if len(self.unread) >= OBJECT_STORE_READERS * BATCH:  # a long burst of input: start reading meanwhile
             self._start_status_reads()
 
     def _on_statuses(self, nodes: list[RunNode], future: Future[Any]) -> None:
@@ -264,9 +259,9 @@ class _Run:
         if node.outcome.state == StepState.DEP_FAILED:
             return
         if node.outcome.status == STATUS_SUCCESS:
-            logger.info(f"{node.spec.name}: skip, already done ({node.spec.output_path})")
+            logger.debug(f"{node.spec.name}: skip, already done ({node.spec.output_path})")  # the Summary counts them
             self.cached.append(node.outcome)
-            if len(self.cached) >= _STATUS_BATCH:  # drift warnings read the recorded config beside the run
+            if len(self.cached) >= BATCH and self.readers is not None:  # drift: read the recorded config meanwhile
                 self._submit("drift", self.readers, self.cached, warn_drift)
                 self.cached = []
             self._settle(node, StepState.CACHED)

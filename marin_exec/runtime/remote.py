@@ -19,13 +19,15 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import os
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, overload
 
 from marin_exec.errors import StepDefinitionError
 from marin_exec.naming import qualified_name
-from marin_exec.settings import current_run_settings
+from marin_exec.settings import current_run_settings, run_settings
 
 if TYPE_CHECKING:
     from fray import JobHandle, ResourceConfig
@@ -40,6 +42,9 @@ class RemoteCallable:
     ``done_elsewhere``, if given, is called with the call's arguments in the caller before anything is submitted;
     when it returns True the work is already done and the call returns None without a job (StepSpec uses it to wait
     for a lease another worker holds rather than submit a job that would hold its hardware while waiting).
+    ``after_job``, if given, is called after a job succeeded with the call id the job ran under (the run setting
+    ``call_id``), the seconds since submission and the call's arguments (StepSpec uses it to tell a job that ran
+    the step from one that found another worker had finished it).
     """
 
     fn: Callable[..., Any]
@@ -48,6 +53,7 @@ class RemoteCallable:
     env_vars: dict[str, str] = dataclasses.field(default_factory=dict)
     pip_dependency_groups: list[str] | None = None
     done_elsewhere: Callable[..., bool] | None = None
+    after_job: Callable[..., None] | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.fn, RemoteCallable):
@@ -78,13 +84,18 @@ class RemoteCallable:
         """Submit ``fn(*args, **kwargs)`` as a Fray job and wait for it; raise ``RemoteStepFailed`` on failure."""
         if self.done_elsewhere is not None and self.done_elsewhere(*args, **kwargs):
             return
-        job = self.submit(*args, **kwargs)
+        call_id = os.urandom(8).hex()
+        submitted = time.monotonic()
+        with run_settings(call_id=call_id):
+            job = self.submit(*args, **kwargs)
         ident = threading.get_ident()
         _RUNNING[ident] = job
         try:
             job.wait()
         finally:
             _RUNNING.pop(ident, None)
+        if self.after_job is not None:
+            self.after_job(call_id, time.monotonic() - submitted, *args, **kwargs)
 
     def submit(self, *args: Any, **kwargs: Any) -> RemoteJob:
         """Submit ``fn(*args, **kwargs)`` as a Fray job and return at once."""

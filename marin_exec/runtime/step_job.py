@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from marin_exec.call_report import note_finished_elsewhere, note_wait
+from marin_exec.call_report import current_call, note_finished_elsewhere, note_wait
 from marin_exec.plain import as_repr, to_plain
 from marin_exec.runtime.commit import fenced, scope_for
 from marin_exec.runtime.disk_cache import disk_cached
@@ -59,6 +59,9 @@ def run_step(job: StepJob, output_path: str) -> Any:
         scope = scope_for(path)
         holder = scope.lease.owner if scope is not None and scope.lease is not None else None
         info = {**job.info, "worker_id": holder, "start_time": _iso(started), "end_time": _iso(time.time())}
+        call_id = current_run_settings().call_id
+        if call_id is not None:  # a remote step's job: its caller reads which call committed (note_job_outcome)
+            info["call_id"] = call_id
         attempts = earlier_attempts(path)
         if attempts:  # a retry that succeeded keeps the failures before it
             info["attempts"] = attempts
@@ -114,6 +117,28 @@ def finished_elsewhere(name: str, output_path: str) -> bool:
         note_finished_elsewhere()
         logger.info(f"{name}: finished by the other worker; no job submitted")
     return done
+
+
+def note_job_outcome(name: str, call_id: str, seconds: float, output_path: str) -> None:
+    """After a resourced step's job succeeded: if the committed ``.executor_info`` is not that job's own (another
+    worker finished the step while the job waited for its lease, or before), say so in the call's report, with
+    whom it waited for. A job in this process (Fray's LocalClient) notes into the same report itself: only whom it
+    waited for may be missing there (it found SUCCESS without waiting for a lease)."""
+    report = current_call()
+    if report is None or report.finished_elsewhere and report.waited_for is not None:
+        return  # nothing to learn: a job in this process noted its wait into this report already
+    path = join(output_path, INFO_FILENAME)
+    try:
+        found = store_for(path).read(path)
+        info = json.loads(found[0]) if found is not None else {}
+    except Exception as error:  # the step is done either way; only the summary's wording is at stake
+        logger.warning(f"{name}: could not read {path} to tell who finished the step ({error!r})")
+        return
+    if report.finished_elsewhere or not isinstance(info, dict) or info.get("call_id") != call_id:
+        holder = str((info.get("worker_id") if isinstance(info, dict) else None) or "another worker")
+        logger.info(f"{name}: finished by {holder} while its job waited")
+        note_finished_elsewhere()
+        note_wait(holder, seconds)
 
 
 def write_info(output_path: str, info: dict[str, Any]) -> None:

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import functools
-import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from marin_exec.errors import TracingError
 from marin_exec.naming import qualified_name
 from marin_exec.plain import dataclass_fields
+from marin_exec.trace.binding import bind, signature_of
 from marin_exec.trace.context import Frame
 from marin_exec.trace.graph import DeferredCall
 from marin_exec.trace.step_ref import StepRef
@@ -43,35 +42,19 @@ def call_roots(
     if len(args) + len(kwargs) == 1 and not check:
         return [("", args[0] if args else next(iter(kwargs.values())))]
     try:
-        signature: inspect.Signature | None = _signature(fn)
+        arguments: dict[str, Any] | None = bind(fn, args, kwargs)
     except ValueError:  # no signature (some builtins): arguments are taken as given
-        signature = None
-    bound = None
-    if signature is not None:
-        try:
-            bound = signature.bind(*args, **kwargs)
-        except TypeError as e:
-            raise TracingError(
-                f"step '{step_name}': {qualified_name(fn)}() cannot be called with these arguments: {e}. Pass "
-                f"what its signature takes: {getattr(fn, '__name__', 'fn')}{signature}"
-            ) from None
+        arguments = None
+    except TypeError as e:
+        raise TracingError(
+            f"step '{step_name}': {qualified_name(fn)}() cannot be called with these arguments: {e}. Pass "
+            f"what its signature takes: {getattr(fn, '__name__', 'fn')}{signature_of(fn)}"
+        ) from None
     if len(args) + len(kwargs) == 1:
         return [("", args[0] if args else next(iter(kwargs.values())))]
-    if bound is None:
+    if arguments is None:
         return [(f"[{i}]", arg) for i, arg in enumerate(args)] + list(kwargs.items())
-    return list(bound.arguments.items())
-
-
-def _signature(fn: Callable[..., Any]) -> inspect.Signature:
-    try:
-        return _cached_signature(fn)
-    except TypeError:  # an unhashable callable object
-        return inspect.signature(fn)
-
-
-@functools.lru_cache(maxsize=4096)
-def _cached_signature(fn: Callable[..., Any]) -> inspect.Signature:
-    return inspect.signature(fn)
+    return list(arguments.items())
 
 
 def scan_config(call: DeferredCall, frame: Frame, _lowered: bool = False) -> tuple[tuple[str, Any], ...]:
@@ -149,7 +132,9 @@ def _scan(obj: Any, key: str, frame: Frame, found: list[tuple[str, Any]]) -> Non
     fields = dataclass_fields(type(obj))
     if fields is not None:
         for field in fields:
-            _scan(getattr(obj, field.name), prefix + field.name, frame, found)
+            value = getattr(obj, field.name)
+            if type(value) not in _ATOMS:
+                _scan(value, prefix + field.name, frame, found)
     elif isinstance(obj, dict):
         for name, value in obj.items():
             if isinstance(name, (StepRef, VersionedValue)):
@@ -157,10 +142,12 @@ def _scan(obj: Any, key: str, frame: Frame, found: list[tuple[str, Any]]) -> Non
                     f"step '{frame.name}': config key '{key}' is a dict with {name!r} as a key; only dict values are "
                     "walked for references and versioned values. Key the dict by a name and put this in the value."
                 )
-            _scan(value, f"{prefix}{name}", frame, found)
+            if type(value) not in _ATOMS:
+                _scan(value, f"{prefix}{name}", frame, found)
     elif isinstance(obj, (list, tuple)):
         for i, value in enumerate(obj):
-            _scan(value, f"{prefix}[{i}]", frame, found)
+            if type(value) not in _ATOMS:
+                _scan(value, f"{prefix}[{i}]", frame, found)
     elif isinstance(obj, (set, frozenset)):
         inside: list[tuple[str, Any]] = []
         for value in obj:
@@ -245,10 +232,10 @@ def map_config(obj: Any, leaf: Callable[[Any], Any]) -> Any:
         return replaced
     fields = dataclass_fields(type(obj))
     if fields is not None:
-        changes = {}
+        changes: dict[str, Any] = {}
         for field in fields:
             value = getattr(obj, field.name)
-            new = map_config(value, leaf)
+            new = value if type(value) in _ATOMS else map_config(value, leaf)
             if new is not value:
                 changes[field.name] = new
         if not changes:
@@ -260,17 +247,17 @@ def map_config(obj: Any, leaf: Callable[[Any], Any]) -> Any:
                 object.__setattr__(result, field.name, changes[field.name])
         return result
     if isinstance(obj, dict):
-        items = {name: map_config(value, leaf) for name, value in obj.items()}
-        if all(items[name] is value for name, value in obj.items()):
+        items, changed = _map_items(obj.values(), leaf)
+        if not changed:
             return obj
         if type(obj) is dict:
-            return items
+            return dict(zip(obj, items, strict=True))
         rebuilt = copy.copy(obj)
-        rebuilt.update(items)
+        rebuilt.update(zip(obj, items, strict=True))
         return rebuilt
     if isinstance(obj, (list, tuple)):
-        new_items = [map_config(value, leaf) for value in obj]
-        if all(a is b for a, b in zip(new_items, obj, strict=True)):
+        new_items, changed = _map_items(obj, leaf)
+        if not changed:
             return obj
         if isinstance(obj, list):
             if type(obj) is list:
@@ -282,3 +269,14 @@ def map_config(obj: Any, leaf: Callable[[Any], Any]) -> Any:
             return type(obj)(*new_items)
         return tuple(new_items) if type(obj) is tuple else type(obj)(new_items)
     return obj
+
+
+def _map_items(values: Iterable[Any], leaf: Callable[[Any], Any]) -> tuple[list[Any], bool]:
+    """``map_config`` of each value (atoms kept without a call), and whether any changed."""
+    mapped = []
+    changed = False
+    for value in values:
+        new = value if type(value) in _ATOMS else map_config(value, leaf)
+        changed = changed or new is not value
+        mapped.append(new)
+    return mapped, changed

@@ -23,8 +23,9 @@ from typing import Any, ParamSpec, TypeVar
 
 from marin_exec.errors import StepDefinitionError, TracingError
 from marin_exec.naming import qualified_name, validate_step_name
+from marin_exec.trace.binding import bind
 from marin_exec.trace.config_walk import DESCEND, MarinPlaceholderFound, map_config, scan_config
-from marin_exec.trace.context import Frame, current_frame, run_in_frame
+from marin_exec.trace.context import Frame, current_frame, gc_paused, run_in_frame
 from marin_exec.trace.graph import DeferredCall, StepNode
 from marin_exec.trace.step_ref import StepRef
 from marin_exec.trace.template import Template, with_bare_fields
@@ -112,7 +113,8 @@ class _StepDefinition:
         if memo is None:  # the outermost step call of a trace owns the memo, and explains what tracing raised
             token = _MEMO.set({})
             try:
-                return self._call(parent, args, kwargs)
+                with gc_paused():
+                    return self._call(parent, args, kwargs)
             except Exception as error:
                 from marin_exec.trace.trace_errors import explain_trace_error, install_excepthook
 
@@ -147,11 +149,9 @@ class _StepDefinition:
 
     def _arguments(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         try:
-            bound = self.signature.bind(*args, **kwargs)
+            values = bind(self.fn, args, kwargs, defaults=True)
         except TypeError as e:
             raise TypeError(f"{qualified_name(self.fn)}(): {e}") from None
-        bound.apply_defaults()
-        values = dict(bound.arguments)
         for param in self.signature.parameters.values():
             if param.kind is inspect.Parameter.VAR_KEYWORD:
                 values.update(values.get(param.name, {}))
