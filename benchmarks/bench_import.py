@@ -4,7 +4,9 @@
 
 The import is the first statement that runs, so nothing is cached in the process. Heavy optional dependencies
 (Fray, gcsfs, fsspec, draccus, pydantic, cloudpickle, aiohttp) must load lazily: any that the import loaded is
-listed under ``heavy_modules``. It does not time Python's own start-up (run_all.py reports that separately).
+listed under ``heavy_modules``. ``marin_exec_modules`` counts the package's own modules: where bytecode is not cached
+(``bytecode_cached`` false, e.g. under ``PYTHONDONTWRITEBYTECODE=1``) each is compiled from source on every import,
+which is most of the time. It does not time Python's own start-up (run_all.py reports that separately).
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ import marin_exec  # noqa: E402,F401 - the import being timed
 
 IMPORT_S = time.perf_counter() - _t0
 
+import importlib.util  # noqa: E402
 import json  # noqa: E402
+import os  # noqa: E402
 import resource  # noqa: E402
 import sys  # noqa: E402
 
@@ -25,11 +29,15 @@ HEAVY = ("fray", "iris", "gcsfs", "s3fs", "fsspec", "draccus", "pydantic", "clou
 
 def main() -> int:
     loaded = sorted(name for name in HEAVY if name in sys.modules)
+    own = [name for name in sys.modules if name == "marin_exec" or name.startswith("marin_exec.")]
+    cached = os.path.exists(importlib.util.cache_from_source(marin_exec.__file__))
     print(
         json.dumps(
             {
                 "import_s": IMPORT_S,
                 "modules": len(sys.modules),
+                "marin_exec_modules": len(own),
+                "bytecode_cached": cached,
                 "heavy_modules": loaded,
                 "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             }

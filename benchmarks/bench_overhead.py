@@ -152,7 +152,8 @@ def _progress(on: bool) -> Iterator[None]:
     if not on:
         yield
         return
-    from marin_exec.progress import Progress, reporting_to
+    from marin_exec.progress import reporting_to
+    from marin_exec.progress_display import Progress
 
     with open(os.devnull, "w") as sink, Progress(stream=sink, live=False, interval=0.1) as progress:
         with reporting_to(progress):

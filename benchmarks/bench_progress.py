@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 from workloads import build_specs  # noqa: E402
 
-from marin_exec.progress import Progress  # noqa: E402
+from marin_exec.progress_display import Progress  # noqa: E402
 
 
 class _Terminal:

@@ -16,6 +16,7 @@ from typing import Any
 DEFAULT_HEARTBEAT_INTERVAL = 30.0
 DEFAULT_LEASE_TIMEOUT = 90.0
 DEFAULT_CLOCK_SKEW_ALLOWANCE = 300.0
+DEFAULT_PROGRESS_INTERVAL = 60.0  # seconds between progress lines when stderr is not a terminal
 
 
 @dataclasses.dataclass(frozen=True)

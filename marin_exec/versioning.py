@@ -8,7 +8,6 @@ module does not know). It does not walk configs for references (the tracer does)
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from typing import Any, Generic, TypeVar
 
@@ -75,4 +74,6 @@ def version_json(version: dict[str, Any]) -> str:
 
 def hash_version(version_str: str) -> str:
     """First six hex digits of the md5 of the canonical version string."""
+    import hashlib  # here: loading OpenSSL costs ~5 ms of ``import marin_exec``; only compiling needs it
+
     return hashlib.md5(version_str.encode("utf-8")).hexdigest()[:HASH_LENGTH]

@@ -142,6 +142,49 @@ def test_importing_marin_exec_does_not_import_fray_or_asyncio():
     assert out.strip() == "[]"
 
 
+# Imported where they are used, never by ``import marin_exec``: what only a run, a dry run, an error, a remote step,
+# a store other than the local one or Marin's ExecutorSteps need. Sources are compiled on every import where bytecode
+# is not cached, so each module costs the import milliseconds; these stdlib ones ~2-7 ms each (bench_import.py).
+LOADED_WHEN_USED = (
+    "marin_exec.legacy",
+    "marin_exec.progress_display",
+    "marin_exec.run.earlier",
+    "marin_exec.run.export",
+    "marin_exec.run.flags",
+    "marin_exec.run.force_rerun",
+    "marin_exec.run.inspect_steps",
+    "marin_exec.run.interrupts",
+    "marin_exec.run.render",
+    "marin_exec.run.run_files",
+    "marin_exec.run.summary",
+    "marin_exec.run.unlock_steps",
+    "marin_exec.runtime.fray_job",
+    "marin_exec.runtime.heartbeat",
+    "marin_exec.runtime.remote_failure",
+    "marin_exec.runtime.step_job",
+    "marin_exec.status.failure",
+    "marin_exec.status.step_status",
+    "marin_exec.storage.fsspec_store",
+    "marin_exec.storage.gcs_store",
+    "marin_exec.storage.memory_store",
+    "marin_exec.storage.s3_store",
+    "marin_exec.trace.trace_errors",
+)
+STDLIB_LOADED_WHEN_USED = ("getpass", "hashlib", "platform", "shlex", "signal", "socket", "subprocess", "uuid")
+
+
+def test_importing_marin_exec_loads_no_module_that_only_running_or_an_error_needs():
+    code = "import sys; before = set(sys.modules); import marin_exec; print(' '.join(set(sys.modules) - before))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    watched = (*LOADED_WHEN_USED, *STDLIB_LOADED_WHEN_USED)
+    assert [m for m in loaded if m in watched or m.startswith(tuple(f"{w}." for w in watched))] == []
+
+
+def test_the_modules_loaded_only_when_used_exist():  # a renamed module would silently leave the list above
+    files = {_module_name(path) for path in PACKAGE.rglob("*.py")}
+    assert [m for m in LOADED_WHEN_USED if m not in files] == []
+
+
 DOCS = [PACKAGE.parent / "README.md", PACKAGE.parent / "MIGRATION.md", PACKAGE.parent / "docs" / "ARCHITECTURE.md"]
 
 

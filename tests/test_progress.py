@@ -9,7 +9,8 @@ import os
 import threading
 
 from marin_exec import distributed_lock, run_settings
-from marin_exec.progress import MAX_LISTED, Progress, reporting_to
+from marin_exec.progress import reporting_to
+from marin_exec.progress_display import MAX_LISTED, Progress
 from tests.test_distributed_lock import WAIT, log_event, write_lease
 
 

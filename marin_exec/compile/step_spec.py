@@ -18,17 +18,19 @@ import os
 import typing
 from collections.abc import Callable, Sequence
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from marin_exec.errors import MissingPrefixError, StepDefinitionError
 from marin_exec.naming import qualified_name, validate_step_name
 from marin_exec.runtime.remote import RemoteCallable
-from marin_exec.runtime.step_job import StepJob, finished_elsewhere, note_job_outcome, run_step
-from marin_exec.status.lease_record import LIVE, LeaseView
-from marin_exec.status.step_status import EXECUTOR_NAME, EXECUTOR_VERSION, read_lease_view
-from marin_exec.status.step_status import read_statuses as _read_statuses
+from marin_exec.status.lease_record import LIVE
 from marin_exec.trace.step_ref import StepRef
 from marin_exec.versioning import encode, hash_version, version_json
+
+if TYPE_CHECKING:
+    from marin_exec.status.lease_record import LeaseView
+
+# The step job and the status reads are imported when first used: ``import marin_exec`` stays fast.
 
 logger = logging.getLogger(__name__)
 
@@ -141,7 +143,9 @@ class StepSpec:
         A SUCCESS that this executor wrote but whose artifact is missing reads as None: it is not done (DESIGN §5),
         so the runner calls the step, and ``run_step`` runs it again.
         """
-        status = _read_statuses([self.output_path])[0]
+        from marin_exec.status.step_status import read_statuses
+
+        status = read_statuses([self.output_path])[0]
         if isinstance(status, Exception):
             raise status
         return status
@@ -150,7 +154,9 @@ class StepSpec:
     def read_statuses(specs: Sequence[StepSpec]) -> list[str | None | Exception]:
         """``read_status`` of many steps in a few batched rounds of reads; an exception in place of a status that
         could not be read. The runner reads statuses this way."""
-        return _read_statuses([spec.output_path for spec in specs])
+        from marin_exec.status.step_status import read_statuses
+
+        return read_statuses([spec.output_path for spec in specs])
 
     def lease_holder(self) -> str | None:
         """The worker id holding a live lease on this step, read-only (None if nobody does)."""
@@ -159,6 +165,8 @@ class StepSpec:
 
     def lease_view(self) -> LeaseView:
         """One read of the step's lease under the run settings: live, stale, dead (on this host) or free."""
+        from marin_exec.status.step_status import read_lease_view
+
         return read_lease_view(self.output_path)
 
     @cached_property
@@ -166,6 +174,8 @@ class StepSpec:
         """``disk_cached(distributed_lock(fn))`` as a picklable function of the output path, remote if resourced."""
         if self.fn is None:
             return functools.partial(_refuse_to_run, self.name)
+        from marin_exec.runtime.step_job import StepJob, finished_elsewhere, note_job_outcome, run_step
+
         job = StepJob(
             fn=self.fn,  # type: ignore[arg-type]
             name=self.name,
@@ -186,6 +196,8 @@ class StepSpec:
         )
 
     def _info_record(self) -> dict[str, Any]:
+        from marin_exec.status.step_status import EXECUTOR_NAME, EXECUTOR_VERSION
+
         info = dict(self.info or {})
         fn = self.fn
         info.setdefault("fn_name", qualified_name(fn))

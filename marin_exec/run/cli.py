@@ -6,7 +6,9 @@ failed. A ``MarinExecError`` becomes one clean message on stderr and exit status
 frames and the message), with the rerun command only where a rerun can help; programmatic callers who want the
 exception call ``run_executor``. Ctrl-C and SIGTERM are handled here (``run.interrupts``: exit 130 / 143), and only
 here: ``run_executor`` changes no signal handling. This is the only module that configures logging. It does not
-schedule, lock or write step outputs: the runner and the steps do.
+schedule, lock or write step outputs: the runner and the steps do. What only a run, a dry run or an error needs
+(flags, signals, rendering, run files, the progress display) is imported where it is used: ``import marin_exec``
+stays fast.
 """
 
 from __future__ import annotations
@@ -25,21 +27,11 @@ from typing import Any
 from marin_exec.compile.compiler import GroupView, compile_graph
 from marin_exec.compile.step_spec import StepSpec
 from marin_exec.errors import MarinExecError, MissingPrefixError, StepsFailed, TracingError
-from marin_exec.progress import DEFAULT_INTERVAL, Progress, reporting_to
-from marin_exec.run.export import FORMATS, plan_entries, render_export
-from marin_exec.run.flags import parse_flags
-from marin_exec.run.force_rerun import clear_forced, forced_steps, show_forced
-from marin_exec.run.interrupts import Interrupts, StopNow
-from marin_exec.run.render import render_plan, render_summary
-from marin_exec.run.run_files import rerun_command, write_run_info, write_run_record
 from marin_exec.run.run_report import RunReport
 from marin_exec.run.runner import StepRunner
 from marin_exec.run.stop import RunStop, StopLevel
-from marin_exec.run.summary import run_record, step_results, summarize
-from marin_exec.settings import run_settings
-from marin_exec.status.failure import error_line
+from marin_exec.settings import DEFAULT_PROGRESS_INTERVAL, run_settings
 from marin_exec.trace.context import gc_paused
-from marin_exec.trace.trace_errors import explain_trace_error, filter_traceback
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +51,7 @@ class ExecutorMainConfig:
     lease_timeout: float | None = None  # seconds without a heartbeat before a lease is stale (unset: 90)
     clock_skew_allowance: float | None = None  # a lease written longer ago than timeout + this is stale (unset: 300)
     plan: str | None = None  # with --dry_run true: print the plan as json, mermaid or dot on stdout
-    progress_interval: float = DEFAULT_INTERVAL  # seconds between status lines when stderr is not a terminal
+    progress_interval: float = DEFAULT_PROGRESS_INTERVAL  # seconds between status lines when stderr is not a terminal
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,6 +73,9 @@ def executor_main(
     ``steps`` may also be the entry point (a function of no arguments returning StepRefs or StepSpecs), traced here:
     its errors show the user's frames only (as JAX does), exit status 1. Marin's spellings work too (``marin_call``).
     """
+    from marin_exec.run.interrupts import Interrupts, StopNow
+    from marin_exec.run.run_files import rerun_command
+
     if max_concurrent is not None or type(steps).__name__ == "ExecutorMainConfig":
         from marin_exec.legacy.executor import marin_call
 
@@ -111,6 +106,10 @@ def executor_main(
 
 
 def _print_error(e: MarinExecError) -> None:
+    from marin_exec.run.run_files import rerun_command
+    from marin_exec.run.summary import step_results, summarize
+    from marin_exec.status.failure import error_line
+
     report = getattr(e, "report", None)  # a failed run: its summary is printed already
     if isinstance(e, TracingError):
         print(_filtered_text(e), file=sys.stderr)
@@ -127,6 +126,8 @@ def _trace_entry(entry: Callable[[], Any]) -> list[Any]:
     try:
         traced = entry()
     except Exception as e:
+        from marin_exec.trace.trace_errors import explain_trace_error
+
         explained = explain_trace_error(e)
         print(_filtered_text(explained), file=sys.stderr)
         sys.exit(1)
@@ -134,12 +135,16 @@ def _trace_entry(entry: Callable[[], Any]) -> list[Any]:
 
 
 def _filtered_text(error: BaseException) -> str:
+    from marin_exec.trace.trace_errors import filter_traceback
+
     filter_traceback(error)
     return "".join(traceback.format_exception(error)).rstrip("\n")
 
 
 def parse_args(argv: Sequence[str], config_class: type[Any] = ExecutorMainConfig) -> Any:
     """The flags in ``argv`` (``run.flags``: bare booleans, a single regex, one-line usage errors with exit 2)."""
+    from marin_exec.run.flags import parse_flags
+
     return parse_flags(argv, config_class)
 
 
@@ -151,33 +156,20 @@ def parse_experiment_args(
     ``experiment_class`` is a dataclass of hyperparameters (``--smoothing 0.5``); its field names must not clash
     with ``ExecutorMainConfig``'s. Returns ``(experiment_config, executor_config)`` for ``executor_main(config=...)``.
     """
-    import typing
-
     executor_fields = {f.name for f in dataclasses.fields(ExecutorMainConfig)}
     clash = executor_fields & {f.name for f in dataclasses.fields(experiment_class)}
     if clash:
         raise MarinExecError(
             f"{experiment_class.__name__} has fields named like executor flags: {sorted(clash)}; rename them"
         )
-    specs = []
-    for cls in (ExecutorMainConfig, experiment_class):
-        hints = typing.get_type_hints(cls)
-        for f in dataclasses.fields(cls):
-            specs.append((f.name, hints[f.name], _copy_field(f)))
-    flags_class = dataclasses.make_dataclass(f"{experiment_class.__name__}Flags", specs)
+    from marin_exec.run.flags import merged_flags_class
+
+    flags_class = merged_flags_class((ExecutorMainConfig, experiment_class), f"{experiment_class.__name__}Flags")
     flags = parse_args(sys.argv[1:] if argv is None else argv, flags_class)
     values = dataclasses.asdict(flags)
     executor = ExecutorMainConfig(**{k: v for k, v in values.items() if k in executor_fields})
     experiment = experiment_class(**{k: getattr(flags, k) for k in values if k not in executor_fields})
     return experiment, executor
-
-
-def _copy_field(f: dataclasses.Field[Any]) -> Any:
-    if f.default is not dataclasses.MISSING:
-        return dataclasses.field(default=f.default)
-    if f.default_factory is not dataclasses.MISSING:
-        return dataclasses.field(default_factory=f.default_factory)
-    return dataclasses.field()
 
 
 def run_executor(
@@ -227,6 +219,14 @@ def _prefix_env(prefix: str) -> Iterator[None]:
 def _run_compiled(
     steps: Sequence[Any], config: ExecutorMainConfig, prefix: str, description: str | None, stop: RunStop | None
 ) -> RunReport:
+    from marin_exec.progress import reporting_to
+    from marin_exec.progress_display import Progress
+    from marin_exec.run.export import FORMATS, plan_entries, render_export
+    from marin_exec.run.force_rerun import clear_forced, forced_steps, show_forced
+    from marin_exec.run.render import render_plan, render_summary
+    from marin_exec.run.run_files import write_run_info, write_run_record
+    from marin_exec.run.summary import run_record, step_results
+
     compiled = _compile_without_gc(steps, prefix)
     runner = StepRunner()
     options: dict[str, Any] = dict(

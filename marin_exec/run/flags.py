@@ -41,6 +41,16 @@ def parse_flags(argv: Sequence[str], config_class: type[Any]) -> Any:
     return config
 
 
+def merged_flags_class(classes: Sequence[type[Any]], name: str) -> type[Any]:
+    """One dataclass with the fields of every class in ``classes`` (types and defaults kept), to parse them all from
+    one command line. The caller makes sure no two classes share a field name."""
+    specs: list[tuple[str, Any, Any]] = []
+    for cls in classes:
+        hints = typing.get_type_hints(cls)
+        specs.extend((f.name, hints[f.name], _copy_field(f)) for f in dataclasses.fields(cls))
+    return dataclasses.make_dataclass(name, specs)
+
+
 def usage_error(flag: str, message: str) -> NoReturn:
     print(f"error: {flag}: {message} (see --help)", file=sys.stderr)
     sys.exit(USAGE_ERROR)
@@ -69,6 +79,14 @@ def _with_bare_booleans(args: list[str], config_class: type[Any]) -> list[str]:
         if arg in booleans and (following is None or following.startswith("--")):
             out.append("true")
     return out
+
+
+def _copy_field(f: dataclasses.Field[Any]) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return dataclasses.field(default=f.default)
+    if f.default_factory is not dataclasses.MISSING:
+        return dataclasses.field(default_factory=f.default_factory)
+    return dataclasses.field()
 
 
 def _field_types(config_class: type[Any]) -> dict[str, Any]:

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from marin_exec.call_report import reporting_call
 from marin_exec.errors import StepsFailed
-from marin_exec.status.failure import readable_failure
 from marin_exec.status.status import worker_id
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from marin_exec.compile.step_spec import StepSpec
     from marin_exec.run.run_report import RunReport, StepOutcome
 
@@ -47,6 +47,8 @@ def record_call(name: str, outcome: StepOutcome, future: Future[Any]) -> BaseExc
     outcome.seconds = None if seconds is None else max(0.0, seconds - outcome.waited_seconds)
     if error is not None:
         outcome.error = error
+        from marin_exec.status.failure import readable_failure
+
         logger.error(f"{name}: failed:\n{readable_failure(error)}")  # the one place a traceback is printed
     elif outcome.finished_elsewhere:
         logger.info(f"{name}: finished by {outcome.waited_for or 'another worker'}")

@@ -18,14 +18,13 @@ from collections.abc import Iterable, Sequence
 from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import TYPE_CHECKING, Any
 
-from marin_exec.run.earlier import Earlier, find_earlier
 from marin_exec.status.status import join
-from marin_exec.status.step_status import INFO_FILENAME
 from marin_exec.storage.store import read_many
 from marin_exec.versioning import hash_version, version_json
 
 if TYPE_CHECKING:
     from marin_exec.compile.step_spec import StepSpec
+    from marin_exec.run.earlier import Earlier
     from marin_exec.run.run_report import StepOutcome
 
 logger = logging.getLogger(__name__)
@@ -38,6 +37,8 @@ _UNSET = object()
 
 def why_lines(specs: Sequence[StepSpec]) -> list[str]:
     """``why_will_run`` of each spec (steps that will run and never ran at their own path), with batched reads."""
+    from marin_exec.run.earlier import find_earlier  # a dry run's search, not every run's: imported here
+
     earlier = find_earlier([(spec.name, spec.output_path) for spec in specs])
     return [why_will_run(_shallow(spec), e) for spec, e in zip(specs, earlier, strict=True)]
 
@@ -53,6 +54,8 @@ def _shallow(spec: StepSpec) -> dict[str, Any]:
 
 def drift_lines(specs: Sequence[StepSpec]) -> list[str | None]:
     """``config_drift`` of each spec (steps found done) against its own ``.executor_info``, read in one batch."""
+    from marin_exec.status.step_status import INFO_FILENAME
+
     found = read_many([join(spec.output_path, INFO_FILENAME) for spec in specs])
     lines: list[str | None] = []
     for spec, f in zip(specs, found, strict=True):

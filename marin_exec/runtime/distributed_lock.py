@@ -11,15 +11,17 @@ import functools
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from marin_exec.call_report import note_wait
 from marin_exec.errors import PreviousStepFailed, StepAlreadyDone
-from marin_exec.progress import Progress, current_progress
+from marin_exec.progress import current_progress
 from marin_exec.runtime.commit import scope_for
-from marin_exec.runtime.heartbeat import Heartbeat
 from marin_exec.settings import current_run_settings
 from marin_exec.status.status import STATUS_FAILED, STATUS_RUNNING, STATUS_SUCCESS, Lease, StatusFile, wait_for_holder
+
+if TYPE_CHECKING:
+    from marin_exec.progress_display import Progress
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +46,8 @@ def distributed_lock(
 
     @functools.wraps(fn)
     def locked(output_path: str, *args: Any, **kwargs: Any) -> T:
+        from marin_exec.runtime.heartbeat import Heartbeat  # here, not at import: ``import marin_exec`` stays fast
+
         settings = current_run_settings()
         force = settings.force_run_failed if force_run_failed is None else force_run_failed
         interval = settings.heartbeat_interval if heartbeat_interval is None else heartbeat_interval

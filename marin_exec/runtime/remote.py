@@ -9,8 +9,9 @@ and the worker's traceback, whichever backend ran it (``remote_failure`` does th
 Deliberately does not: return the function's value (Fray discards it; results travel through the output
 path), retry a failed job, take locks or write status (the shipped function does that), build the Fray job
 request or choose the client (``runtime.fray_job`` does), or terminate a job when the waiting caller is
-interrupted (another thread may, through ``running_job`` / ``running_jobs``). Fray is imported lazily, when a
-RemoteCallable gets its default resources or a job is built, so ``import marin_exec`` stays fast.
+interrupted (another thread may, through ``running_job`` / ``running_jobs``). Fray, and the modules that build jobs
+and translate their failures, are imported lazily, when a RemoteCallable gets its default resources or a job is
+built, so ``import marin_exec`` stays fast.
 """
 
 from __future__ import annotations
@@ -26,8 +27,6 @@ from typing import TYPE_CHECKING, Any, overload
 
 from marin_exec.errors import StepDefinitionError
 from marin_exec.naming import qualified_name
-from marin_exec.runtime.fray_job import build_job_request, describe_resources, resolve_client
-from marin_exec.runtime.remote_failure import PASS_THROUGH_SIGNALS, job_failure, unfinished_job_failure
 from marin_exec.settings import current_run_settings, run_settings
 
 if TYPE_CHECKING:
@@ -100,6 +99,8 @@ class RemoteCallable:
 
     def submit(self, *args: Any, **kwargs: Any) -> RemoteJob:
         """Submit ``fn(*args, **kwargs)`` as a Fray job and return at once."""
+        from marin_exec.runtime.fray_job import build_job_request, describe_resources, resolve_client
+
         settings = current_run_settings()
         request = build_job_request(self, args, kwargs, settings=settings)
         client = resolve_client()
@@ -126,6 +127,8 @@ class RemoteJob:
     def wait(self) -> None:
         """Block until the job ends; raise the normalised failure if it did not succeed."""
         from fray import JobStatus
+
+        from marin_exec.runtime.remote_failure import PASS_THROUGH_SIGNALS, job_failure, unfinished_job_failure
 
         try:
             status = self.handle.wait(raise_on_failure=True)

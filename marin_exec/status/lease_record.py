@@ -14,7 +14,6 @@ import dataclasses
 import functools
 import json
 import os
-import socket
 import time
 from typing import Any
 
@@ -23,6 +22,8 @@ LIVE, STALE, DEAD, FREE = "live", "stale", "dead", "free"
 
 @functools.cache
 def this_host() -> str:
+    import socket  # here, once: the socket module costs ~5 ms of ``import marin_exec``
+
     return socket.gethostname()
 
 

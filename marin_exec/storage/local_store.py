@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import uuid
 from collections.abc import Iterator
 
 from marin_exec.errors import StorageConflict
@@ -98,7 +97,7 @@ def _local(path: str) -> str:
 
 def _write_temp(local: str, data: bytes) -> str:
     """Write ``data`` to a fresh temp file beside ``local`` (creating the directory on first use)."""
-    tmp = f"{local}.tmp-{uuid.uuid4().hex[:12]}"
+    tmp = f"{local}.tmp-{os.urandom(6).hex()}"
     try:
         f = open(tmp, "wb")
     except FileNotFoundError:

@@ -1,30 +1,25 @@
 """Which atomic store serves a path: ``store_for(path)`` (one per protocol and process), ``register_store`` to
 plug in a backend, and ``read_many`` to read a batch of paths in as few rounds as the stores allow.
 
-The GCS and S3 backends are imported on first use, so importing marin_exec stays cheap. The contract the stores
-keep is in ``storage.protocol``; this module does no reads or writes of its own.
+Only the local backend is imported with this module; the others (memory, GCS, S3, fsspec's) on first use, so
+importing marin_exec stays cheap. The contract the stores keep is in ``storage.protocol``; this module does no reads
+or writes of its own.
 """
 
 from __future__ import annotations
 
-import importlib
+import functools
 import logging
 import threading
 from collections.abc import Callable, Sequence
 
-from marin_exec.storage.fsspec_store import BestEffortStore
 from marin_exec.storage.local_store import LocalStore
-from marin_exec.storage.memory_store import MemoryStore
 from marin_exec.storage.protocol import AtomicStore, Found, read_or_error, strip_protocol
 
 logger = logging.getLogger(__name__)
 
-# Protocol -> factory. Object-store backends register lazily so that importing marin_exec stays cheap.
-_FACTORIES: dict[str, Callable[[], AtomicStore]] = {
-    "file": LocalStore,
-    "local": LocalStore,
-    "memory": MemoryStore,
-}
+# Protocol -> factory. The other backends register lazily (``_lazy_factory``) so that importing marin_exec stays cheap.
+_FACTORIES: dict[str, Callable[[], AtomicStore]] = {"file": LocalStore, "local": LocalStore}
 _STORES: dict[str, AtomicStore] = {}
 _STORES_LOCK = threading.Lock()
 
@@ -36,12 +31,23 @@ def register_store(protocol: str, factory: Callable[[], AtomicStore]) -> None:
         _STORES.pop(protocol, None)
 
 
-def _lazy_factory(protocol: str) -> Callable[[], AtomicStore] | None:
-    module = {"gs": "gcs_store", "gcs": "gcs_store", "s3": "s3_store", "s3a": "s3_store"}.get(protocol)
-    if module is None:
-        return None
-    store_class = "GcsStore" if module == "gcs_store" else "S3Store"
-    return getattr(importlib.import_module(f"marin_exec.storage.{module}"), store_class)
+def _lazy_factory(protocol: str) -> Callable[[], AtomicStore]:
+    """The backend of ``protocol``, imported now; fsspec's filesystem (best effort) for a protocol without one."""
+    if protocol == "memory":
+        from marin_exec.storage.memory_store import MemoryStore
+
+        return MemoryStore
+    if protocol in ("gs", "gcs"):
+        from marin_exec.storage.gcs_store import GcsStore
+
+        return GcsStore
+    if protocol in ("s3", "s3a"):
+        from marin_exec.storage.s3_store import S3Store
+
+        return S3Store
+    from marin_exec.storage.fsspec_store import BestEffortStore
+
+    return functools.partial(BestEffortStore, protocol)
 
 
 def read_many(paths: Sequence[str]) -> list[Found]:
@@ -82,5 +88,5 @@ def store_for(path: str) -> AtomicStore:
     with _STORES_LOCK:
         if protocol not in _STORES:
             factory = _FACTORIES.get(protocol) or _lazy_factory(protocol)
-            _STORES[protocol] = factory() if factory is not None else BestEffortStore(protocol)
+            _STORES[protocol] = factory()
         return _STORES[protocol]

@@ -29,7 +29,6 @@ from marin_exec.trace.context import Frame, current_frame, gc_paused, run_in_fra
 from marin_exec.trace.graph import DeferredCall, StepNode
 from marin_exec.trace.step_ref import StepRef
 from marin_exec.trace.template import Template, with_bare_fields
-from marin_exec.trace.trace_errors import explain_trace_error, install_excepthook
 from marin_exec.versioning import VersionedValue
 
 logger = logging.getLogger(__name__)
@@ -117,6 +116,8 @@ class _StepDefinition:
                 with gc_paused():
                     return self._call(parent, args, kwargs)
             except Exception as error:
+                from marin_exec.trace.trace_errors import explain_trace_error, install_excepthook
+
                 install_excepthook()  # uncaught, it is shown without the frames it gains on its way out
                 raise explain_trace_error(error)  # noqa: B904  # its context is suppressed, or it is ``error`` itself
             finally:
