@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import itertools
 import os
-from collections.abc import Iterator
 
 from marin_exec.errors import StorageConflict
 from marin_exec.storage.protocol import Token, strip_protocol
@@ -79,13 +79,8 @@ class LocalStore:
         local = _local(path)
         os.replace(_write_temp(local, data), local)
 
-    @contextlib.contextmanager
-    def fenced(self, path: str, expected: Token) -> Iterator[None]:
-        with _dir_lock(_local(path)):
-            current = self.read(path)
-            if current is None or current[1] != expected:
-                raise StorageConflict(f"{path} changed since it was read")
-            yield
+    def fenced(self, path: str, expected: Token) -> contextlib.AbstractContextManager[None]:
+        return _Fenced(self, path, expected)
 
 
 def _local(path: str) -> str:
@@ -95,25 +90,67 @@ def _local(path: str) -> str:
     return rest
 
 
+_COUNTER = itertools.count()
+_NONCE = os.urandom(4).hex()  # a fork keeps it, so the pid is part of every name too
+_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+
+
 def _write_temp(local: str, data: bytes) -> str:
     """Write ``data`` to a fresh temp file beside ``local`` (creating the directory on first use)."""
-    tmp = f"{local}.tmp-{os.urandom(6).hex()}"
+    tmp = f"{local}.tmp-{os.getpid()}-{_NONCE}-{next(_COUNTER)}"
     try:
-        f = open(tmp, "wb")
+        fd = os.open(tmp, _FLAGS, 0o666)
     except FileNotFoundError:
         os.makedirs(os.path.dirname(local) or ".", exist_ok=True)
-        f = open(tmp, "wb")
-    with f:
-        f.write(data)
+        fd = os.open(tmp, _FLAGS, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
     return tmp
 
 
-@contextlib.contextmanager
-def _dir_lock(local: str) -> Iterator[None]:
-    directory = os.path.dirname(local) or "."
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing the descriptor releases the flock
+class _dir_lock:
+    """An exclusive flock on the directory of ``local`` for the block (a class: entered for every fenced write)."""
+
+    __slots__ = ("_directory", "_fd")
+
+    def __init__(self, local: str) -> None:
+        self._directory = os.path.dirname(local) or "."
+        self._fd = -1
+
+    def __enter__(self) -> None:
+        self._fd = os.open(self._directory, os.O_RDONLY)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(self._fd)
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self._fd)  # closing the descriptor releases the flock
+
+
+class _Fenced:
+    """``LocalStore.fenced``: the directory lock, entered only if the object is still at the expected version."""
+
+    __slots__ = ("_store", "_path", "_expected", "_lock")
+
+    def __init__(self, store: LocalStore, path: str, expected: Token) -> None:
+        self._store, self._path, self._expected = store, path, expected
+        self._lock = _dir_lock(_local(path))
+
+    def __enter__(self) -> None:
+        self._lock.__enter__()
+        try:
+            current = self._store.read(self._path)
+            if current is None or current[1] != self._expected:
+                raise StorageConflict(f"{self._path} changed since it was read")
+        except BaseException:
+            self._lock.__exit__(None, None, None)
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.__exit__(*exc)
