@@ -5,11 +5,12 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import gc
+import weakref
 
 import pytest
 
 from marin_exec.errors import StepDefinitionError, TracingError, VersioningError
-from marin_exec.trace.context import current_frame
+from marin_exec.trace.context import current_frame, gc_paused
 from marin_exec.trace.graph import DeferredCall, output, trace
 from marin_exec.trace.markers import versioned
 from marin_exec.trace.step import deferred, step
@@ -480,3 +481,18 @@ def test_tracing_pauses_the_garbage_collector_and_leaves_it_as_it_found_it():
         assert not gc.isenabled()  # a caller's own choice is kept
     finally:
         gc.enable()
+
+
+def test_a_paused_block_that_made_many_objects_leaves_them_collectable_and_nothing_frozen():
+    class Cycle:
+        pass
+
+    with gc_paused():
+        kept = [[] for _ in range(150_000)]  # more than the promotion threshold: promoted, not scanned
+        garbage = Cycle()
+        garbage.me = garbage  # type: ignore[attr-defined]
+        gone = weakref.ref(garbage)
+        del garbage
+    assert gc.isenabled() and gc.get_freeze_count() == 0 and len(kept) == 150_000
+    gc.collect()
+    assert gone() is None

@@ -281,8 +281,8 @@ def _compile_without_gc(steps: Sequence[Any], prefix: str) -> CompiledSteps:
     """
     with gc_paused():
         compiled = compile_steps(steps, prefix)
-    if gc.get_freeze_count() == 0:  # unfrozen again by _gc_paused_for_run when the run ends
-        gc.freeze()
+        if gc.get_freeze_count() == 0:  # unfrozen again by _gc_paused_for_run when the run ends
+            gc.freeze()  # before the collector is back: its first pass would scan the whole plan once more
     return compiled
 
 
