@@ -37,6 +37,8 @@ def encode(value: Any, key: str, step: str | None = None, *, refuse: tuple[type,
     naming ``key`` (a dotted config path) and the type; so do nested ``VersionedValue``s and instances of
     ``refuse`` (the caller passes ``StepRef``, which this module cannot know about).
     """
+    if type(value) in _SCALARS:  # the common case (and every value the tracer encoded already): as it is
+        return value
     refused = (VersionedValue, *refuse)
 
     def intercept(item: Any, where: str) -> Any:
@@ -51,6 +53,9 @@ def encode(value: Any, key: str, step: str | None = None, *, refuse: tuple[type,
         raise VersioningError(_unencodable(step, where, item))
 
     return to_plain(value, unknown=unknown, key=key, intercept=intercept)
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 def _where(step: str | None) -> str:
