@@ -16,11 +16,12 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from marin_exec.progress import Silent, current_progress
+from marin_exec.run.input_feed import InputFeed
 from marin_exec.run.plan import classify, explain, read_plan_statuses, read_statuses
 from marin_exec.run.run_only import select
 from marin_exec.run.run_report import RunReport, StepOutcome, StepState
@@ -37,7 +38,6 @@ if TYPE_CHECKING:  # the runner knows steps only through this contract's fields 
 
 logger = logging.getLogger(__name__)
 
-_END: Any = object()
 _NOT_STARTED: Any = object()
 _SETTLED = (StepState.DEP_FAILED, StepState.FAILED, StepState.RAN, StepState.CACHED)
 _SETTLED_OR_RUNNING = (*_SETTLED, StepState.RUNNING)
@@ -93,7 +93,6 @@ class _Run:
         self.in_flight = 0
         self.context = contextvars.copy_context()
         self.first_error: BaseException | None = None
-        self.read_ahead = threading.Semaphore(READ_AHEAD)
         self.stop = stop or RunStop()
         self.running: set[RunNode] = set()  # steps handed to the worker pool and not finished
         self.started: set[RunNode] = set()  # those whose function was called (a pool may queue the others)
@@ -107,11 +106,9 @@ class _Run:
         # No ``with``: its exit would wait for every step thread, and a stopped run must not wait for a blocked one.
         self.workers = ThreadPoolExecutor(self.max_concurrent, thread_name_prefix="marin-step")
         self.readers: ThreadPoolExecutor | None = None  # sized for the store of the first step read
-        feeder = threading.Thread(
-            target=self.context.copy().run, args=(self._feed, roots), name="marin-step-input", daemon=True
-        )
+        self.feed = InputFeed(roots, READ_AHEAD, self.events.put)
         self.in_flight += 1  # the input itself counts as work in flight until it is exhausted
-        feeder.start()
+        self.feed.start(self.context.copy().run)
         self.stop.attach(lambda: self.events.put(("stop", None, None)))  # SimpleQueue.put: safe in a signal handler
         try:
             while self._busy():
@@ -160,20 +157,6 @@ class _Run:
         with self.starting:  # a step still queued in the pool now never starts
             mark_stopped(self.graph.nodes.values(), self.started)
 
-    def _feed(self, roots: Iterator[StepSpec]) -> None:
-        """Consume the input on its own thread, so a slow generator never holds up steps already known."""
-        try:
-            while True:
-                self.read_ahead.acquire()  # released when the step settles: bounded read-ahead
-                spec = next(roots, _END)
-                if spec is _END:
-                    break
-                self.events.put(("add", spec, None))
-        except BaseException as e:
-            self.events.put(("input_error", e, None))
-        else:
-            self.events.put(("input_end", None, None))
-
     def _drain(self, *, block: bool) -> None:
         """Handle the events that are there (waiting for one if ``block``), then start reading new statuses."""
         while True:
@@ -187,8 +170,9 @@ class _Run:
                 self._on_stop()
                 continue
             if kind == "add":
-                self.graph.add(item, self._on_registered)
-                self._hold_permit(self.graph.by_id[id(item)])
+                for spec in self.feed.take():
+                    self.graph.add(spec, self._on_registered)
+                    self._hold_permit(self.graph.by_id[id(spec)])
                 continue
             self.in_flight -= 1
             if kind == "input_error":
@@ -205,8 +189,7 @@ class _Run:
             self._release(node)
 
     def _release(self, node: RunNode) -> None:
-        for _ in range(node.permits):
-            self.read_ahead.release()
+        self.feed.release(node.permits)
         node.permits = 0
 
     def _submit(self, kind: str, pool: ThreadPoolExecutor, item: Any, fn: Any) -> None:
