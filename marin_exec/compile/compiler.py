@@ -21,7 +21,7 @@ from typing import Any
 from marin_exec.compile.step_spec import StepSpec, resolve_prefix, under_prefix
 from marin_exec.errors import CycleError, PathCollisionError, StepDefinitionError, TracingError
 from marin_exec.naming import qualified_name
-from marin_exec.plain import PASS, as_repr, to_plain
+from marin_exec.plain import as_repr, to_plain
 from marin_exec.storage.artifact import unsaveable_reason
 from marin_exec.trace.config_walk import DESCEND, call_roots, map_config
 from marin_exec.trace.graph import Graph, StepNode
@@ -170,14 +170,29 @@ def _resolve(node: StepNode, arguments: Any, spec_of: Mapping[StepNode, StepSpec
     return map_config(arguments, leaf)
 
 
-@dataclasses.dataclass(frozen=True)
 class OwnOutput:
-    """Stands for the step's own output path (``output(subpath)``) until the step is called."""
+    """Stands for the step's own output path (``output(subpath)``) until the step is called.
 
-    subpath: str | None = None
+    Deliberately not a dataclass: plain data (``plain.to_plain``) must hand it to the provenance policy rather than
+    encode it as a dict of its fields.
+    """
+
+    __slots__ = ("subpath",)
+
+    def __init__(self, subpath: str | None = None) -> None:
+        self.subpath = subpath
 
     def under(self, output_path: str) -> str:
         return f"{output_path}/{self.subpath}" if self.subpath else output_path
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is OwnOutput and other.subpath == self.subpath
+
+    def __hash__(self) -> int:
+        return hash((OwnOutput, self.subpath))
+
+    def __repr__(self) -> str:
+        return f"OwnOutput({self.subpath!r})"
 
 
 def _refuse_unsaveable_return(name: str, fn: Callable[..., Any]) -> None:
@@ -244,14 +259,14 @@ def _config_info(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str
 def _json_data(value: Any, output_path: str) -> Any:
     """Plain data for provenance: the step's own output marker as its path, sets as lists, the rest by ``repr``."""
 
-    def intercept(item: Any, key: str) -> Any:
+    def unknown(item: Any, key: str) -> Any:  # no intercept: plain data takes its fast path for everything else
         if isinstance(item, OwnOutput):
             return item.under(output_path)
         if isinstance(item, (set, frozenset)):
             return [_json_data(v, output_path) for v in item]
-        return PASS
+        return as_repr(item, key)
 
-    return to_plain(value, unknown=as_repr, intercept=intercept, str_keys=True)
+    return to_plain(value, unknown=unknown, str_keys=True)
 
 
 # -- one path, one step ---------------------------------------------------------------------------------------------
