@@ -228,14 +228,17 @@ def map_config(obj: Any, leaf: Callable[[Any], Any]) -> Any:
     if type(obj) in _ATOMS:
         return obj
     replaced = leaf(obj)
-    if replaced is not DESCEND:
-        return replaced
+    return replaced if replaced is not DESCEND else _descend(obj, leaf)
+
+
+def _descend(obj: Any, leaf: Callable[[Any], Any]) -> Any:
+    """``map_config`` of a value that is not a leaf: its parts mapped, the value rebuilt only if one changed."""
     fields = dataclass_fields(type(obj))
     if fields is not None:
         changes: dict[str, Any] = {}
         for field in fields:
             value = getattr(obj, field.name)
-            new = value if type(value) in _ATOMS else map_config(value, leaf)
+            new = _mapped(value, leaf)
             if new is not value:
                 changes[field.name] = new
         if not changes:
@@ -276,7 +279,15 @@ def _map_items(values: Iterable[Any], leaf: Callable[[Any], Any]) -> tuple[list[
     mapped = []
     changed = False
     for value in values:
-        new = value if type(value) in _ATOMS else map_config(value, leaf)
+        new = _mapped(value, leaf)
         changed = changed or new is not value
         mapped.append(new)
     return mapped, changed
+
+
+def _mapped(value: Any, leaf: Callable[[Any], Any]) -> Any:
+    """``map_config(value, leaf)`` for a part of a config, without a call for an atom."""
+    if type(value) in _ATOMS:
+        return value
+    replaced = leaf(value)
+    return replaced if replaced is not DESCEND else _descend(value, leaf)
