@@ -213,3 +213,10 @@ def test_a_real_run_warns_once_for_every_cached_step_whose_config_drifted_in_ful
     warned = [r.getMessage() for r in caplog.records if "cached, but its unversioned config" in r.getMessage()]
     assert len(warned) == count and all("batch 32 \u2192 64" in message for message in warned)
     assert all(o.drift == "unversioned config differs: batch 32 \u2192 64" for o in report.outcomes.values())
+
+
+def test_drift_tells_apart_values_that_python_calls_equal_but_json_records_differently():
+    recorded = {"config": {"steps": 1, "scale": 1.0, "flag": True, "order": {"b": 1, "a": 2}}}
+    assert config_drift({"steps": 1, "scale": 1.0, "flag": True, "order": {"a": 2, "b": 1}}, recorded) is None
+    drift = config_drift({"steps": 1.0, "scale": 1, "flag": 1, "order": {"a": 2, "b": 1}}, recorded)
+    assert drift == "unversioned config differs: steps 1 \u2192 1.0, scale 1.0 \u2192 1, flag true \u2192 1"

@@ -110,6 +110,8 @@ def config_drift(config: Any, info: dict[str, Any]) -> str | None:
     ["config"]``) differs from the recorded one; None when they agree or nothing was recorded."""
     if "config" not in info:
         return None
+    if _same_json(info["config"], config):  # the common case, without flattening both sides
+        return None
     old = dict(_flatten(_json_roundtrip(info["config"]), ""))
     new = dict(_flatten(_json_roundtrip(config), ""))
     changes = _diff(old, new, sep=" ")
@@ -121,6 +123,15 @@ def config_drift(config: Any, info: dict[str, Any]) -> str | None:
 
 
 # -- comparing ------------------------------------------------------------------------------------------------
+
+
+def _same_json(old: Any, new: Any) -> bool:
+    """Whether both encode to the same JSON text (as recorded; 1, 1.0 and true differ). False when either cannot be
+    encoded with sorted keys: the full comparison says what differs."""
+    try:
+        return json.dumps(old, sort_keys=True) == json.dumps(new, sort_keys=True)
+    except (TypeError, ValueError):
+        return False
 
 
 def _diff(old: dict[str, Any], new: dict[str, Any], sep: str = ": ") -> list[str]:
