@@ -220,3 +220,16 @@ def test_drift_tells_apart_values_that_python_calls_equal_but_json_records_diffe
     assert config_drift({"steps": 1, "scale": 1.0, "flag": True, "order": {"a": 2, "b": 1}}, recorded) is None
     drift = config_drift({"steps": 1.0, "scale": 1, "flag": 1, "order": {"a": 2, "b": 1}}, recorded)
     assert drift == "unversioned config differs: steps 1 \u2192 1.0, scale 1.0 \u2192 1, flag true \u2192 1"
+
+
+def test_find_earlier_in_directories_spread_under_a_prefix_on_every_backend(store_root):
+    from marin_exec.storage.store import store_for
+
+    steps = [(f"{d}/s", f"{store_root}/run/{d}/deep/s-cccccc") for d in ("a", "b", "c")]
+    assert find_earlier(steps) == [None, None, None]  # nothing ran under the prefix yet
+
+    path = f"{store_root}/run/b/deep/s-aaaaaa/.executor_info"
+    store_for(path).write(path, json.dumps({"version": {}}).encode())
+
+    found = find_earlier(steps)
+    assert found == [None, Earlier(f"{store_root}/run/b/deep/s-aaaaaa", "b/s-aaaaaa", {"version": {}}), None]

@@ -131,6 +131,8 @@ def _list_remote(protocol: str, parents: Sequence[str]) -> list[list[tuple[str, 
     import fsspec
 
     fs = fsspec.filesystem(protocol)
+    if len(parents) > 1 and not _exists_under(fs, protocol, parents):
+        return [[] for _ in parents]  # a prefix nothing ran under yet: one listing, not one per directory
 
     def entries(listing: Any) -> list[tuple[str, float | None]]:
         if isinstance(listing, FileNotFoundError):
@@ -153,6 +155,17 @@ def _list_remote(protocol: str, parents: Sequence[str]) -> list[list[tuple[str, 
         except FileNotFoundError:
             results.append([])
     return results
+
+
+def _exists_under(fs: Any, protocol: str, parents: Sequence[str]) -> bool:
+    """Whether anything exists under the deepest directory common to ``parents`` (one listing)."""
+    common = posixpath.commonpath([strip_protocol(p)[1] for p in parents])
+    try:
+        return bool(fs.ls(f"{protocol}://{common}", detail=False, refresh=True))
+    except FileNotFoundError:
+        return False
+    except Exception:  # cannot tell: list each directory, which says what is wrong
+        return True
 
 
 def _mtime(entry: dict[str, Any]) -> float | None:
