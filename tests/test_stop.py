@@ -8,6 +8,7 @@ sends real signals). Steps are real functions on local disk that block on events
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -81,6 +82,7 @@ def test_stopping_now_returns_while_a_step_is_blocked_and_reports_it_interrupted
     blocking = Blocking()
     stop = RunStop()
     first, dependent, queued = _pipeline(prefix, blocking)
+    before = time.monotonic()
     thread, result = _run_in_thread([first, dependent, queued], stop)
     assert blocking.entered.wait(WAIT)
 
@@ -91,6 +93,8 @@ def test_stopping_now_returns_while_a_step_is_blocked_and_reports_it_interrupted
         assert not thread.is_alive()  # returned although the step is still blocked
         report = result["report"]
         assert [o.spec.name for o in report.by_state(StepState.INTERRUPTED)] == ["stop/first"]
+        (interrupted,) = report.by_state(StepState.INTERRUPTED)  # the summary says how long it ran before the stop
+        assert interrupted.seconds is not None and 0 < interrupted.seconds <= time.monotonic() - before
         assert {o.spec.name for o in report.by_state(StepState.NOT_STARTED)} == {"stop/dependent", "stop/queued"}
     finally:
         blocking.resume.set()

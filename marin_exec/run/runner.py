@@ -95,7 +95,7 @@ class _Run:
         self.first_error: BaseException | None = None
         self.stop = stop or RunStop()
         self.running: set[RunNode] = set()  # steps handed to the worker pool and not finished
-        self.started: set[RunNode] = set()  # those whose function was called (a pool may queue the others)
+        self.started: dict[RunNode, float] = {}  # those whose function was called, when (a pool may queue others)
         self.starting = threading.Lock()  # a step starts, or is skipped by a stop, under this lock
         self.cached: list[StepOutcome] = []  # cached steps whose drift is not yet checked
         self.progress = (None if dry_run else current_progress()) or Silent()  # the lock reports its own waits
@@ -145,7 +145,7 @@ class _Run:
         on_drain, self.stop.on_drain = self.stop.on_drain, None  # said once
         if on_drain is not None and self.stop.level == StopLevel.DRAIN:
             with self.starting:
-                on_drain([node.spec.name_with_hash for node in self.running & self.started])
+                on_drain([node.spec.name_with_hash for node in self.running & self.started.keys()])
 
     def _mark_stopped(self) -> None:
         """After a stop: take in the steps that finished meanwhile, then say what was interrupted or never started."""
@@ -304,5 +304,5 @@ class _Run:
         with self.starting:
             if self.stop.level:
                 return _NOT_STARTED
-            self.started.add(node)
+            self.started[node] = time.monotonic()
         return call_step(node.spec)

@@ -11,7 +11,8 @@ them). This module does not install signal handlers (``run.cli`` does) and relea
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Collection, Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from marin_exec.run.run_report import StepState
 from marin_exec.run.step_graph import RunNode
@@ -62,12 +63,14 @@ class RunStop:
             wake()
 
 
-def mark_stopped(nodes: Iterable[RunNode], started: Collection[RunNode]) -> None:
-    """After a stop, a step whose function was called and had not ended is interrupted; one that was pending or
-    still queued for a worker thread was never started."""
+def mark_stopped(nodes: Iterable[RunNode], started: Mapping[RunNode, float]) -> None:
+    """After a stop, a step whose function was called (``started``: when, on the monotonic clock) and had not ended
+    is interrupted, after the time it ran; one that was pending or still queued for a worker thread never started."""
+    now = time.monotonic()
     for node in nodes:
         outcome = node.outcome
         if outcome.state == StepState.RUNNING and node in started:
             outcome.state, outcome.reason = StepState.INTERRUPTED, "the run was stopped while it ran"
+            outcome.seconds = now - started[node]
         elif outcome.state in (StepState.PENDING, StepState.RUNNING):
             outcome.state, outcome.reason = StepState.NOT_STARTED, "the run was stopped before it started"
