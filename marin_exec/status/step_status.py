@@ -4,11 +4,12 @@ A step is done when its status is SUCCESS and, if this executor wrote it, its ar
 ``.executor_info`` marker means an artifact was committed before SUCCESS, so SUCCESS without it is an incomplete
 commit; any other SUCCESS (outputs of older executors) is done. ``read_statuses`` answers that for a batch of
 output paths in at most three rounds — statuses, the artifacts of the SUCCESSes, the info of SUCCESSes without
-one — and each round is one ``read_many``, which object stores serve with overlapped requests. A step of ours
-costs two reads, an older executor's three; one whose status is in the older JSON-lines format costs one, since
-marin_exec only ever writes a bare token, so such a SUCCESS cannot be an incomplete commit of ours.
-``clear_done`` takes a done step out of the cache under its lease (``--force_rerun``). ``read_lease_view`` and
-``is_interrupted`` tell, from one read each, a step still running elsewhere from one whose
+one — each one batch: ``read_known`` for statuses and ``exist_many`` for artifacts answer from metadata where the
+store can (GCS: 100 objects per request, a status recognised by its MD5), ``read_many`` the rest (object stores
+overlap those requests). A step of ours costs two lookups, an older executor's three; one whose status is in the
+older JSON-lines format costs one, since marin_exec only ever writes a bare token, so such a SUCCESS cannot be an
+incomplete commit of ours. ``clear_done`` takes a done step out of the cache under its lease (``--force_rerun``).
+``read_lease_view`` and ``is_interrupted`` tell, from one read each, a step still running elsewhere from one whose
 worker was interrupted (RUNNING without a live lease).
 """
 
@@ -33,25 +34,26 @@ from marin_exec.status.status import (
 )
 from marin_exec.storage.artifact import Artifact
 from marin_exec.storage.protocol import Found
-from marin_exec.storage.store import read_many, store_for
+from marin_exec.storage.store import exist_many, read_known, read_many, store_for
 
 EXECUTOR_NAME = "marin_exec"
 EXECUTOR_VERSION = "0.1.0"
 INFO_FILENAME = ".executor_info"
+_STATUS_BYTES = [status.encode() for status in STATUSES]  # what marin_exec writes (``StatusFile.write``)
 
 
 def read_statuses(output_paths: Sequence[str]) -> list[str | None | Exception]:
     """The status of each output path (None: never ran, or our SUCCESS without its artifact), or the error that
     reading it raised. Read-only."""
-    found = read_many([StatusFile(path).path for path in output_paths])
+    found = read_known([StatusFile(path).path for path in output_paths], _STATUS_BYTES)
     results: list[str | None | Exception] = [_parse(f) for f in found]
     succeeded = [i for i, r in enumerate(results) if r == STATUS_SUCCESS and not _older_format(found[i])]
-    artifacts = read_many([Artifact.path(output_paths[i]) for i in succeeded])
+    artifacts = exist_many([Artifact.path(output_paths[i]) for i in succeeded])
     missing = []
     for i, artifact in zip(succeeded, artifacts, strict=True):
         if isinstance(artifact, Exception):
             results[i] = artifact
-        elif artifact is None:
+        elif not artifact:
             missing.append(i)
     infos = read_many([join(output_paths[i], INFO_FILENAME) for i in missing])
     for i, info in zip(missing, infos, strict=True):

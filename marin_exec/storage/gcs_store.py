@@ -16,6 +16,9 @@ class ``gcsfs.GCSFileSystem`` may be bound to, so ``GCSFS_EXPERIMENTAL_ZB_HNS_SU
 environment is left untouched (other fsspec users of ``gs://`` against an emulator still need it set to ``false``
 before gcsfs is imported, see tests/conftest_stores.py).
 
+``stat_many`` answers size, generation and MD5 of many objects in batches of 100 calls (``storage.gcs_batch``), so
+a cached re-run need not download each status and artifact; an endpoint without batch support is asked once.
+
 Deliberately not done: no listing, no caching, no interpretation of the bytes, no lease logic. ``delete_if`` sends
 ``ifGenerationMatch``, which GCS enforces but fake-gcs-server v1.54 ignores: code whose safety rests on a
 conditional delete is untested by the emulator, so release a lease by swapping in a "released" record instead.
@@ -33,10 +36,8 @@ from typing import Any
 
 from marin_exec.errors import MarinExecError, StorageConflict
 from marin_exec.storage.object_store import CREATE, ObjectStore, split_bucket_path
-from marin_exec.storage.protocol import Found, Token
-from marin_exec.storage.retry import (
-    overlapped_retrying,
-)
+from marin_exec.storage.protocol import Found, ObjectStat, Token
+from marin_exec.storage.retry import overlapped_retrying
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ class GcsStore(ObjectStore):
     conditional_delete = False
     token_name = "generation"
     environment = ("STORAGE_EMULATOR_HOST",)  # decides anonymous credentials
+    _batches_refused = False
 
     def read(self, path: str) -> tuple[bytes, Token] | None:
         def attempt(retried: bool) -> tuple[bytes, Token] | None:
@@ -90,6 +92,32 @@ class GcsStore(ObjectStore):
         return overlapped_retrying(
             fs.loop, one, paths, what="read {}".format, is_transient=self._is_transient, timeout=self.retry_timeout
         )
+
+    def stat_many(self, paths: Sequence[str]) -> list[ObjectStat | None | Exception] | None:
+        """Each object's size, generation and MD5 (None: it does not exist), or the exception in its place, from
+        batches of metadata calls; None for the whole list when the endpoint serves no batches."""
+        from marin_exec.storage.gcs_batch import BatchRefused, stat_many
+
+        if self._batches_refused:
+            return None
+        stats: list[ObjectStat | None | Exception] = []
+        objects, asked = [], []
+        for i, path in enumerate(paths):
+            try:
+                objects.append(split_bucket_path(path))
+                asked.append(i)
+                stats.append(None)
+            except ValueError as error:
+                stats.append(error)
+        try:
+            answers = stat_many(self._filesystem(), objects) if objects else []
+        except BatchRefused as error:
+            logger.info(f"{error}; reading objects one by one from now on")
+            self._batches_refused = True
+            return None
+        for i, answer in zip(asked, answers, strict=True):
+            stats[i] = answer
+        return stats
 
     def create(self, path: str, data: bytes) -> Token:
         return self._conditional_put(

@@ -12,11 +12,20 @@ and ``s3_store``, and ``store`` picks one per path. It knows nothing about lease
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 Token = Any
 #: What reading one object of a batch gave: its bytes and token, None when it does not exist, or the error.
 Found = tuple[bytes, Token] | None | Exception
+
+
+class ObjectStat(NamedTuple):
+    """What a store's ``stat_many`` (optional; GCS has one) tells of an object without reading it."""
+
+    size: int
+    token: Token
+    #: The MD5 digest of the bytes, when the store keeps one (GCS does for every object not composed of parts).
+    md5: bytes | None
 
 
 class AtomicStore(Protocol):

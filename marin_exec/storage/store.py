@@ -1,5 +1,6 @@
 """Which atomic store serves a path: ``store_for(path)`` (one per protocol and process), ``register_store`` to
-plug in a backend, and ``read_many`` to read a batch of paths in as few rounds as the stores allow.
+plug in a backend, and ``read_many`` to read a batch of paths in as few rounds as the stores allow;
+``read_known`` and ``exist_many`` ask a store that can answer from metadata alone (``stat_many``: GCS) instead.
 
 Only the local backend is imported with this module; the others (memory, GCS, S3, fsspec's) on first use, so
 importing marin_exec stays cheap. The contract the stores keep is in ``storage.protocol``; this module does no reads
@@ -11,10 +12,10 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from marin_exec.storage.local_store import LocalStore
-from marin_exec.storage.protocol import AtomicStore, Found, read_or_error, strip_protocol
+from marin_exec.storage.protocol import AtomicStore, Found, ObjectStat, read_or_error, strip_protocol
 
 logger = logging.getLogger(__name__)
 
@@ -57,15 +58,7 @@ def read_many(paths: Sequence[str]) -> list[Found]:
     requests; others are read one after another in the calling thread.
     """
     results: list[Found] = [None] * len(paths)
-    groups: dict[int, tuple[AtomicStore, list[int]]] = {}
-    for i, path in enumerate(paths):
-        try:
-            store = store_for(path)
-        except Exception as error:
-            results[i] = error
-            continue
-        groups.setdefault(id(store), (store, []))[1].append(i)
-    for store, indices in groups.values():
+    for store, indices in _by_store(paths, results):
         batch = getattr(store, "read_many", None)
         try:
             found = batch([paths[i] for i in indices]) if batch is not None else None
@@ -77,6 +70,74 @@ def read_many(paths: Sequence[str]) -> list[Found]:
         for i, f in zip(indices, found, strict=True):
             results[i] = f
     return results
+
+
+def read_known(paths: Sequence[str], expected: Collection[bytes]) -> list[Found]:
+    """``read_many``, except that an object whose metadata shows it holds one of ``expected`` (same MD5) is not
+    downloaded: its bytes are that candidate, its token the one the metadata gives. Objects a store cannot
+    answer so (no ``stat_many``, no MD5, other bytes, an error asking) are read."""
+    import hashlib
+
+    by_md5 = {hashlib.md5(e, usedforsecurity=False).digest(): e for e in expected}
+    results: list[Found] = [None] * len(paths)
+    to_read: list[int] = []
+    for indices, stats in _stats(paths, results):
+        for i, stat in zip(indices, stats, strict=True):
+            if isinstance(stat, ObjectStat) and stat.md5 in by_md5:
+                results[i] = (by_md5[stat.md5], stat.token)
+            elif stat is not None:
+                to_read.append(i)
+    for i, found in zip(to_read, read_many([paths[i] for i in to_read]), strict=True):
+        results[i] = found
+    return results
+
+
+def exist_many(paths: Sequence[str]) -> list[bool | Exception]:
+    """Whether each path exists (or the exception asking raised): from metadata where the store has
+    ``stat_many``, else by reading."""
+    results: list[bool | Exception] = [False] * len(paths)
+    to_read: list[int] = []
+    for indices, stats in _stats(paths, results):
+        for i, stat in zip(indices, stats, strict=True):
+            if isinstance(stat, Exception):
+                to_read.append(i)
+            else:
+                results[i] = stat is not None
+    for i, found in zip(to_read, read_many([paths[i] for i in to_read]), strict=True):
+        results[i] = found if isinstance(found, Exception) else found is not None
+    return results
+
+
+def _stats(paths: Sequence[str], results: list) -> list[tuple[list[int], list[ObjectStat | None | Exception]]]:
+    """Per store: the indices of its paths and their ``stat_many`` answers; a store without one answers an
+    exception for each path (so callers read them). Paths no store serves get their error in ``results``."""
+    answered = []
+    for store, indices in _by_store(paths, results):
+        stat_many = getattr(store, "stat_many", None)
+        try:
+            stats = stat_many([paths[i] for i in indices]) if stat_many is not None else None
+        except Exception as error:  # the batch machinery itself failed: the paths are read instead
+            logger.warning(f"asking for the metadata of {len(indices)} objects failed ({error!r}); reading them")
+            stats = None
+        answered.append((indices, stats if stats is not None else [_NO_STATS] * len(indices)))
+    return answered
+
+
+_NO_STATS = LookupError("the store gives no metadata without a read")
+
+
+def _by_store(paths: Sequence[str], results: list) -> list[tuple[AtomicStore, list[int]]]:
+    """The paths' indices grouped by the store serving them; a path no store serves gets its error in
+    ``results`` instead."""
+    groups: dict[int, tuple[AtomicStore, list[int]]] = {}
+    for i, path in enumerate(paths):
+        try:
+            store = store_for(path)
+        except Exception as error:
+            results[i] = error
+            continue
+        groups.setdefault(id(store), (store, []))[1].append(i)
+    return list(groups.values())
 
 
 def store_for(path: str) -> AtomicStore:

@@ -1,0 +1,217 @@
+"""Metadata of many GCS objects per request (``storage.gcs_batch``) and the reads built on it (``read_known``,
+``exist_many``, ``read_statuses``), against fake-gcs-server, and through an HTTP proxy that counts the requests."""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from marin_exec import STATUS_FAILED, STATUS_RUNNING, STATUS_SUCCESS, Artifact, StatusFile
+from marin_exec.status.step_status import read_statuses
+from marin_exec.storage.gcs_batch import parse_response
+from marin_exec.storage.gcs_store import GcsStore
+from marin_exec.storage.protocol import ObjectStat
+from marin_exec.storage.store import exist_many, read_known, read_many, register_store, store_for
+from tests.conftest_stores import use_gcs
+
+# Names a Marin step may have (DESIGN §4 as Marin spells them): the batch calls must quote them like a GET does.
+ODD_NAMES = ["plain", "with space", "lr=3e-4,wd=0.1", "a:b", "naïve", "x+y", "50%", "q?a#b", "tab\tname"]
+
+
+class CountingProxy:
+    """An HTTP proxy to the emulator that records each request's method and path; optionally it answers every batch
+    request with 404, as a GCS-compatible server without batch support would."""
+
+    def __init__(self, upstream: str, refuse_batches: bool = False) -> None:
+        self.requests: list[tuple[str, str]] = []
+        target = urlsplit(upstream)
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _forward(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
+                proxy.requests.append((self.command, self.path))
+                if refuse_batches and self.path.startswith("/batch/"):
+                    self._answer(404, [("Content-Type", "text/plain")], b"Not Found")
+                    return
+                upstream_conn = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
+                try:
+                    headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+                    upstream_conn.request(self.command, self.path, body=body or None, headers=headers)
+                    reply = upstream_conn.getresponse()
+                    content = reply.read()
+                    skip = ("transfer-encoding", "connection", "content-length")
+                    kept = [(k, v) for k, v in reply.getheaders() if k.lower() not in skip]
+                    self._answer(reply.status, kept, content)
+                finally:
+                    upstream_conn.close()
+
+            def _answer(self, status: int, headers: list[tuple[str, str]], content: bytes) -> None:
+                self.send_response(status)
+                for key, value in headers:
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(content)))
+                self.end_headers()
+                self.wfile.write(content)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _forward
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def count(self, method: str, path_start: str) -> int:
+        return sum(1 for m, p in self.requests if m == method and p.startswith(path_start))
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def fresh_gcs_store() -> Iterator[GcsStore]:
+    """A GcsStore of its own for ``gs://`` (so a store that stopped batching does not outlive the test)."""
+    store = GcsStore()
+    register_store("gs", lambda: store)
+    try:
+        yield store
+    finally:
+        register_store("gs", GcsStore)
+
+
+@pytest.fixture
+def counted(
+    gcs_bucket: str, gcs_emulator: Any, monkeypatch: pytest.MonkeyPatch, fresh_gcs_store: GcsStore
+) -> Iterator[tuple[CountingProxy, str]]:
+    """(proxy, bucket root): the bucket of ``gcs_bucket`` seen through a CountingProxy."""
+    proxy = CountingProxy(gcs_emulator.url)
+    use_gcs(monkeypatch, proxy.url)
+    try:
+        yield proxy, gcs_bucket
+    finally:
+        proxy.close()
+
+
+def test_stat_many_answers_each_objects_size_generation_and_md5_across_batches(gcs_bucket: str) -> None:
+    store = store_for(gcs_bucket)
+    paths = [f"{gcs_bucket}/{name}/{i}/obj" for i in range(23) for name in ODD_NAMES]  # 207 paths: three batches
+    for i, path in enumerate(paths):
+        if i % 3:
+            store.write(path, f"bytes of {i}".encode())
+    stats = store.stat_many(paths)
+    assert stats is not None and len(stats) == len(paths)
+    for i, (path, stat) in enumerate(zip(paths, stats, strict=True)):
+        if i % 3 == 0:
+            assert stat is None, path
+            continue
+        data, token = store.read(path)
+        assert stat == ObjectStat(len(data), token, hashlib.md5(data).digest()), path
+
+
+def test_read_known_and_exist_many_answer_as_reads_do(store_root: str) -> None:
+    """On every backend: the same bytes and tokens as ``read_many``, whether or not the bytes were expected."""
+    store = store_for(f"{store_root}/x")
+    contents = [b"SUCCESS", b"RUNNING", b"something else", None, b'{"status": "SUCCESS"}\n', b"FAILED"]
+    paths = [f"{store_root}/{name}/{i}/.executor_status" for i in range(len(contents)) for name in ODD_NAMES[:3]]
+    for path, data in zip(paths, [c for c in contents for _ in ODD_NAMES[:3]], strict=True):
+        if data is not None:
+            store.write(path, data)
+    expected = [STATUS_SUCCESS.encode(), STATUS_RUNNING.encode(), STATUS_FAILED.encode()]
+    assert read_known(paths, expected) == read_many(paths)
+    assert exist_many(paths) == [found is not None for found in read_many(paths)]
+
+
+def test_a_cached_rerun_on_gcs_downloads_no_status_and_no_artifact(counted: tuple[CountingProxy, str]) -> None:
+    """The reason for batches: 150 finished steps cost 4 metadata batches (statuses, then artifacts), not 300 GETs."""
+    proxy, root = counted
+    outputs = [f"{root}/steps/step-{i}" for i in range(150)]
+
+    def finish(output: str) -> None:
+        Artifact.save({"i": 1}, output)
+        StatusFile(output).write(STATUS_SUCCESS)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(finish, outputs))
+    proxy.requests.clear()
+    assert read_statuses(outputs) == [STATUS_SUCCESS] * 150
+    assert proxy.count("POST", "/batch/storage/v1") == 4
+    assert proxy.count("GET", "") == 0
+
+
+def test_statuses_the_metadata_cannot_tell_are_read(counted: tuple[CountingProxy, str]) -> None:
+    """An older executor's JSON-lines status and its info are downloaded; a missing artifact of ours is found."""
+    proxy, root = counted
+    older, ours_without_artifact, running = f"{root}/older", f"{root}/ours", f"{root}/running"
+    store = store_for(older)
+    store.write(f"{older}/.executor_status", b'{"status": "SUCCESS"}\n')
+    store.write(f"{ours_without_artifact}/.executor_info", b'{"executor_version": "marin_exec 0.1.0"}')
+    StatusFile(ours_without_artifact).write(STATUS_SUCCESS)
+    StatusFile(running).write(STATUS_RUNNING)
+    proxy.requests.clear()
+    assert read_statuses([older, ours_without_artifact, running, f"{root}/never"]) == [
+        STATUS_SUCCESS,
+        None,
+        STATUS_RUNNING,
+        None,
+    ]
+    downloaded = sorted(p.split("?")[0].rsplit("%2F", 1)[-1] for m, p in proxy.requests if m == "GET")
+    assert downloaded == [".executor_info", ".executor_status"]
+
+
+def test_an_endpoint_without_batches_is_asked_once_then_read_object_by_object(
+    gcs_bucket: str, gcs_emulator: Any, monkeypatch: pytest.MonkeyPatch, fresh_gcs_store: GcsStore
+) -> None:
+    proxy = CountingProxy(gcs_emulator.url, refuse_batches=True)
+    use_gcs(monkeypatch, proxy.url)
+    try:
+        outputs = [f"{gcs_bucket}/s{i}" for i in range(5)]
+        for output in outputs[:3]:
+            Artifact.save(1, output)
+            StatusFile(output).write(STATUS_SUCCESS)
+        for _ in range(2):
+            assert read_statuses(outputs) == [STATUS_SUCCESS] * 3 + [None] * 2
+        assert proxy.count("POST", "/batch/") == 1
+        assert fresh_gcs_store.stat_many(outputs) is None
+    finally:
+        proxy.close()
+
+
+def test_batch_answers_are_placed_by_content_id_and_odd_parts_become_errors() -> None:
+    """A GCS-style answer (CRLF lines, parts out of order, one call failed, one missing, one not HTTP)."""
+    meta = b'{"size": "7", "generation": "42", "md5Hash": "' + _b64_md5(b"SUCCESS") + b'"}'
+    parts = [
+        (3, b"HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\n\r\n{}"),
+        (0, b"HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n" + meta),
+        (1, b"HTTP/1.1 503 Service Unavailable\r\n\r\nbackend error"),
+        (4, b"garbage"),
+    ]
+    body = b"".join(
+        b"--batch_x\r\nContent-Type: application/http\r\nContent-ID: <response-%d>\r\n\r\n%s\r\n" % part
+        for part in parts
+    )
+    stats = parse_response('multipart/mixed; boundary="batch_x"', body + b"--batch_x--\r\n", 5)
+    assert stats[0] == ObjectStat(7, 42, hashlib.md5(b"SUCCESS").digest())
+    assert stats[3] is None
+    assert isinstance(stats[1], OSError) and "503" in str(stats[1])
+    assert isinstance(stats[2], OSError) and "no part" in str(stats[2])
+    assert isinstance(stats[4], OSError)
+    assert all(isinstance(s, OSError) for s in parse_response("text/plain", b"oops", 2))
+
+
+def _b64_md5(data: bytes) -> bytes:
+    import base64
+
+    return base64.b64encode(hashlib.md5(data).digest())
