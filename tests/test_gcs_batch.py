@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import http.client
+import json
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -28,9 +30,10 @@ ODD_NAMES = ["plain", "with space", "lr=3e-4,wd=0.1", "a:b", "naïve", "x+y", "5
 
 class CountingProxy:
     """An HTTP proxy to the emulator that records each request's method and path; optionally it answers every batch
-    request with 404, as a GCS-compatible server without batch support would."""
+    request itself with ``batch_answer`` (status, body): 404 as a GCS-compatible server without batch support would,
+    503 as an overloaded one."""
 
-    def __init__(self, upstream: str, refuse_batches: bool = False) -> None:
+    def __init__(self, upstream: str, batch_answer: tuple[int, bytes] | None = None) -> None:
         self.requests: list[tuple[str, str]] = []
         target = urlsplit(upstream)
         proxy = self
@@ -44,8 +47,8 @@ class CountingProxy:
             def _forward(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
                 proxy.requests.append((self.command, self.path))
-                if refuse_batches and self.path.startswith("/batch/"):
-                    self._answer(404, [("Content-Type", "text/plain")], b"Not Found")
+                if batch_answer is not None and self.path.startswith("/batch/"):
+                    self._answer(batch_answer[0], [("Content-Type", "text/plain")], batch_answer[1])
                     return
                 upstream_conn = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
                 try:
@@ -152,7 +155,8 @@ def test_a_cached_rerun_on_gcs_downloads_no_status_and_no_artifact(counted: tupl
 
 
 def test_statuses_the_metadata_cannot_tell_are_read(counted: tuple[CountingProxy, str]) -> None:
-    """An older executor's JSON-lines status and its info are downloaded; a missing artifact of ours is found."""
+    """An older executor's JSON-lines status is downloaded; so is the info of our SUCCESS whose artifact is missing
+    (which makes the step not done)."""
     proxy, root = counted
     older, ours_without_artifact, running = f"{root}/older", f"{root}/ours", f"{root}/running"
     store = store_for(older)
@@ -174,7 +178,7 @@ def test_statuses_the_metadata_cannot_tell_are_read(counted: tuple[CountingProxy
 def test_an_endpoint_without_batches_is_asked_once_then_read_object_by_object(
     gcs_bucket: str, gcs_emulator: Any, monkeypatch: pytest.MonkeyPatch, fresh_gcs_store: GcsStore
 ) -> None:
-    proxy = CountingProxy(gcs_emulator.url, refuse_batches=True)
+    proxy = CountingProxy(gcs_emulator.url, batch_answer=(404, b"Not Found"))
     use_gcs(monkeypatch, proxy.url)
     try:
         outputs = [f"{gcs_bucket}/s{i}" for i in range(5)]
@@ -189,29 +193,59 @@ def test_an_endpoint_without_batches_is_asked_once_then_read_object_by_object(
         proxy.close()
 
 
+def test_a_batch_that_fails_as_a_whole_is_read_object_by_object_and_asked_again_next_time(
+    gcs_bucket: str, gcs_emulator: Any, monkeypatch: pytest.MonkeyPatch, fresh_gcs_store: GcsStore
+) -> None:
+    proxy = CountingProxy(gcs_emulator.url, batch_answer=(503, b"overloaded"))
+    use_gcs(monkeypatch, proxy.url)
+    try:
+        outputs = [f"{gcs_bucket}/s{i}" for i in range(3)]
+        Artifact.save(1, outputs[0])
+        StatusFile(outputs[0]).write(STATUS_SUCCESS)
+        StatusFile(outputs[1]).write(STATUS_FAILED)
+        for _ in range(2):
+            assert read_statuses(outputs) == [STATUS_SUCCESS, STATUS_FAILED, None]
+        assert proxy.count("POST", "/batch/") == 4  # statuses and artifacts, twice: a 503 is not a refusal
+    finally:
+        proxy.close()
+
+
+def _answer(*parts: tuple[bytes, bytes]) -> bytes:
+    """A GCS-style batch answer (CRLF lines) of (MIME headers, embedded HTTP answer) parts."""
+    body = b"".join(b"--batch_x\r\nContent-Type: application/http\r\n%s\r\n\r\n%s\r\n" % part for part in parts)
+    return body + b"--batch_x--\r\n"
+
+
+def _meta(name: str, data: bytes = b"SUCCESS", generation: int = 42) -> bytes:
+    md5 = base64.b64encode(hashlib.md5(data).digest()).decode()
+    fields = {"bucket": "b", "name": name, "size": str(len(data)), "generation": str(generation), "md5Hash": md5}
+    return b"HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n" + json.dumps(fields).encode()
+
+
 def test_batch_answers_are_placed_by_content_id_and_odd_parts_become_errors() -> None:
-    """A GCS-style answer (CRLF lines, parts out of order, one call failed, one missing, one not HTTP)."""
-    meta = b'{"size": "7", "generation": "42", "md5Hash": "' + _b64_md5(b"SUCCESS") + b'"}'
-    parts = [
-        (3, b"HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\n\r\n{}"),
-        (0, b"HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n" + meta),
-        (1, b"HTTP/1.1 503 Service Unavailable\r\n\r\nbackend error"),
-        (4, b"garbage"),
-    ]
-    body = b"".join(
-        b"--batch_x\r\nContent-Type: application/http\r\nContent-ID: <response-%d>\r\n\r\n%s\r\n" % part
-        for part in parts
+    """Parts out of order; one call failed, one unanswered, one not HTTP: only the named answers count."""
+    objects = [("b", f"k{i}") for i in range(5)]
+    content = _answer(
+        (b"Content-ID: <response-3>", b"HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\n\r\n{}"),
+        (b"Content-ID: <response-0>", _meta("k0")),
+        (b"Content-ID: <response-1>", b"HTTP/1.1 503 Service Unavailable\r\n\r\nbackend error"),
+        (b"Content-ID: <response-4>", b"garbage"),
     )
-    stats = parse_response('multipart/mixed; boundary="batch_x"', body + b"--batch_x--\r\n", 5)
+    stats = parse_response('multipart/mixed; boundary="batch_x"', content, objects)
     assert stats[0] == ObjectStat(7, 42, hashlib.md5(b"SUCCESS").digest())
     assert stats[3] is None
     assert isinstance(stats[1], OSError) and "503" in str(stats[1])
     assert isinstance(stats[2], OSError) and "no part" in str(stats[2])
     assert isinstance(stats[4], OSError)
-    assert all(isinstance(s, OSError) for s in parse_response("text/plain", b"oops", 2))
+    assert all(isinstance(s, OSError) for s in parse_response("text/plain", b"oops", objects[:2]))
 
 
-def _b64_md5(data: bytes) -> bytes:
-    import base64
-
-    return base64.b64encode(hashlib.md5(data).digest())
+def test_batch_answers_that_do_not_name_their_call_or_object_are_not_trusted() -> None:
+    """A server answering in its own way (no Content-ID, parts swapped, another object's metadata) must not make
+    an absent step look done or a finished one absent: such answers become errors, and the objects are read."""
+    objects = [("b", "absent"), ("b", "done")]
+    no_ids = _answer((b"", _meta("done")), (b"", b"HTTP/1.1 404 Not Found\r\n\r\n{}"))
+    assert all(isinstance(s, OSError) for s in parse_response("multipart/mixed; boundary=batch_x", no_ids, objects))
+    swapped = _answer((b"Content-ID: <response-0>", _meta("done")), (b"Content-ID: <response-1>", _meta("absent")))
+    stats = parse_response("multipart/mixed; boundary=batch_x", swapped, objects)
+    assert all(isinstance(s, OSError) and "where b/" in str(s) for s in stats)

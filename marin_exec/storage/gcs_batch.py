@@ -9,7 +9,10 @@ caller expects (``storage.store.read_known``).
 
 Nothing here retries and nothing raises for one object: a batch that failed, or a call in it answered with
 anything but 200 or 404, is an exception in that object's place, and callers read such objects one by one with
-``read``'s retry budget. ``BatchRefused`` means the endpoint has no batch support (the store stops asking).
+``read``'s retry budget (so an unreachable endpoint still ends in ``StorageUnavailable`` naming the path, one
+request timeout later). An answer counts only when it names its call (``Content-ID: <response-N>``) and, for a
+200, the object asked for: a server that answers batches in its own way cannot make an absent step look done or
+a finished one absent. ``BatchRefused`` means the endpoint has no batch support (the store stops asking).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from marin_exec.storage.retry import overlapped
 #: GCS accepts at most 100 calls per batch request.
 CALLS_PER_BATCH = 100
 _BOUNDARY = "marin_exec_batch"
-_FIELDS = "size,generation,md5Hash"
+_FIELDS = "bucket,name,size,generation,md5Hash"
 _CONTENT_ID = re.compile(rb"content-id:\s*<response-(\d+)>", re.IGNORECASE)
 _BLANK_LINE = re.compile(rb"\r?\n\r?\n")
 
@@ -34,7 +37,8 @@ Stat = ObjectStat | None | Exception
 
 
 class BatchRefused(Exception):
-    """The endpoint answered a batch request with a client error: it does not serve batches."""
+    """The endpoint does not serve batches: it answered a batch request with a client error other than
+    401/403/408/429 (those say nothing about batches), with 501, or with something that is not multipart."""
 
 
 def stat_many(fs: Any, objects: Sequence[tuple[str, str]]) -> list[Stat]:
@@ -47,8 +51,9 @@ def stat_many(fs: Any, objects: Sequence[tuple[str, str]]) -> list[Stat]:
 
     headers = dict(fs._get_headers(None))
     headers["Content-Type"] = f'multipart/mixed; boundary="{_BOUNDARY}"'
-    query = "&".join(f"{k}={v}" for k, v in fs._get_params({"fields": _FIELDS}).items())
-    calls = [f"/storage/v1/b/{quote(bucket)}/o/{quote(key)}?{query}" for bucket, key in objects]
+    query = "&".join(f"{k}={quote(v)}" for k, v in fs._get_params({"fields": _FIELDS}).items())
+    quoted_buckets = {bucket: quote(bucket) for bucket in {bucket for bucket, _ in objects}}
+    calls = [f"/storage/v1/b/{quoted_buckets[bucket]}/o/{_quote_key(key)}?{query}" for bucket, key in objects]
     chunks = [range(start, min(start + CALLS_PER_BATCH, len(calls))) for start in range(0, len(calls), CALLS_PER_BATCH)]
     url = f"{fs._location}/batch/storage/v1"
 
@@ -57,11 +62,15 @@ def stat_many(fs: Any, objects: Sequence[tuple[str, str]]) -> list[Stat]:
         body = _request_body([calls[i] for i in chunk])
         async with session.post(url, data=body, headers=headers, timeout=fs.requests_timeout) as response:
             content = await response.read()
-            if 400 <= response.status < 500 and response.status not in (401, 403, 408, 429):
-                raise BatchRefused(f"{url} answered {response.status}: {content[:200]!r}")
+            content_type = response.headers.get("Content-Type", "")
+            refused = (400 <= response.status < 500 and response.status not in (401, 403, 408, 429)) or (
+                response.status in (200, 501) and not content_type.startswith("multipart/")
+            )
+            if refused:
+                raise BatchRefused(f"{url} answered {response.status} ({content_type}): {content[:200]!r}")
             if response.status != 200:
                 raise OSError(f"batch request to {url} answered {response.status}: {content[:200]!r}")
-            return parse_response(response.headers.get("Content-Type", ""), content, len(chunk))
+            return parse_response(content_type, content, [objects[i] for i in chunk])
 
     answers = overlapped(fs.loop, one, chunks)
     if answers and all(isinstance(a, BatchRefused) for a in answers):
@@ -82,27 +91,35 @@ def _request_body(calls: Sequence[str]) -> bytes:
     return ("".join(parts) + f"--{_BOUNDARY}--\r\n").encode()
 
 
-def parse_response(content_type: str, content: bytes, count: int) -> list[Stat]:
-    """The answers to a batch of ``count`` metadata calls, in the order of the calls (matched by Content-ID, so
-    answers in any order are placed right); a call without an answer gets an exception."""
+def parse_response(content_type: str, content: bytes, objects: Sequence[tuple[str, str]]) -> list[Stat]:
+    """The answers to a batch of metadata calls for ``objects`` (bucket, key), in the order of the calls, matched
+    by Content-ID (answers may come in any order); a call without an answer naming it gets an exception."""
     match = re.search(r'boundary="?([^";]+)"?', content_type)
     if match is None:
         error = OSError(f"a batch answer without a multipart boundary (Content-Type {content_type!r})")
-        return [error] * count
+        return [error] * len(objects)
     delimiter = b"--" + match.group(1).encode()
-    stats: list[Stat] = [OSError("the batch answer had no part for this object")] * count
-    for position, part in enumerate(content.split(delimiter)[1:]):
+    stats: list[Stat] = [OSError("the batch answer had no part naming this object's call")] * len(objects)
+    for part in content.split(delimiter)[1:]:
         if part.startswith(b"--"):  # the closing delimiter
             break
         mime_headers, http = (_BLANK_LINE.split(part.strip(b"\r\n"), 1) + [b""])[:2]
         found = _CONTENT_ID.search(mime_headers)
-        index = int(found.group(1)) if found else position
-        if 0 <= index < count:
-            stats[index] = _parse_call(http)
+        if found is not None and int(found.group(1)) < len(objects):
+            index = int(found.group(1))
+            stats[index] = _parse_call(http, objects[index])
     return stats
 
 
-def _parse_call(http: bytes) -> Stat:
+def _quote_key(key: str) -> str:
+    """``quote(key)`` with "/" quoted too, a segment at a time: most segments need no quoting, which urllib answers
+    without its per-character path (a third of this module's CPU with whole keys)."""
+    from urllib.parse import quote
+
+    return "%2F".join(quote(segment, safe="") for segment in key.split("/"))
+
+
+def _parse_call(http: bytes, asked: tuple[str, str]) -> Stat:
     status_line, _, rest = http.partition(b"\n")
     fields = status_line.split()
     if len(fields) < 2 or not fields[1].isdigit():
@@ -115,6 +132,8 @@ def _parse_call(http: bytes) -> Stat:
         return OSError(f"a metadata call in a batch answered {code}: {body[:200]!r}")
     try:
         meta = json.loads(body)
+        if (meta["bucket"], meta["name"]) != asked:
+            return OSError(f"a batch answered for {meta['bucket']}/{meta['name']} where {'/'.join(asked)} was asked")
         md5 = meta.get("md5Hash")
         return ObjectStat(int(meta["size"]), int(meta["generation"]), base64.b64decode(md5) if md5 else None)
     except (ValueError, KeyError, TypeError) as error:

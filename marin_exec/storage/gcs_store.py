@@ -49,7 +49,8 @@ class GcsStore(ObjectStore):
     conditional_delete = False
     token_name = "generation"
     environment = ("STORAGE_EMULATOR_HOST",)  # decides anonymous credentials
-    _batches_refused = False
+    #: The filesystem (so the endpoint and process) whose batch endpoint refused batches; asked no more.
+    _batches_refused_by: Any = None
 
     def read(self, path: str) -> tuple[bytes, Token] | None:
         def attempt(retried: bool) -> tuple[bytes, Token] | None:
@@ -98,7 +99,8 @@ class GcsStore(ObjectStore):
         batches of metadata calls; None for the whole list when the endpoint serves no batches."""
         from marin_exec.storage.gcs_batch import BatchRefused, stat_many
 
-        if self._batches_refused:
+        fs = self._filesystem()
+        if self._batches_refused_by is fs:
             return None
         stats: list[ObjectStat | None | Exception] = []
         objects, asked = [], []
@@ -110,10 +112,10 @@ class GcsStore(ObjectStore):
             except ValueError as error:
                 stats.append(error)
         try:
-            answers = stat_many(self._filesystem(), objects) if objects else []
+            answers = stat_many(fs, objects) if objects else []
         except BatchRefused as error:
-            logger.info(f"{error}; reading objects one by one from now on")
-            self._batches_refused = True
+            logger.info(f"{error}; reading objects one by one from now on (this endpoint)")
+            self._batches_refused_by = fs
             return None
         for i, answer in zip(asked, answers, strict=True):
             stats[i] = answer

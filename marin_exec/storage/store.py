@@ -13,6 +13,7 @@ import functools
 import logging
 import threading
 from collections.abc import Callable, Collection, Sequence
+from typing import Any
 
 from marin_exec.storage.local_store import LocalStore
 from marin_exec.storage.protocol import AtomicStore, Found, ObjectStat, read_or_error, strip_protocol
@@ -76,7 +77,7 @@ def read_known(paths: Sequence[str], expected: Collection[bytes]) -> list[Found]
     """``read_many``, except that an object whose metadata shows it holds one of ``expected`` (same MD5) is not
     downloaded: its bytes are that candidate, its token the one the metadata gives. Objects a store cannot
     answer so (no ``stat_many``, no MD5, other bytes, an error asking) are read."""
-    import hashlib
+    import hashlib  # here: importing marin_exec loads no hashing (tests/test_layout.py)
 
     by_md5 = {hashlib.md5(e, usedforsecurity=False).digest(): e for e in expected}
     results: list[Found] = [None] * len(paths)
@@ -108,7 +109,7 @@ def exist_many(paths: Sequence[str]) -> list[bool | Exception]:
     return results
 
 
-def _stats(paths: Sequence[str], results: list) -> list[tuple[list[int], list[ObjectStat | None | Exception]]]:
+def _stats(paths: Sequence[str], results: list[Any]) -> list[tuple[list[int], list[ObjectStat | None | Exception]]]:
     """Per store: the indices of its paths and their ``stat_many`` answers; a store without one answers an
     exception for each path (so callers read them). Paths no store serves get their error in ``results``."""
     answered = []
@@ -126,7 +127,7 @@ def _stats(paths: Sequence[str], results: list) -> list[tuple[list[int], list[Ob
 _NO_STATS = LookupError("the store gives no metadata without a read")
 
 
-def _by_store(paths: Sequence[str], results: list) -> list[tuple[AtomicStore, list[int]]]:
+def _by_store(paths: Sequence[str], results: list[Any]) -> list[tuple[AtomicStore, list[int]]]:
     """The paths' indices grouped by the store serving them; a path no store serves gets its error in
     ``results`` instead."""
     groups: dict[int, tuple[AtomicStore, list[int]]] = {}
