@@ -1,5 +1,6 @@
 """``executor_main`` takes Marin's spellings: the ``max_concurrent`` keyword (it wins over ``--max_concurrent``) and
-the config passed first, ``executor_main(ExecutorMainConfig(...), steps)``, with marin_exec's or Marin's class."""
+the config passed first, ``executor_main(ExecutorMainConfig(...), steps)`` or ``(..., steps=steps)``, with
+marin_exec's or Marin's class."""
 
 from __future__ import annotations
 
@@ -86,6 +87,25 @@ def test_a_config_passed_first_is_the_runs_config_and_the_description_follows_th
     executor_main(config_class(prefix=str(tmp_path), executor_info_base_path=str(tmp_path / "info")), steps, "both")
     assert read_statuses(_paths(tmp_path, steps)) == ["SUCCESS", "SUCCESS"]
     assert [p.name for p in (tmp_path / "info").iterdir()]  # the run-level info went where the config said
+
+
+@pytest.mark.parametrize("config_class", [ExecutorMainConfig, ExecutorMainConfigOfMarin])
+def test_a_config_passed_first_with_the_steps_by_keyword_is_marins_spelling_too(
+    config_class: type[Any], tmp_path: pathlib.Path
+) -> None:
+    """``executor_main(config, steps=...)``, as Marin's integration tests call it (was a TypeError: steps twice)."""
+    steps = _two_steps_that_must_overlap()
+    executor_main(config_class(prefix=str(tmp_path)), steps=steps, description="both")
+    assert read_statuses(_paths(tmp_path, steps)) == ["SUCCESS", "SUCCESS"]
+
+
+def test_steps_given_twice_or_not_at_all_are_refused_before_anything_runs(tmp_path: pathlib.Path) -> None:
+    steps = _two_steps_that_must_overlap()
+    with pytest.raises(TypeError, match="steps twice"):
+        executor_main(steps, steps=steps, config=ExecutorMainConfig(prefix=str(tmp_path)))
+    with pytest.raises(TypeError, match="needs the steps"):
+        executor_main(config=ExecutorMainConfig(prefix=str(tmp_path)))
+    assert not tmp_path.joinpath("overlap").exists()
 
 
 def test_a_marin_config_setting_a_field_marin_exec_lacks_is_refused_by_name(tmp_path: pathlib.Path) -> None:

@@ -20,13 +20,12 @@ import logging
 import os
 import sys
 import time
-import traceback
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from marin_exec.compile.compiler import GroupView, compile_graph
 from marin_exec.compile.step_spec import StepSpec
-from marin_exec.errors import MarinExecError, MissingPrefixError, StepsFailed, TracingError
+from marin_exec.errors import MarinExecError, MissingPrefixError, StepsFailed
 from marin_exec.run.run_report import RunReport
 from marin_exec.run.runner import StepRunner
 from marin_exec.run.stop import RunStop, StopLevel
@@ -63,19 +62,25 @@ class CompiledSteps:
 
 
 def executor_main(
-    steps: Sequence[Any] | Callable[[], Any],
+    steps_or_config: Any = None,
+    /,
     description: str | None = None,
     config: ExecutorMainConfig | None = None,
     max_concurrent: int | None = None,
+    *,
+    steps: Sequence[Any] | Callable[[], Any] | None = None,
 ) -> None:
-    """Run ``steps`` (StepRefs from @step calls, or StepSpecs) as a command-line program.
+    """Run ``steps`` (StepRefs from @step calls, or StepSpecs; first or by keyword) as a command-line program.
 
     ``steps`` may also be the entry point (a function of no arguments returning StepRefs or StepSpecs), traced here:
-    its errors show the user's frames only (as JAX does), exit status 1. Marin's spellings work too (``marin_call``).
+    its errors show the user's frames only (as JAX does), exit status 1. Marin's spellings work too (``marin_call``),
+    the config first included: ``executor_main(config, steps)`` and ``executor_main(config, steps=steps)``.
     """
     from marin_exec.run.interrupts import Interrupts, StopNow
+    from marin_exec.run.main_errors import print_error, trace_entry
     from marin_exec.run.run_files import rerun_command
 
+    steps, description, config = _positional(steps_or_config, steps, description, config)
     if max_concurrent is not None or type(steps).__name__ == "ExecutorMainConfig":
         from marin_exec.legacy.executor import marin_call
 
@@ -87,10 +92,10 @@ def executor_main(
     with Interrupts() as interrupts:
         try:
             if callable(steps):
-                steps = _trace_entry(steps)
+                steps = trace_entry(steps)
             report = run_executor(steps, config, description=description, stop=interrupts.stop)
         except MarinExecError as e:
-            _print_error(e)
+            print_error(e)
             if interrupts.exit_code is None:
                 sys.exit(1)
         except StopNow:
@@ -105,40 +110,18 @@ def executor_main(
         sys.exit(interrupts.exit_code)
 
 
-def _print_error(e: MarinExecError) -> None:
-    from marin_exec.run.run_files import rerun_command
-    from marin_exec.run.summary import step_results, summarize
-    from marin_exec.status.failure import error_line
-
-    report = getattr(e, "report", None)  # a failed run: its summary is printed already
-    if isinstance(e, TracingError):
-        print(_filtered_text(e), file=sys.stderr)
-    else:
-        print(f"error: {e}", file=sys.stderr)
-        if e.__cause__ is not None and not isinstance(e.__cause__, MarinExecError):
-            print(f"caused by: {error_line(e.__cause__)} (its traceback is above)", file=sys.stderr)
-    if report is not None and summarize(step_results(report), report.seconds).rerun_helps:
-        print(f"to rerun: {rerun_command()}", file=sys.stderr)
-
-
-def _trace_entry(entry: Callable[[], Any]) -> list[Any]:
-    """Call the entry point; an error it raises becomes a filtered traceback on stderr and exit status 1."""
-    try:
-        traced = entry()
-    except Exception as e:
-        from marin_exec.trace.trace_errors import explain_trace_error
-
-        explained = explain_trace_error(e)
-        print(_filtered_text(explained), file=sys.stderr)
-        sys.exit(1)
-    return list(traced) if isinstance(traced, list | tuple) else [traced]
-
-
-def _filtered_text(error: BaseException) -> str:
-    from marin_exec.trace.trace_errors import filter_traceback
-
-    filter_traceback(error)
-    return "".join(traceback.format_exception(error)).rstrip("\n")
+def _positional(first: Any, steps: Any, description: Any, config: Any) -> tuple[Any, Any, Any]:
+    """(steps, description, config) as if all were given by position: the steps keyword after a config given first
+    (Marin's ``executor_main(config, steps=...)``) takes the place it has in ``executor_main(config, steps)``."""
+    if steps is None:
+        if first is None:
+            raise TypeError("executor_main() needs the steps to run: executor_main(steps=[entry()])")
+        return first, description, config
+    if first is None:
+        return steps, description, config
+    if type(first).__name__ == "ExecutorMainConfig" and config is None:
+        return first, steps, description
+    raise TypeError("executor_main() got the steps twice (first and as steps=...); pass them once")
 
 
 def parse_args(argv: Sequence[str], config_class: type[Any] = ExecutorMainConfig) -> Any:
