@@ -99,12 +99,14 @@ def test_a_config_passed_first_with_the_steps_by_keyword_is_marins_spelling_too(
     assert read_statuses(_paths(tmp_path, steps)) == ["SUCCESS", "SUCCESS"]
 
 
-def test_steps_given_twice_or_not_at_all_are_refused_before_anything_runs(tmp_path: pathlib.Path) -> None:
+def test_steps_or_configs_given_twice_or_no_steps_are_refused_before_anything_runs(tmp_path: pathlib.Path) -> None:
     steps = _two_steps_that_must_overlap()
     with pytest.raises(TypeError, match="steps twice"):
         executor_main(steps, steps=steps, config=ExecutorMainConfig(prefix=str(tmp_path)))
     with pytest.raises(TypeError, match="needs the steps"):
         executor_main(config=ExecutorMainConfig(prefix=str(tmp_path)))
+    with pytest.raises(TypeError, match="two configs"):
+        executor_main(ExecutorMainConfig(), steps=steps, config=ExecutorMainConfig(prefix=str(tmp_path)))
     assert not tmp_path.joinpath("overlap").exists()
 
 

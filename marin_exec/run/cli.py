@@ -119,9 +119,11 @@ def _positional(first: Any, steps: Any, description: Any, config: Any) -> tuple[
         return first, description, config
     if first is None:
         return steps, description, config
-    if type(first).__name__ == "ExecutorMainConfig" and config is None:
-        return first, steps, description
-    raise TypeError("executor_main() got the steps twice (first and as steps=...); pass them once")
+    if type(first).__name__ != "ExecutorMainConfig":
+        raise TypeError("executor_main() got the steps twice (first and as steps=...); pass them once")
+    if config is not None:
+        raise TypeError("executor_main() got two configs (first and as config=...); pass one")
+    return first, steps, description
 
 
 def parse_args(argv: Sequence[str], config_class: type[Any] = ExecutorMainConfig) -> Any:
