@@ -184,7 +184,17 @@ def _write_record(output_path: str, record: dict[str, Any]) -> None:
 def _start_pipeline(root: str, signals_dir: Path, *flags: str) -> subprocess.Popen[str]:
     command = [sys.executable, "-m", "tests.interrupt_pipeline", "--prefix", root, "--lease_timeout", "3600", *flags]
     env = {**os.environ, "INTERRUPT_SIGNALS": str(signals_dir), "INTERRUPT_REMOTE": "0"}
-    return subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    from tests.interrupt_pipeline import as_from_a_terminal
+
+    return subprocess.Popen(
+        command,
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=as_from_a_terminal,  # Ctrl-C must reach it even when this benchmark runs in the background
+    )
 
 
 def _wait_for_file(path: Path, proc: subprocess.Popen[str]) -> None:

@@ -11,12 +11,20 @@ gs:// or s3://; the signal files are always local). Deliberately no assertions: 
 from __future__ import annotations
 
 import os
+import signal
 import time
 from pathlib import Path
 
 from marin_exec import StepSpec, executor_main
 
 _HOLD_LIMIT = 120.0  # a forgotten process ends by itself
+
+
+def as_from_a_terminal() -> None:
+    """``preexec_fn`` for the process under test: SIGINT as a terminal's foreground process has it. A harness started
+    in the background of a non-interactive shell (``cmd &`` in a script) has SIGINT ignored, its children inherit
+    that, and executor_main, like any program, keeps an ignored SIGINT ignored: Ctrl-C would test nothing."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _signals() -> Path:

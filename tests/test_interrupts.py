@@ -164,7 +164,14 @@ class Pipeline:
         # A lease timeout of an hour: a rerun that waited for a lease instead of starting at once would never end.
         command = [sys.executable, "-m", "tests.interrupt_pipeline", "--prefix", self.prefix, "--lease_timeout", "3600"]
         env = {**os.environ, "INTERRUPT_SIGNALS": str(self.signals), "INTERRUPT_REMOTE": str(int(self.remote))}
-        return subprocess.Popen([*command, *flags], cwd=REPO, env=env, stderr=subprocess.PIPE, text=True)
+        return subprocess.Popen(
+            [*command, *flags],
+            cwd=REPO,
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=interrupt_pipeline.as_from_a_terminal,
+        )
 
     def started(self, proc: subprocess.Popen[str], step: str) -> None:
         wait_for(lambda: (self.signals / f"started-{step}").exists() or proc.poll() is not None, f"{step} to start")
@@ -270,9 +277,10 @@ def test_run_executor_changes_no_signal_handler_and_executor_main_restores_the_p
     def custom(signum: int, frame: Any) -> None:
         pass
 
+    before = (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))  # SIGINT ignored if in background
     step = StepSpec(name="signals/record", fn=record, output_path_prefix=prefix)
     run_executor([step], ExecutorMainConfig(prefix=prefix))
-    assert seen == [(signal.default_int_handler, signal.SIG_DFL)]  # programmatic: untouched
+    assert seen == [before]  # programmatic: untouched
 
     previous = signal.signal(signal.SIGTERM, custom)
     try:
