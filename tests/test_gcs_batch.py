@@ -8,7 +8,7 @@ import hashlib
 import http.client
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -96,16 +96,26 @@ def fresh_gcs_store() -> Iterator[GcsStore]:
 
 
 @pytest.fixture
-def counted(
-    gcs_bucket: str, gcs_emulator: Any, monkeypatch: pytest.MonkeyPatch, fresh_gcs_store: GcsStore
-) -> Iterator[tuple[CountingProxy, str]]:
-    """(proxy, bucket root): the bucket of ``gcs_bucket`` seen through a CountingProxy."""
-    proxy = CountingProxy(gcs_emulator.url)
-    use_gcs(monkeypatch, proxy.url)
-    try:
-        yield proxy, gcs_bucket
-    finally:
+def through_proxy(
+    gcs_emulator: Any, monkeypatch: pytest.MonkeyPatch, fresh_gcs_store: GcsStore
+) -> Iterator[Callable[[tuple[int, bytes] | None], CountingProxy]]:
+    """Start a CountingProxy in front of the emulator and point ``gs://`` at it (``through_proxy(batch_answer)``)."""
+    proxies: list[CountingProxy] = []
+
+    def start(batch_answer: tuple[int, bytes] | None) -> CountingProxy:
+        proxies.append(CountingProxy(gcs_emulator.url, batch_answer))
+        use_gcs(monkeypatch, proxies[-1].url)
+        return proxies[-1]
+
+    yield start
+    for proxy in proxies:
         proxy.close()
+
+
+@pytest.fixture
+def counted(gcs_bucket: str, through_proxy: Callable[..., CountingProxy]) -> tuple[CountingProxy, str]:
+    """(proxy, bucket root): the bucket of ``gcs_bucket`` seen through a CountingProxy."""
+    return through_proxy(None), gcs_bucket
 
 
 def test_stat_many_answers_each_objects_size_generation_and_md5_across_batches(gcs_bucket: str) -> None:
@@ -176,38 +186,30 @@ def test_statuses_the_metadata_cannot_tell_are_read(counted: tuple[CountingProxy
 
 
 def test_an_endpoint_without_batches_is_asked_once_then_read_object_by_object(
-    gcs_bucket: str, gcs_emulator: Any, monkeypatch: pytest.MonkeyPatch, fresh_gcs_store: GcsStore
+    gcs_bucket: str, through_proxy: Callable[..., CountingProxy], fresh_gcs_store: GcsStore
 ) -> None:
-    proxy = CountingProxy(gcs_emulator.url, batch_answer=(404, b"Not Found"))
-    use_gcs(monkeypatch, proxy.url)
-    try:
-        outputs = [f"{gcs_bucket}/s{i}" for i in range(5)]
-        for output in outputs[:3]:
-            Artifact.save(1, output)
-            StatusFile(output).write(STATUS_SUCCESS)
-        for _ in range(2):
-            assert read_statuses(outputs) == [STATUS_SUCCESS] * 3 + [None] * 2
-        assert proxy.count("POST", "/batch/") == 1
-        assert fresh_gcs_store.stat_many(outputs) is None
-    finally:
-        proxy.close()
+    proxy = through_proxy((404, b"Not Found"))
+    outputs = [f"{gcs_bucket}/s{i}" for i in range(5)]
+    for output in outputs[:3]:
+        Artifact.save(1, output)
+        StatusFile(output).write(STATUS_SUCCESS)
+    for _ in range(2):
+        assert read_statuses(outputs) == [STATUS_SUCCESS] * 3 + [None] * 2
+    assert proxy.count("POST", "/batch/") == 1
+    assert fresh_gcs_store.stat_many(outputs) is None
 
 
 def test_a_batch_that_fails_as_a_whole_is_read_object_by_object_and_asked_again_next_time(
-    gcs_bucket: str, gcs_emulator: Any, monkeypatch: pytest.MonkeyPatch, fresh_gcs_store: GcsStore
+    gcs_bucket: str, through_proxy: Callable[..., CountingProxy]
 ) -> None:
-    proxy = CountingProxy(gcs_emulator.url, batch_answer=(503, b"overloaded"))
-    use_gcs(monkeypatch, proxy.url)
-    try:
-        outputs = [f"{gcs_bucket}/s{i}" for i in range(3)]
-        Artifact.save(1, outputs[0])
-        StatusFile(outputs[0]).write(STATUS_SUCCESS)
-        StatusFile(outputs[1]).write(STATUS_FAILED)
-        for _ in range(2):
-            assert read_statuses(outputs) == [STATUS_SUCCESS, STATUS_FAILED, None]
-        assert proxy.count("POST", "/batch/") == 4  # statuses and artifacts, twice: a 503 is not a refusal
-    finally:
-        proxy.close()
+    proxy = through_proxy((503, b"overloaded"))
+    outputs = [f"{gcs_bucket}/s{i}" for i in range(3)]
+    Artifact.save(1, outputs[0])
+    StatusFile(outputs[0]).write(STATUS_SUCCESS)
+    StatusFile(outputs[1]).write(STATUS_FAILED)
+    for _ in range(2):
+        assert read_statuses(outputs) == [STATUS_SUCCESS, STATUS_FAILED, None]
+    assert proxy.count("POST", "/batch/") == 4  # statuses and artifacts, twice: a 503 is not a refusal
 
 
 def _answer(*parts: tuple[bytes, bytes]) -> bytes:
