@@ -164,22 +164,36 @@ def test_a_cached_rerun_on_gcs_downloads_no_status_and_no_artifact(counted: tupl
     assert proxy.count("GET", "") == 0
 
 
+def test_one_step_alone_is_read_without_a_batch(counted: tuple[CountingProxy, str]) -> None:
+    """``StepSpec.read_status`` and the remote pre-check ask about one step: two GETs, as before batches."""
+    proxy, root = counted
+    Artifact.save(1, f"{root}/one")
+    StatusFile(f"{root}/one").write(STATUS_SUCCESS)
+    proxy.requests.clear()
+    assert read_statuses([f"{root}/one"]) == [STATUS_SUCCESS]
+    assert proxy.count("POST", "/batch/") == 0 and proxy.count("GET", "") == 2
+
+
 def test_statuses_the_metadata_cannot_tell_are_read(counted: tuple[CountingProxy, str]) -> None:
     """An older executor's JSON-lines status is downloaded; so is the info of our SUCCESS whose artifact is missing
     (which makes the step not done)."""
     proxy, root = counted
     older, ours_without_artifact, running = f"{root}/older", f"{root}/ours", f"{root}/running"
+    done = f"{root}/done"  # so that the artifacts, too, are asked about in a batch (one alone would be read)
     store = store_for(older)
     store.write(f"{older}/.executor_status", b'{"status": "SUCCESS"}\n')
     store.write(f"{ours_without_artifact}/.executor_info", b'{"executor_version": "marin_exec 0.1.0"}')
     StatusFile(ours_without_artifact).write(STATUS_SUCCESS)
     StatusFile(running).write(STATUS_RUNNING)
+    Artifact.save(1, done)
+    StatusFile(done).write(STATUS_SUCCESS)
     proxy.requests.clear()
-    assert read_statuses([older, ours_without_artifact, running, f"{root}/never"]) == [
+    assert read_statuses([older, ours_without_artifact, running, f"{root}/never", done]) == [
         STATUS_SUCCESS,
         None,
         STATUS_RUNNING,
         None,
+        STATUS_SUCCESS,
     ]
     downloaded = sorted(p.split("?")[0].rsplit("%2F", 1)[-1] for m, p in proxy.requests if m == "GET")
     assert downloaded == [".executor_info", ".executor_status"]
@@ -203,12 +217,13 @@ def test_a_batch_that_fails_as_a_whole_is_read_object_by_object_and_asked_again_
     gcs_bucket: str, through_proxy: Callable[..., CountingProxy]
 ) -> None:
     proxy = through_proxy((503, b"overloaded"))
-    outputs = [f"{gcs_bucket}/s{i}" for i in range(3)]
-    Artifact.save(1, outputs[0])
-    StatusFile(outputs[0]).write(STATUS_SUCCESS)
-    StatusFile(outputs[1]).write(STATUS_FAILED)
+    outputs = [f"{gcs_bucket}/s{i}" for i in range(4)]
+    for output in outputs[:2]:
+        Artifact.save(1, output)
+        StatusFile(output).write(STATUS_SUCCESS)
+    StatusFile(outputs[2]).write(STATUS_FAILED)
     for _ in range(2):
-        assert read_statuses(outputs) == [STATUS_SUCCESS, STATUS_FAILED, None]
+        assert read_statuses(outputs) == [STATUS_SUCCESS, STATUS_SUCCESS, STATUS_FAILED, None]
     assert proxy.count("POST", "/batch/") == 4  # statuses and artifacts, twice: a 503 is not a refusal
 
 

@@ -76,7 +76,7 @@ def read_many(paths: Sequence[str]) -> list[Found]:
 def read_known(paths: Sequence[str], expected: Collection[bytes]) -> list[Found]:
     """``read_many``, except that an object whose metadata shows it holds one of ``expected`` (same MD5) is not
     downloaded: its bytes are that candidate, its token the one the metadata gives. Objects a store cannot
-    answer so (no ``stat_many``, no MD5, other bytes, an error asking) are read."""
+    answer so (no ``stat_many``, a single path, no MD5, other bytes, an error asking) are read."""
     import hashlib  # here: importing marin_exec loads no hashing (tests/test_layout.py)
 
     by_md5 = {hashlib.md5(e, usedforsecurity=False).digest(): e for e in expected}
@@ -110,11 +110,13 @@ def exist_many(paths: Sequence[str]) -> list[bool | Exception]:
 
 
 def _stats(paths: Sequence[str], results: list[Any]) -> list[tuple[list[int], list[ObjectStat | None | Exception]]]:
-    """Per store: the indices of its paths and their ``stat_many`` answers; a store without one answers an
-    exception for each path (so callers read them). Paths no store serves get their error in ``results``."""
+    """Per store: the indices of its paths and their ``stat_many`` answers; a store without one, or asked about a
+    single path, answers an exception for each path (so callers read them). Paths no store serves get their error
+    in ``results``."""
     answered = []
     for store, indices in _by_store(paths, results):
-        stat_many = getattr(store, "stat_many", None)
+        # One object is one request either way, and a read needs no batch support: metadata only for several.
+        stat_many = getattr(store, "stat_many", None) if len(indices) > 1 else None
         try:
             stats = stat_many([paths[i] for i in indices]) if stat_many is not None else None
         except Exception as error:  # the batch machinery itself failed: the paths are read instead
