@@ -204,9 +204,7 @@ def test_an_endpoint_without_batches_is_asked_once_then_read_object_by_object(
 ) -> None:
     proxy = through_proxy((404, b"Not Found"))
     outputs = [f"{gcs_bucket}/s{i}" for i in range(5)]
-    for output in outputs[:3]:
-        Artifact.save(1, output)
-        StatusFile(output).write(STATUS_SUCCESS)
+    _finish(outputs[:3])
     for _ in range(2):
         assert read_statuses(outputs) == [STATUS_SUCCESS] * 3 + [None] * 2
     assert proxy.count("POST", "/batch/") == 1
@@ -218,13 +216,18 @@ def test_a_batch_that_fails_as_a_whole_is_read_object_by_object_and_asked_again_
 ) -> None:
     proxy = through_proxy((503, b"overloaded"))
     outputs = [f"{gcs_bucket}/s{i}" for i in range(4)]
-    for output in outputs[:2]:
-        Artifact.save(1, output)
-        StatusFile(output).write(STATUS_SUCCESS)
+    _finish(outputs[:2])
     StatusFile(outputs[2]).write(STATUS_FAILED)
     for _ in range(2):
         assert read_statuses(outputs) == [STATUS_SUCCESS, STATUS_SUCCESS, STATUS_FAILED, None]
     assert proxy.count("POST", "/batch/") == 4  # statuses and artifacts, twice: a 503 is not a refusal
+
+
+def _finish(outputs: list[str]) -> None:
+    """Each output as a finished step of ours: its artifact, then SUCCESS."""
+    for output in outputs:
+        Artifact.save(1, output)
+        StatusFile(output).write(STATUS_SUCCESS)
 
 
 def _answer(*parts: tuple[bytes, bytes]) -> bytes:
