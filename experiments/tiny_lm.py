@@ -25,11 +25,11 @@ from marin_exec import StepRef, compile_graph, executor_main, parse_experiment_a
 class TinyLM:
     """Hyperparameters of this experiment; each one is a command-line flag."""
 
-    corpus: str = "verse"
-    num_documents: int = 300
-    tokenizer: str = "bytes"
-    order: int = 2
-    smoothings: list[float] = dataclasses.field(default_factory=lambda: [0.01, 0.1, 1.0])
+    corpus: str = "verse"  # the generated corpus: verse or fables
+    num_documents: int = 300  # documents to take from the corpus
+    tokenizer: str = "bytes"  # bytes, chars or words
+    order: int = 2  # n-gram order of every model
+    smoothings: list[float] = dataclasses.field(default_factory=lambda: [0.01, 0.1, 1.0])  # one model per value
 
 
 @step(name="pipelines/tiny_lm", description="tiny LM end to end")

@@ -139,7 +139,8 @@ def parse_experiment_args(
     """Parse an experiment's own flags and the executor's from one command line.
 
     ``experiment_class`` is a dataclass of hyperparameters (``--smoothing 0.5``); its field names must not clash
-    with ``ExecutorMainConfig``'s. Returns ``(experiment_config, executor_config)`` for ``executor_main(config=...)``.
+    with ``ExecutorMainConfig``'s. A field without a default is a required flag; each field's comment is its help.
+    Returns ``(experiment_config, executor_config)`` for ``executor_main(config=...)``.
     """
     executor_fields = {f.name for f in dataclasses.fields(ExecutorMainConfig)}
     clash = executor_fields & {f.name for f in dataclasses.fields(experiment_class)}
@@ -149,7 +150,8 @@ def parse_experiment_args(
         )
     from marin_exec.run.flags import merged_flags_class
 
-    flags_class = merged_flags_class((ExecutorMainConfig, experiment_class), f"{experiment_class.__name__}Flags")
+    doc = f"{experiment_class.__name__}'s fields (the last flags) and the executor's."
+    flags_class = merged_flags_class((ExecutorMainConfig, experiment_class), f"{experiment_class.__name__}Flags", doc)
     flags = parse_args(sys.argv[1:] if argv is None else argv, flags_class)
     values = dataclasses.asdict(flags)
     executor = ExecutorMainConfig(**{k: v for k, v in values.items() if k in executor_fields})

@@ -10,28 +10,29 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-import sys
 import typing
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import Any
+
+from marin_exec.run.usage import check_flags, flag_parser, parsing_error, usage_error
 
 # Flags that take regexes on step names: one regex may be given bare, and each must compile.
 REGEX_FLAGS = ("run_only", "force_rerun")
-USAGE_ERROR = 2
 
 
 def parse_flags(argv: Sequence[str], config_class: type[Any]) -> Any:
-    """``config_class`` parsed from ``argv``; a usage error prints one line on stderr and exits with status 2."""
-    import draccus
+    """``config_class`` parsed from ``argv``; a usage error prints one line on stderr and exits with status 2
+    (``run.usage``): an unknown flag, a required field left out, a value not of its flag's type."""
     from draccus.utils import ParsingError
 
     args = _with_bare_booleans(_with_regex_lists(argv, config_class), config_class)
+    parser = flag_parser(config_class)
+    if "--help" not in args and "-h" not in args:
+        check_flags(args, parser, config_class)
     try:
-        config = draccus.parse(config_class, args=args)
+        config = parser.parse_args(args)
     except ParsingError as error:
-        key_path = getattr(error, "key_path", None)
-        message = getattr(error, "message", str(error))
-        usage_error(f"--{'.'.join(key_path)}" if key_path else "flags", str(message))
+        parsing_error(error, config_class)
     for name in REGEX_FLAGS:
         for pattern in getattr(config, name, None) or []:
             try:
@@ -41,19 +42,21 @@ def parse_flags(argv: Sequence[str], config_class: type[Any]) -> Any:
     return config
 
 
-def merged_flags_class(classes: Sequence[type[Any]], name: str) -> type[Any]:
-    """One dataclass with the fields of every class in ``classes`` (types and defaults kept), to parse them all from
-    one command line. The caller makes sure no two classes share a field name."""
+def merged_flags_class(classes: Sequence[type[Any]], name: str, doc: str | None = None) -> type[Any]:
+    """One dataclass with the fields of every class in ``classes`` (types, defaults and help text kept), to parse them
+    all from one command line. The caller makes sure no two classes share a field name.
+
+    The fields are keyword-only, so a field without a default may follow ones with defaults (a required flag). The
+    help text is what draccus reads from each field's comment or docstring in its own class: the merged class has no
+    source for draccus to read.
+    """
     specs: list[tuple[str, Any, Any]] = []
     for cls in classes:
         hints = typing.get_type_hints(cls)
-        specs.extend((f.name, hints[f.name], _copy_field(f)) for f in dataclasses.fields(cls))
-    return dataclasses.make_dataclass(name, specs)
-
-
-def usage_error(flag: str, message: str) -> NoReturn:
-    print(f"error: {flag}: {message} (see --help)", file=sys.stderr)
-    sys.exit(USAGE_ERROR)
+        specs.extend((f.name, hints[f.name], _copy_field(f, _field_help(cls, f.name))) for f in dataclasses.fields(cls))
+    merged = dataclasses.make_dataclass(name, specs, kw_only=True)
+    merged.__doc__ = doc
+    return merged
 
 
 def _with_regex_lists(argv: Sequence[str], config_class: type[Any]) -> list[str]:
@@ -81,12 +84,23 @@ def _with_bare_booleans(args: list[str], config_class: type[Any]) -> list[str]:
     return out
 
 
-def _copy_field(f: dataclasses.Field[Any]) -> Any:
+def _copy_field(f: dataclasses.Field[Any], help_text: str | None) -> Any:
+    metadata = {"custom_args": {"help": help_text}} if help_text else None
     if f.default is not dataclasses.MISSING:
-        return dataclasses.field(default=f.default)
+        return dataclasses.field(default=f.default, metadata=metadata)
     if f.default_factory is not dataclasses.MISSING:
-        return dataclasses.field(default_factory=f.default_factory)
-    return dataclasses.field()
+        return dataclasses.field(default_factory=f.default_factory, metadata=metadata)
+    return dataclasses.field(metadata=metadata)
+
+
+def _field_help(cls: type[Any], name: str) -> str | None:
+    """The field's comment or docstring in ``cls``'s source, as draccus would show it (None without a source)."""
+    from draccus.wrappers import docstring
+
+    try:
+        return docstring.get_preferred_help_text(docstring.get_attribute_docstring(cls, name))
+    except Exception:  # noqa: BLE001  (no source, or a class draccus cannot read: the flag just has no help)
+        return None
 
 
 def _field_types(config_class: type[Any]) -> dict[str, Any]:
