@@ -49,7 +49,7 @@ def flag_parser(config_class: type[Any]) -> Any:
             action.help, action.default = f"{text} (required)" if _required(field) else text, argparse.SUPPRESS
         else:
             action.help = f"{text} (default: %(default)s)"
-    parser.parser.error = _argparse_error  # type: ignore[method-assign]  (argparse's hook: one line, no usage)
+    parser.parser.error = _argparse_error  # type: ignore[method-assign]  # one line, no usage block
     return parser
 
 
