@@ -25,6 +25,10 @@ class VersioningError(StepDefinitionError):
     """A value that enters a step's version cannot be encoded as JSON."""
 
 
+class UnsaveableResult(MarinExecError, TypeError):
+    """A step's function returned a value that cannot be saved as its JSON artifact (the step is not done)."""
+
+
 class CycleError(MarinExecError):
     """The dependency graph has a cycle."""
 

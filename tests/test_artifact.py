@@ -10,6 +10,8 @@ import dataclasses
 import enum
 import json
 import pathlib
+import subprocess
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -116,10 +118,38 @@ def test_loading_where_no_artifact_was_saved_gives_none(tmp_path: Path) -> None:
     assert Artifact.load(str(tmp_path / "never-ran")) is None
 
 
-def test_saving_an_object_without_a_json_form_raises_a_type_error_and_writes_nothing(tmp_path: Path) -> None:
-    with pytest.raises(TypeError, match="Opaque.*dataclass, pydantic model, dict, list or scalar"):
-        Artifact.save({"model": Opaque()}, str(tmp_path))
+def test_saving_an_object_without_a_json_form_names_where_it_is_and_writes_nothing(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match=r"result.runs\[1\].model is a Opaque, .*dataclass, pydantic model, dict"):
+        Artifact.save({"runs": [{}, {"model": Opaque()}]}, str(tmp_path))
     assert not (tmp_path / ".artifact.json").exists()
+
+
+def test_numpy_scalars_zero_d_and_small_arrays_save_as_numbers(tmp_path: Path) -> None:
+    import numpy as np
+
+    result = {"loss": np.float32(0.25), "steps": np.int64(3), "best": np.array(1.5), "ok": np.bool_(True)}
+    Artifact.save({**result, "curve": np.array([[1, 2], [3, 4]], dtype=np.int16)}, str(tmp_path))
+
+    saved = json.loads((tmp_path / ".artifact.json").read_text())
+    assert saved == {"loss": 0.25, "steps": 3, "best": 1.5, "ok": True, "curve": [[1, 2], [3, 4]]}
+    assert [type(saved[k]) for k in ("loss", "steps", "ok")] == [float, int, bool]
+
+
+def test_a_set_saves_as_a_sorted_list_and_loads_as_a_set_when_annotated(tmp_path: Path) -> None:
+    Artifact.save({"tags": {"web", "books", "code"}, "mixed": frozenset({2, "a", 1.5})}, str(tmp_path))
+
+    saved = json.loads((tmp_path / ".artifact.json").read_text())
+    assert saved == {"tags": ["books", "code", "web"], "mixed": ["a", 1.5, 2]}  # mixed: by JSON text ("a" first)
+    assert Artifact.load(str(tmp_path), type=dict[str, set[Any]])["tags"] == {"web", "books", "code"}
+
+
+def test_encoding_a_result_without_numpy_values_does_not_import_numpy() -> None:
+    code = (
+        "import sys\nfrom marin_exec import Artifact\n"
+        "Artifact.encode({'a': {1, 2}, 'b': [1.5, 'x'], 'c': (None,)})\nprint('numpy' in sys.modules)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "False"
 
 
 def test_a_dataclass_annotated_with_type_checking_only_imports_loads_with_plain_field_values(

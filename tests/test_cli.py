@@ -364,7 +364,7 @@ def test_a_return_annotation_that_cannot_be_saved_is_refused_before_any_step_run
         tmp_path,
         "from marin_exec import deferred, executor_main, output, step\n"
         "def first(path) -> list[str]:\n    open(path + '.ran', 'w').close()\n    return []\n"
-        "def names(path) -> set[str]:\n    return {'a'}\n"
+        "def names(path) -> bytes:\n    return b'a'\n"
         "@step(name='ok/first')\ndef ok():\n    return deferred(first)(output())\n"
         "@step(name='data/names')\ndef bad():\n    return deferred(names)(output())\n"
         "@step(name='pipeline')\ndef pipeline():\n    ok()\n    bad()\n"
@@ -373,7 +373,7 @@ def test_a_return_annotation_that_cannot_be_saved_is_refused_before_any_step_run
     proc = _run_script(script, tmp_path)
 
     assert proc.returncode == 1
-    assert "step 'data/names': __main__.names is annotated to return set[str]" in proc.stderr
+    assert "step 'data/names': __main__.names is annotated to return bytes" in proc.stderr
     assert not (tmp_path / "out").exists()
 
 

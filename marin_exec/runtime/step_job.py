@@ -26,11 +26,12 @@ from marin_exec.plain import as_repr, json_text, to_plain
 from marin_exec.runtime.commit import fenced, scope_for
 from marin_exec.runtime.disk_cache import disk_cached
 from marin_exec.runtime.distributed_lock import distributed_lock
+from marin_exec.runtime.unsaveable import raise_unsaveable
 from marin_exec.settings import current_run_settings
 from marin_exec.status.failure import earlier_attempts, write_error_record
 from marin_exec.status.status import STATUS_SUCCESS, Lease, join, wait_for_holder
 from marin_exec.status.step_status import INFO_FILENAME, clear_success, has_our_marker, read_statuses
-from marin_exec.storage.artifact import Artifact
+from marin_exec.storage.artifact import Artifact, UnsaveableValue
 from marin_exec.storage.store import store_for
 
 logger = logging.getLogger(__name__)
@@ -55,8 +56,12 @@ def run_step(job: StepJob, output_path: str) -> Any:
     started = time.time()
 
     def save(result: Any, path: str) -> None:
-        # Encoded before the fence, which blocks the heartbeat's refresh: a model's model_dump is user code.
-        artifact = Artifact.encode(result)
+        # Encoded first, before any write, and before the fence, which blocks the heartbeat's refresh: a model's
+        # model_dump is user code. A result that cannot be encoded leaves nothing half-written.
+        try:
+            artifact = Artifact.encode(result)
+        except UnsaveableValue as bad:
+            raise_unsaveable(job.name, job.fn, bad)
         with fenced(path):  # each commit write under the lease on its own (DESIGN §5a)
             Artifact.write(artifact, path)
         scope = scope_for(path)

@@ -1,15 +1,19 @@
 """``Artifact``: a step's return value as JSON at ``{path}/.artifact.json`` (DESIGN §6). Never pickles.
 
-Saves pydantic models, dataclasses, dicts, lists and scalars; loads the plain JSON value, or rebuilds a given
-type (dataclass, nested dataclasses included, or pydantic model). It does not know about statuses or leases.
+Saves pydantic models, dataclasses, dicts, lists and scalars, and the values steps commonly return besides
+(NumPy scalars and arrays, sets, dates: ``to_json``); loads the plain JSON value, or rebuilds a given type
+(dataclass, nested dataclasses included, pydantic model, set). It does not know about statuses or leases.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import enum
+import inspect
 import json
 import pathlib
+import re
 import sys
 import types
 import typing
@@ -67,25 +71,75 @@ class Artifact:
 
 
 def to_json(obj: Any) -> Any:
-    """Plain JSON data for a pydantic model, dataclass, Enum, Path, timedelta, dict, list/tuple or scalar."""
-    return to_plain(obj, unknown=_refuse, intercept=_pydantic, str_keys=True)
+    """Plain JSON data for a pydantic model, dataclass, Enum, Path, timedelta, dict, list/tuple or scalar, and for
+    what a step commonly returns beyond those: NumPy (JAX, PyTorch) scalars and arrays as numbers and lists of
+    numbers, sets as sorted lists, dates and times as ISO strings.
+
+    Anything else raises ``UnsaveableValue`` naming where it is in ``obj`` (``result.metrics[2]``) and what to
+    return instead. The one encoding of a step's result: callers that write it in another record reuse it.
+    """
+    return to_plain(obj, unknown=_refuse, intercept=_artifact_value, str_keys=True)
 
 
-def _pydantic(obj: Any, key: str) -> Any:
+class UnsaveableValue(TypeError):
+    """A value inside a step's result has no JSON form. ``where`` reads like code (``result.metrics[2]``), and
+    the message says what to return instead."""
+
+    def __init__(self, value: Any, key: str) -> None:
+        self.where = "result" + re.sub(r"\.\[(\d+)\]", r"[\1]", key)
+        self.type_name = type(value).__qualname__
+        self.instead = _instead(value)
+        super().__init__(f"{self.where} is a {self.type_name}, which cannot be saved as JSON; {self.instead}")
+
+
+_ARRAY_MODULES = frozenset({"numpy", "jax", "jaxlib", "torch"})
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
+def _artifact_value(obj: Any, key: str) -> Any:
+    if type(obj) in _PLAIN:
+        return PASS
     model_dump = getattr(obj, "model_dump", None)
     if callable(model_dump) and not isinstance(obj, type):
         return model_dump(mode="json")
+    module = type(obj).__module__.partition(".")[0]  # numpy is never imported here: its values say what they are
+    if module in _ARRAY_MODULES and callable(getattr(obj, "tolist", None)):
+        return to_json(obj.tolist())  # a scalar or 0-d array -> a number, an array -> nested lists
+    if isinstance(obj, (set, frozenset)):
+        return _sorted([to_plain(item, unknown=_refuse, intercept=_artifact_value, key=key) for item in obj])
+    if isinstance(obj, (datetime.date, datetime.time)):
+        return obj.isoformat()
     return PASS
 
 
+def _sorted(items: list[Any]) -> list[Any]:
+    """A set's items in one order in every process: by value when they compare, else by their JSON text."""
+    try:
+        return sorted(items)
+    except TypeError:
+        return sorted(items, key=lambda item: json.dumps(item, sort_keys=True))
+
+
 def _refuse(obj: Any, key: str) -> Any:
-    raise TypeError(
-        f"cannot save a {type(obj).__qualname__} as a JSON artifact; return a dataclass, pydantic model, dict, "
-        "list or scalar (write large outputs to files under the output path and return their paths)"
+    raise UnsaveableValue(obj, key)
+
+
+def _instead(value: Any) -> str:
+    if isinstance(value, (bytes, bytearray)):
+        return "return it decoded (value.decode()), or write it to a file under the output path and return that path"
+    if isinstance(value, complex):
+        return "return [value.real, value.imag]"
+    if hasattr(value, "__next__") or inspect.isgenerator(value):
+        return "return list(...) of it"
+    if callable(value) or inspect.ismodule(value):
+        return "leave it out of the result"
+    return (
+        "return a dataclass, pydantic model, dict, list or number in its place (its fields or a summary), or save "
+        "it under the output path (e.g. obj.save(path)) and return that path"
     )
 
 
-_UNSAVEABLE = (set, frozenset, bytes, bytearray, complex)
+_UNSAVEABLE = (bytes, bytearray, complex)
 
 
 def unsaveable_reason(tp: Any) -> str | None:
@@ -93,7 +147,7 @@ def unsaveable_reason(tp: Any) -> str | None:
     can or when the annotation does not tell (unknown classes are judged by their values, when saved)."""
     origin = get_origin(tp) or tp
     if isinstance(origin, type) and issubclass(origin, _UNSAVEABLE):
-        return f"a {origin.__name__} has no JSON form (sets have no stable order either)"
+        return f"a {origin.__name__} has no JSON form"
     if origin is typing.Union or origin is types.UnionType or origin in (list, tuple, dict):
         args = get_args(tp)[1:] if origin is dict else get_args(tp)
         for arg in args:
@@ -143,6 +197,8 @@ def from_json(value: Any, tp: Any) -> Any:
             return tp(value)
         if issubclass(tp, pathlib.PurePath):
             return tp(value)
+        if issubclass(tp, (datetime.date, datetime.time)) and isinstance(value, str):
+            return tp.fromisoformat(value)
     return value
 
 
