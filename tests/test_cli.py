@@ -337,7 +337,10 @@ def test_a_missing_deferred_reads_like_jax_in_both_entry_forms(tmp_path, entry):
     proc = _run_script(_script(tmp_path, _MISSING_DEFERRED.replace("ENTRY", entry)), tmp_path)
 
     assert proc.returncode == 1
-    assert "marin_exec.errors.TracingError: step 'data/batches': __main__.make_batches(...) received" in proc.stderr
+    assert (
+        "marin_exec.errors.TracingError: step 'data/batches': __main__.make_batches(...) is not wrapped with "
+        "deferred(), so it ran while tracing and received count = versioned(3)"
+    ) in proc.stderr
     assert "deferred()" in proc.stderr
     assert 'exp.py", line 11, in batches' in proc.stderr and 'exp.py", line 6, in make_batches' in proc.stderr
     assert "marin_exec/" not in proc.stderr

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import pathlib
+import subprocess
+import sys
 import traceback
 
 import pytest
@@ -88,7 +92,8 @@ def test_a_versioned_value_reaching_a_library_function_is_a_tracing_error_naming
     assert isinstance(error, TracingError)
     message = str(error)
     assert "step 'data/batches'" in message
-    assert "_make_batches(...) received versioned(3)" in message
+    assert "_make_batches(...) is not wrapped with deferred(), so it ran while tracing and received count = " in message
+    assert "received count = versioned(3), a versioned() marker" in message
     assert "TypeError" in message and "deferred()" in message
     assert error.__suppress_context__
 
@@ -105,7 +110,9 @@ def test_a_step_ref_reaching_a_library_function_is_a_tracing_error_naming_the_st
     error = _explained(lines_without_deferred)
 
     assert isinstance(error, TracingError)
-    assert "_read_lines(...) received data/raw while tracing" in str(error)
+    assert "_read_lines(...) is not wrapped with deferred(), so it ran while tracing and received path = data/raw" in (
+        str(error)
+    )
     assert "AttributeError" in str(error)
     assert "exists only when the step runs" in str(error)
 
@@ -172,3 +179,24 @@ def test_filter_traceback_keeps_the_raising_frame_when_every_frame_is_marin_exec
     files = _frame_files(filter_traceback(error))
 
     assert len(files) == 1 and is_internal(files[0])
+
+
+# -- through a real script: what the user sees ---------------------------------------------------------------
+
+SCRIPT = pathlib.Path(__file__).parent / "cli_scripts" / "missing_deferred.py"
+GOLDEN = pathlib.Path(__file__).parent / "golden" / "missing_deferred.txt"
+
+
+def test_a_missing_deferred_names_the_function_and_the_value_it_touched_not_another_in_the_config(tmp_path):
+    shown = []
+    for case in ("versioned", "fspath", "bool"):
+        argv = [sys.executable, str(SCRIPT), case, "--prefix", str(tmp_path / "out")]
+        proc = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path)
+        assert proc.returncode == 1, proc.stderr
+        assert "marin_exec/" not in proc.stderr  # only the user's frames
+        shown.append(f"$ missing_deferred.py {case}\n{proc.stderr.strip().splitlines()[-1]}\n")
+    text = "".join(shown)
+    if os.environ.get("MARIN_EXEC_UPDATE_GOLDEN"):
+        GOLDEN.write_text(text)
+    assert text == GOLDEN.read_text(), "missing_deferred.txt changed; rerun with MARIN_EXEC_UPDATE_GOLDEN=1"
+    assert not (tmp_path / "out").exists()

@@ -98,11 +98,13 @@ class StepRef:
     # -- refusing to be data -----------------------------------------------------------------------------------
 
     def _refuse(self, use: str) -> NoReturn:
-        raise TracingError(
-            f"{self!r} ({self._describe()}) was used as data{_while_tracing()}: {use}. A StepRef stands for a path "
+        raise StepRefUsedAsData(
+            f"{self!r} ({self.describe()}) was used as data{_while_tracing()}: {use}. A StepRef stands for a path "
             "that exists only when the pipeline runs, so it cannot be tested, iterated, joined or formatted while "
             "tracing. Put it in the config you pass to a deferred function (use ref / 'sub/path' for paths under it); "
-            "the library function then receives the concrete path as a str."
+            "the library function then receives the concrete path as a str.",
+            self,
+            use,
         )
 
     def __bool__(self) -> bool:
@@ -145,13 +147,23 @@ class StepRef:
             text = self.node.name + (f'/"{self.subpath}"' if self.subpath else "")
         return text if self.blocking else f"{text}.nonblocking()"
 
-    def _describe(self) -> str:
+    def describe(self) -> str:
+        """What the reference stands for, for messages: ``the output path of step 'data/raw'``."""
         if self.hardcoded_path is not None:
             return "a hard-coded input"
         if self.frame is not None:
             return f"the output path of step '{self.frame.name}'"
         assert self.node is not None
         return f"the output path of step '{self.node.name}'"
+
+
+class StepRefUsedAsData(TracingError):
+    """A StepRef refused to be data while tracing; ``ref`` is the StepRef, ``use`` what was done to it."""
+
+    def __init__(self, message: str, ref: StepRef, use: str) -> None:
+        super().__init__(message)
+        self.ref = ref
+        self.use = use
 
 
 def _join(base: str | None, subpath: str) -> str:

@@ -16,13 +16,12 @@ import contextlib
 import sys
 import types
 from collections.abc import Iterator, Sequence
-from typing import Any
 
 from marin_exec.errors import TracingError
-from marin_exec.status.failure import error_line, is_internal
+from marin_exec.status.failure import is_internal
 from marin_exec.trace.context import Frame, run_in_frame
-from marin_exec.trace.step_ref import StepRef
-from marin_exec.versioning import VersionedValue
+from marin_exec.trace.missing_deferred import missing_deferred
+from marin_exec.trace.step_ref import StepRefUsedAsData
 
 _RUN_IN_FRAME = run_in_frame.__code__
 _MARK = "__marin_exec_trace_error__"
@@ -49,7 +48,7 @@ def _explain(exc: BaseException) -> BaseException:
                     "step's StepRef as a parameter instead"
                 )
             )
-    if isinstance(exc, (TypeError, AttributeError, ValueError)) and not isinstance(exc, TracingError):
+    if isinstance(exc, (TypeError, AttributeError, ValueError, StepRefUsedAsData)):
         missing = _missing_deferred(exc)
         if missing is not None:  # shown with the user's frames that led to it
             return _suppressed(missing.with_traceback(filter_traceback(exc).__traceback__))
@@ -121,7 +120,8 @@ def find_cycle(names: Sequence[str]) -> list[str] | None:
 
 
 def _missing_deferred(exc: BaseException) -> TracingError | None:
-    """A TracingError when ``exc`` came from using a VersionedValue or StepRef as a concrete value; else None."""
+    """A TracingError when ``exc`` came from a library function, called in a step body without ``deferred()``,
+    using a VersionedValue or StepRef as a concrete value (``trace.missing_deferred``); else None."""
     frames = list(_tracebacks(exc.__traceback__))
     body = max((i + 1 for i, tb in enumerate(frames) if tb.tb_frame.f_code is _RUN_IN_FRAME), default=None)
     if body is None or body >= len(frames):
@@ -129,55 +129,7 @@ def _missing_deferred(exc: BaseException) -> TracingError | None:
     step_frame = frames[body - 1].tb_frame.f_locals.get("frame")
     step = step_frame.name if isinstance(step_frame, Frame) else "?"
     called = [tb for tb in frames[body + 1 :] if not is_internal(tb.tb_frame.f_code.co_filename)]
-    value: Any = None
-    for tb in reversed(called):  # innermost first: the library function that received the marker
-        value = _marker_in(tb.tb_frame.f_locals.values())
-        if value is not None:
-            break
-    text = str(exc)
-    kind = (
-        "StepRef"
-        if isinstance(value, StepRef) or (value is None and "StepRef" in text)
-        else "VersionedValue"
-        if value is not None or "VersionedValue" in text
-        else None
-    )
-    if kind is None:
-        return None
-    where = f"{_function_name(called[0].tb_frame)}(...)" if called else "the step body"
-    shown = repr(value) if value is not None else f"a {kind}"
-    what = (
-        "a reference to another step, whose path exists only when the step runs"
-        if kind == "StepRef"
-        else "a versioned() marker, which is unwrapped only when a deferred call runs"
-    )
-    return TracingError(
-        f"step '{step}': {where} received {shown} while tracing and failed with {error_line(exc)}. That is {what}: "
-        "a library function called in a @step body runs at once unless it is wrapped with deferred(). Wrap it "
-        "(`fn = deferred(fn)`) and call the wrapped function, so the call is recorded now and runs with concrete "
-        "values when the step runs."
-    )
-
-
-def _marker_in(values: Any, depth: int = 0) -> Any:
-    """The first VersionedValue or StepRef among ``values`` (looking one level into containers), else None."""
-    for value in values:
-        if isinstance(value, (VersionedValue, StepRef)):
-            return value
-        if depth == 0 and isinstance(value, (list, tuple, dict)):
-            inner = _marker_in(value.values() if isinstance(value, dict) else value, depth + 1)
-            if inner is not None:
-                return inner
-        if depth == 0 and hasattr(value, "__dataclass_fields__") and not isinstance(value, type):
-            inner = _marker_in((getattr(value, f, None) for f in value.__dataclass_fields__), depth + 1)
-            if inner is not None:
-                return inner
-    return None
-
-
-def _function_name(frame: types.FrameType) -> str:
-    module = frame.f_globals.get("__name__", "?")
-    return f"{module}.{frame.f_code.co_qualname}"
+    return missing_deferred(exc, step, called)
 
 
 def _suppressed(error: TracingError) -> TracingError:
