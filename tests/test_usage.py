@@ -24,6 +24,9 @@ BAD_COMMAND_LINES = [
     ["--dataset", "x", "--lrs", "[0.1, fast]"],
     ["--dataset", "x", "--steps", "many"],
     ["--dataset", "x", "--lease_timeout", "soon"],
+    ["--dataset", "[web"],
+    ["--dataset=x", "--steps=[1"],
+    ["--dataset", "x", "--config_path", "no_such_file.yaml"],
 ]
 
 

@@ -14,7 +14,9 @@ import typing
 from collections.abc import Sequence
 from typing import Any
 
-from marin_exec.run.usage import check_flags, flag_parser, parsing_error, usage_error
+import yaml
+
+from marin_exec.run.usage import check_flags, flag_parser, parsing_error, unreadable, usage_error
 
 # Flags that take regexes on step names: one regex may be given bare, and each must compile.
 REGEX_FLAGS = ("run_only", "force_rerun")
@@ -33,6 +35,10 @@ def parse_flags(argv: Sequence[str], config_class: type[Any]) -> Any:
         config = parser.parse_args(args)
     except ParsingError as error:
         parsing_error(error, config_class)
+    except yaml.YAMLError as error:  # a value draccus reads as YAML: which one, and why
+        unreadable(args, error)
+    except OSError as error:  # --config_path names no readable file
+        usage_error("--config_path", f"cannot read {error.filename}: {error.strerror}")
     for name in REGEX_FLAGS:
         for pattern in getattr(config, name, None) or []:
             try:
@@ -109,8 +115,6 @@ def _field_types(config_class: type[Any]) -> dict[str, Any]:
 
 
 def _is_yaml_list(text: str) -> bool:
-    import yaml
-
     try:
         return isinstance(yaml.safe_load(text), list)
     except yaml.YAMLError:

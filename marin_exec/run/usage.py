@@ -93,6 +93,24 @@ def parsing_error(error: Exception, config_class: type[Any]) -> NoReturn:
     usage_error(flag, message.rstrip(":"))
 
 
+def unreadable(args: Sequence[str], error: Exception) -> NoReturn:
+    """A value that is not valid YAML (draccus reads every value as YAML): the first such value and its flag."""
+    import yaml
+
+    pairs = [(a.partition("=")[0], a.partition("=")[2]) for a in args if a.startswith("--") and "=" in a]
+    pairs += [(flag, value) for flag, value in zip(args, args[1:], strict=False) if flag.startswith("--")]
+    for flag, value in pairs:
+        if not value.startswith("--"):
+            try:
+                yaml.safe_load(value)
+            except yaml.YAMLError as bad:
+                problem = getattr(bad, "problem", None) or "not valid YAML"
+                usage_error(
+                    flag, f"cannot read {value!r} ({problem}); values are read as YAML: quote it, e.g. \"'{value}'\""
+                )
+    usage_error("flags", " ".join(str(error).split()))
+
+
 def _argparse_error(message: str) -> NoReturn:
     """argparse's complaints ("argument --prefix: expected one argument") without the usage block it prints."""
     flag, _, rest = message.partition(": ")
