@@ -41,10 +41,15 @@ def missing_deferred(exc: BaseException, step: str, called: list[types.Traceback
         what = "a versioned() marker, unwrapped only when a deferred call runs"
     failed = f"used it as data: {exc.use}" if isinstance(exc, StepRefUsedAsData) else f"failed with {error_line(exc)}"
     name = function.f_code.co_name
+    builds_config = (
+        " If it only builds the config, keep the StepRef as it is there (ref / 'sub/path' for a path under it)."
+        if isinstance(touched, StepRef)
+        else ""
+    )
     return TracingError(
         f"step '{step}': {_qualified(function)}(...) is not wrapped with deferred(), so it ran while tracing and "
         f"received {shown}, {what}; it {failed}. Wrap it (`{name} = deferred({name})`) and call the wrapped "
-        "function: the call is then recorded, and runs with concrete values when the step runs."
+        f"function: the call is then recorded, and runs with concrete values when the step runs.{builds_config}"
     )
 
 
