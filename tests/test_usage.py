@@ -9,6 +9,8 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
 from marin_exec.run.cli import parse_experiment_args
 
 SCRIPTS = pathlib.Path(__file__).parent / "cli_scripts"
@@ -83,3 +85,27 @@ def test_help_marks_a_required_flag_and_shows_a_default_even_without_a_comment()
 
     assert "--dataset str which dataset to train on (required)" in text
     assert "--steps int (default: 10)" in text
+
+
+@dataclasses.dataclass(frozen=True)
+class _Optimizer:
+    lr: float
+    beta: float = 0.9
+
+
+def test_a_required_field_of_a_nested_config_is_required_by_its_dotted_flag_unless_the_config_has_a_default(capsys):
+    @dataclasses.dataclass(frozen=True)
+    class Needs:
+        opt: _Optimizer
+
+    @dataclasses.dataclass(frozen=True)
+    class Defaulted:
+        opt: _Optimizer = _Optimizer(lr=0.3)
+
+    with pytest.raises(SystemExit) as exit_status:
+        parse_experiment_args(Needs, ["--opt.beta", "0.5"])
+
+    assert exit_status.value.code == 2
+    assert capsys.readouterr().err == "error: --opt.lr is required (see --help)\n"
+    assert parse_experiment_args(Needs, ["--opt.lr", "0.1"])[0] == Needs(_Optimizer(lr=0.1))
+    assert parse_experiment_args(Defaulted, [])[0] == Defaulted()

@@ -17,7 +17,7 @@ import re
 import sys
 import types
 import typing
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn
 
 USAGE_ERROR = 2
@@ -36,17 +36,16 @@ def flag_parser(config_class: type[Any]) -> Any:
     from draccus.argparsing import ArgumentParser
 
     parser = ArgumentParser(config_class=config_class)
-    hints = typing.get_type_hints(config_class)
-    fields = {f.name: f for f in dataclasses.fields(config_class)}
+    fields = dict(_flag_fields(config_class))
     for action in parser.parser._actions:
-        field = fields.get(action.dest)
-        if field is None:
+        if action.dest not in fields:
             continue
+        kind, required = fields[action.dest]
         if not action.choices:
-            action.metavar = _metavar(hints[field.name])
+            action.metavar = _metavar(kind)
         text = (action.help or "").strip()  # draccus's " " for a field without a comment shows nothing at all
-        if _required(field) or action.default is None:  # required, or left out means None: no "(default: None)"
-            action.help, action.default = f"{text} (required)" if _required(field) else text, argparse.SUPPRESS
+        if required or action.default is None:  # required, or left out means None: no "(default: None)"
+            action.help, action.default = f"{text} (required)" if required else text, argparse.SUPPRESS
         else:
             action.help = f"{text} (default: %(default)s)"
     parser.parser.error = _argparse_error  # type: ignore[method-assign]  # one line, no usage block
@@ -63,9 +62,23 @@ def check_flags(args: Sequence[str], parser: Any, config_class: type[Any]) -> No
     if _CONFIG_FILE_FLAG in (arg.partition("=")[0] for arg in args):
         return  # the file may hold them; draccus reports what is still missing
     given = {arg.partition("=")[0] for arg in args}
-    missing = [f"--{f.name}" for f in dataclasses.fields(config_class) if _required(f) and f"--{f.name}" not in given]
+    missing = [
+        f"--{dest}" for dest, (_, required) in _flag_fields(config_class) if required and f"--{dest}" not in given
+    ]
     if missing:
         _exit_missing(missing)
+
+
+def _flag_fields(config_class: type[Any], prefix: str = "", within_default: bool = False) -> Iterator[Any]:
+    """(flag name, (type, required)) of each flag ``config_class`` has: a nested dataclass's fields as ``opt.lr``,
+    none of them required when the nested field has a default."""
+    hints = typing.get_type_hints(config_class)
+    for field in dataclasses.fields(config_class):
+        kind, required = hints[field.name], _required(field) and not within_default
+        if dataclasses.is_dataclass(kind) and isinstance(kind, type):
+            yield from _flag_fields(kind, f"{prefix}{field.name}.", within_default or not required)
+        elif field.init:
+            yield f"{prefix}{field.name}", (kind, required)
 
 
 def parsing_error(error: Exception, config_class: type[Any]) -> NoReturn:
@@ -73,8 +86,10 @@ def parsing_error(error: Exception, config_class: type[Any]) -> NoReturn:
     key_path = list(getattr(error, "key_path", None) or [])
     message = str(getattr(error, "message", error))
     missing = re.match(r"Missing required field\(s\) (.*) for ", message)
-    if missing and not key_path:
-        _exit_missing([f"--{name}" for name in re.findall(r"`([^`]+)`", missing.group(1))])
+    if missing:  # under a nested flag: given one of its fields, draccus builds it from the flags alone
+        within = "".join(f"{part}." for part in key_path)
+        note = f" when any --{within}* flag is given" if within else ""
+        _exit_missing([f"--{within}{name}" for name in re.findall(r"`([^`]+)`", missing.group(1))], note)
     items = [part for part in key_path if part.isdigit()]  # ["lrs", "0"]: the first item of --lrs
     flag = f"--{'.'.join(part for part in key_path if not part.isdigit())}" if key_path else "flags"
     lines = [line.strip() for line in message.splitlines() if line.strip()]
@@ -119,9 +134,9 @@ def _argparse_error(message: str) -> NoReturn:
     usage_error("flags", message)
 
 
-def _exit_missing(flags: list[str]) -> NoReturn:
+def _exit_missing(flags: list[str], note: str = "") -> NoReturn:
     names = " and ".join([", ".join(flags[:-1]), flags[-1]] if len(flags) > 1 else flags)
-    print(f"error: {names} {'are' if len(flags) > 1 else 'is'} required (see --help)", file=sys.stderr)
+    print(f"error: {names} {'are' if len(flags) > 1 else 'is'} required{note} (see --help)", file=sys.stderr)
     sys.exit(USAGE_ERROR)
 
 
