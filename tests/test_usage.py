@@ -41,7 +41,7 @@ def test_a_hyperparameter_without_a_default_is_a_required_flag():
     proc = _script(SCRIPTS / "sweep_flags.py", "--dataset", "web", "--dry_run")
 
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "Sweep(lrs=[0.1], dataset='web', steps=10) True"
+    assert proc.stdout.strip() == "Sweep(lrs=[0.1], dataset='web', steps=10, holdout=0.1) True"
 
 
 def test_a_required_field_may_follow_defaults_in_a_plain_dataclass_too():
@@ -85,6 +85,7 @@ def test_help_marks_a_required_flag_and_shows_a_default_even_without_a_comment()
 
     assert "--dataset str which dataset to train on (required)" in text
     assert "--steps int (default: 10)" in text
+    assert "--holdout float share of the data held out (10%) (default: 0.1)" in text  # a % in a comment
 
 
 @dataclasses.dataclass(frozen=True)

@@ -43,7 +43,9 @@ def flag_parser(config_class: type[Any]) -> Any:
         kind, required = fields[action.dest]
         if not action.choices:
             action.metavar = _metavar(kind)
-        text = (action.help or "").strip()  # draccus's " " for a field without a comment shows nothing at all
+        # argparse formats help with %, so a comment's "10%" is escaped; draccus's " " (a field without a comment)
+        # showed nothing at all, not even the default
+        text = (action.help or "").strip().replace("%", "%%")
         if required or action.default is None:  # required, or left out means None: no "(default: None)"
             action.help, action.default = f"{text} (required)" if required else text, argparse.SUPPRESS
         else:

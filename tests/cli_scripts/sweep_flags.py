@@ -15,6 +15,7 @@ class Sweep:
     lrs: list[float] = dataclasses.field(default_factory=lambda: [0.1])  # learning rates, one run each
     dataset: str  # which dataset to train on
     steps: int = 10
+    holdout: float = 0.1  # share of the data held out (10%)
 
 
 if __name__ == "__main__":
