@@ -202,7 +202,7 @@ def _refuse_unsaveable_return(name: str, fn: Callable[..., Any]) -> None:
         raise StepDefinitionError(
             f"step '{name}': {qualified_name(fn)} is annotated to return {reason[0]}, which cannot be saved as the "
             f"step's JSON artifact: {reason[1]}. Return a list, dict, dataclass, pydantic model or scalar instead "
-            "(e.g. sorted(the_set) annotated list[str]), and fix the annotation"
+            "(e.g. the bytes decoded, annotated str), and fix the annotation"
         )
 
 

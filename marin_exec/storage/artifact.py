@@ -148,7 +148,7 @@ def unsaveable_reason(tp: Any) -> str | None:
     origin = get_origin(tp) or tp
     if isinstance(origin, type) and issubclass(origin, _UNSAVEABLE):
         return f"a {origin.__name__} has no JSON form"
-    if origin is typing.Union or origin is types.UnionType or origin in (list, tuple, dict):
+    if origin is typing.Union or origin is types.UnionType or origin in (list, tuple, dict, set, frozenset):
         args = get_args(tp)[1:] if origin is dict else get_args(tp)
         for arg in args:
             reason = None if arg is Ellipsis else unsaveable_reason(arg)
