@@ -51,3 +51,24 @@ def test_a_result_with_no_json_form_is_one_message_at_the_user_s_return_line(tmp
     if os.environ.get("MARIN_EXEC_UPDATE_GOLDEN"):
         GOLDEN.write_text(text)
     assert text == GOLDEN.read_text(), "unsaveable_result.txt changed; rerun with MARIN_EXEC_UPDATE_GOLDEN=1"
+
+
+def _two_returns(flag: bool) -> object:
+    if flag:
+        return object()
+    return {"x": object()}
+
+
+def test_with_several_returns_the_traceback_ends_at_the_function_s_def_line():
+    import traceback
+
+    from marin_exec.errors import UnsaveableResult
+    from marin_exec.runtime.unsaveable import raise_unsaveable
+    from marin_exec.storage.artifact import UnsaveableValue
+
+    with pytest.raises(UnsaveableResult) as caught:
+        raise_unsaveable("s/x", _two_returns, UnsaveableValue(object(), ".x"))
+
+    last = traceback.extract_tb(caught.value.__traceback__)[-1]
+    assert (last.filename, last.lineno, last.name) == (__file__, _two_returns.__code__.co_firstlineno, "_two_returns")
+    assert str(caught.value).startswith("s/x: _two_returns returned result.x, a object, which cannot be saved")

@@ -24,7 +24,7 @@ def raise_unsaveable(step: str, fn: Callable[..., Any], bad: UnsaveableValue) ->
     code: CodeType | None = getattr(user_fn, "__code__", None)
     name = getattr(user_fn, "__qualname__", None) or repr(user_fn)
     error = UnsaveableResult(
-        f"{step}: {name} returned {bad.where}, a {bad.type_name}, which cannot be saved in the step's JSON artifact; "
+        f"{step}: {name} returned {bad.where}, {bad.a_type}, which cannot be saved in the step's JSON artifact; "
         f"{bad.instead}. The step ran but is not done: it runs again next time"
     )
     if code is None:

@@ -87,9 +87,10 @@ class UnsaveableValue(TypeError):
 
     def __init__(self, value: Any, key: str) -> None:
         self.where = "result" + re.sub(r"\.\[(\d+)\]", r"[\1]", key)
-        self.type_name = type(value).__qualname__
+        name = type(value).__qualname__
+        self.a_type = f"{'an' if name[:1].lower() in tuple('aeiou') else 'a'} {name}"  # "an Opaque", "a Model"
         self.instead = _instead(value)
-        super().__init__(f"{self.where} is a {self.type_name}, which cannot be saved as JSON; {self.instead}")
+        super().__init__(f"{self.where} is {self.a_type}, which cannot be saved as JSON; {self.instead}")
 
 
 _ARRAY_MODULES = frozenset({"numpy", "jax", "jaxlib", "torch"})
