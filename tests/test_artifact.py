@@ -119,7 +119,7 @@ def test_loading_where_no_artifact_was_saved_gives_none(tmp_path: Path) -> None:
 
 
 def test_saving_an_object_without_a_json_form_names_where_it_is_and_writes_nothing(tmp_path: Path) -> None:
-    with pytest.raises(TypeError, match=r"result.runs\[1\].model is a Opaque, .*dataclass, pydantic model, dict"):
+    with pytest.raises(TypeError, match=r"result.runs\[1\].model is an Opaque, .*dataclass, pydantic model, dict"):
         Artifact.save({"runs": [{}, {"model": Opaque()}]}, str(tmp_path))
     assert not (tmp_path / ".artifact.json").exists()
 

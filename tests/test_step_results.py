@@ -71,4 +71,4 @@ def test_with_several_returns_the_traceback_ends_at_the_function_s_def_line():
 
     last = traceback.extract_tb(caught.value.__traceback__)[-1]
     assert (last.filename, last.lineno, last.name) == (__file__, _two_returns.__code__.co_firstlineno, "_two_returns")
-    assert str(caught.value).startswith("s/x: _two_returns returned result.x, a object, which cannot be saved")
+    assert str(caught.value).startswith("s/x: _two_returns returned result.x, an object, which cannot be saved")
