@@ -2,7 +2,9 @@
 meaning true, a single regex accepted where a list is expected (``--run_only 'train/.*'``), and a bad value or an
 invalid regex reported as one line naming the flag, exit status 2 (argparse's own convention for usage errors).
 
-It knows flags only as the fields of the dataclass it is given; what the flags mean is ``run.cli``'s business.
+It knows flags only as the fields of the dataclass it is given (an experiment's merged with the executor's by
+``merged_flags_class``); what the flags mean is ``run.cli``'s business, and how a bad command line is told is
+``run.usage``'s.
 """
 
 from __future__ import annotations
