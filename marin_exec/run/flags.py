@@ -51,6 +51,25 @@ def merged_flags_class(classes: Sequence[type[Any]], name: str) -> type[Any]:
     return dataclasses.make_dataclass(name, specs)
 
 
+def refuse_unsafe_flags(config: Any) -> None:
+    """Exit with status 2 and one line if the run's lease timings or concurrency would break exactly-once (DESIGN
+    §5a): before anything runs. A flag left unset is judged at its default, and the line says so."""
+    from marin_exec.settings import current_run_settings, unsafe_setting
+
+    names = ("heartbeat_interval", "lease_timeout", "clock_skew_allowance", "max_concurrent")
+    given = {name: getattr(config, name, None) for name in names}
+    settings = current_run_settings()
+    values = {name: getattr(settings, name) if given[name] is None else given[name] for name in names[:3]}
+
+    def spell(name: str, value: Any) -> str:
+        return f"--{name} {value:g}" + (" (the default)" if given.get(name) is None else "")
+
+    problem = unsafe_setting(**values, max_concurrent=given["max_concurrent"], spell=spell)
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        sys.exit(USAGE_ERROR)
+
+
 def usage_error(flag: str, message: str) -> NoReturn:
     print(f"error: {flag}: {message} (see --help)", file=sys.stderr)
     sys.exit(USAGE_ERROR)
