@@ -69,8 +69,8 @@ def unsafe_setting(
         return (
             f"{spell('heartbeat_interval', heartbeat_interval)} is not shorter than "
             f"{spell('lease_timeout', lease_timeout)}: a healthy holder would look stale between two heartbeats and "
-            f"a second worker would run its step; use a third of the lease timeout or less, e.g. "
-            f"{spell('heartbeat_interval', round(lease_timeout / 3, 3))}"
+            f"a second worker would run its step; use a third of the lease timeout or less "
+            f"({lease_timeout / 3:.3g} s here)"
         )
     if not clock_skew_allowance >= 0:
         return (
