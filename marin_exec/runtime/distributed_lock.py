@@ -62,7 +62,10 @@ def distributed_lock(
 
         status = StatusFile(output_path)
         lease = Lease(
-            output_path, timeout=timeout, clock_skew_allowance=settings.clock_skew_allowance, heartbeat_interval=interval
+            output_path,
+            timeout=timeout,
+            clock_skew_allowance=settings.clock_skew_allowance,
+            heartbeat_interval=interval,
         )
         # Inside disk_cached, the status it read a moment ago is the look before acquiring (no second read).
         _acquire(lease, status, force, status.read() if enclosing is None else enclosing.status_before(status.read))

@@ -1,6 +1,7 @@
-"""``executor_main`` runs one step that forks two ``multiprocessing`` children (the fork start method), stops one with
-``Process.terminate()`` (SIGTERM) and the other with SIGINT, and returns their exit codes (None: still running after
-``BOUND`` seconds, then killed); a third child exits 0 if it started with Python's default handlers. Deliberately no assertions: tests/test_fork_in_step.py makes them."""
+"""``executor_main`` runs one step that forks ``multiprocessing`` children (the fork start method): one exits 0 if it
+started with Python's default signal handlers; one is stopped with ``Process.terminate()`` (SIGTERM) and one with
+SIGINT. The step returns their exit codes (None: still running after ``BOUND`` seconds, then killed). Deliberately no
+assertions: tests/test_fork_in_step.py and benchmarks/reliability_holders.py make them."""
 
 from __future__ import annotations
 
