@@ -59,7 +59,10 @@ def refuse_unsafe_flags(config: Any) -> None:
     names = ("heartbeat_interval", "lease_timeout", "clock_skew_allowance", "max_concurrent")
     given = {name: getattr(config, name, None) for name in names}
     settings = current_run_settings()
-    values = {name: getattr(settings, name) if given[name] is None else given[name] for name in names[:3]}
+    values: dict[str, float] = {}
+    for name in names[:3]:
+        value = given[name]
+        values[name] = getattr(settings, name) if value is None else value
 
     def spell(name: str, value: Any) -> str:
         return f"--{name} {value:g}" + (" (the default)" if given.get(name) is None else "")
