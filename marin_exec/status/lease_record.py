@@ -53,13 +53,12 @@ def this_pid_namespace() -> str:
         return ""
 
 
-def make_record(
-    owner: str, *, step: str, started: float, lease_timeout: float, heartbeat_interval: float | None = None
-) -> bytes:
+def make_record(owner: str, timing: tuple[float, float | None], *, step: str, started: float) -> bytes:
     """A holder's record, refreshed with the current time (unique bytes per write: a time and a worker id).
 
-    It records the holder's lease timeout and heartbeat interval, so that whoever judges the lease gives it at least
-    the time its holder was set up for (``judged_timeout``)."""
+    ``timing`` is the holder's lease timeout and heartbeat interval (None: not known), recorded so that whoever judges
+    the lease gives it at least the time its holder was set up for (``judged_timeout``)."""
+    lease_timeout, heartbeat_interval = timing
     record: dict[str, Any] = {
         "worker_id": owner,
         "timestamp": time.time(),

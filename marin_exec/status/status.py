@@ -17,14 +17,7 @@ from typing import Any
 
 from marin_exec.errors import LeaseLostError, StorageConflict
 from marin_exec.settings import DEFAULT_CLOCK_SKEW_ALLOWANCE
-from marin_exec.status.lease_record import (
-    LIVE,
-    describe_lease,
-    judged_timeout,
-    make_record,
-    parse_record,
-    this_host,
-)
+from marin_exec.status.lease_record import LIVE, describe_lease, judged_timeout, make_record, parse_record, this_host
 from marin_exec.storage.protocol import Token
 from marin_exec.storage.store import store_for
 
@@ -169,13 +162,7 @@ class Lease:
                 _HELD[id(self)] = self
 
     def _record(self) -> bytes:
-        return make_record(
-            self.owner,
-            step=self.step,
-            started=self._started,
-            lease_timeout=self.timeout,
-            heartbeat_interval=self.heartbeat_interval,
-        )
+        return make_record(self.owner, (self.timeout, self.heartbeat_interval), step=self.step, started=self._started)
 
     def holder(self) -> dict[str, Any] | None:
         """The current lease record if a live (unreleased, not stale) holder has it, else None."""
@@ -280,8 +267,7 @@ class Lease:
         return describe_lease(record, timeout=self.timeout, clock_skew_allowance=self.clock_skew_allowance)
 
     def _is_stale(self, record: dict[str, Any], data: bytes) -> bool:
-        """Stale at once by one read (dead holder, or far too old), or by these bytes unchanged for the larger of our
-        ``timeout`` and the holder's recorded one (a holder beating slower than we would is still judged fairly)."""
+        """Stale at once by one read (dead holder, far too old), or these bytes unchanged for our or its timeout."""
         if self._view(record).state != LIVE:
             return True
         now = time.monotonic()
