@@ -333,7 +333,7 @@ def _cells(row: Row) -> list[str]:
         row.backend,
         str(row.processes),
         str(row.steps),
-        f"{row.lease:g}",
+        f"{row.lease:g}" if row.lease else "-",  # no lease: a scenario that runs nothing
         f"{row.executions} ({row.expected})",
         str(row.takeovers),
         f"{row.seconds:.2f}",
