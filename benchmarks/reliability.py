@@ -6,7 +6,9 @@ the same host must not wait for), a store error once while releasing a lease or 
 lost, no lease leaked), a stall (SIGSTOP of a holder until another worker took over and finished, then SIGCONT), a
 stall right after acquiring the lease, before RUNNING is written, (local disk only) a stall right before saving the
 artifact, and, from ``reliability_interrupts.py``, a save longer than the lease timeout, holders with skewed clocks,
-and Ctrl-C twice / SIGTERM on a real ``executor_main`` process.
+and Ctrl-C twice / SIGTERM on a real ``executor_main`` process, and, from ``reliability_holders.py``, a live holder
+seen from another PID namespace, runs with different lease settings, unsafe settings refused and a forked child
+terminated inside a step (issue 20).
 It counts every execution of every step function and checks what was committed, then prints a markdown table:
 processes, steps, lease timeout, executions counted (and expected), takeovers, wall time, and for races how long
 waiters took to return after the holder's commit.
@@ -81,6 +83,9 @@ def main() -> int:
                 if backend == "local":  # object stores check the lease on entry only: a stall there is a known window
                     scenarios.append("stall before save")
                 scenarios += ["slow save", "skewed clocks", "Ctrl-C twice", "SIGTERM"]  # reliability_interrupts.py
+                scenarios += ["holder in another PID namespace", "long leases (20 s/6 s) vs short (3 s/1 s)"]
+                if backend == "local":  # reliability_holders.py: these two do not depend on the store
+                    scenarios += ["unsafe settings refused", "forked child terminated"]
                 for scenario in scenarios:
                     if wanted and not any(word in scenario for word in wanted):
                         continue
@@ -123,8 +128,15 @@ def _backend_root(backend: str, scratch: Path) -> Iterator[Callable[[], str]]:
 
 
 def _run_any(scenario: str, backend: str, root: str, work: Path, processes: int, steps: int) -> list[Row]:
+    from benchmarks import reliability_holders as holders
     from benchmarks import reliability_interrupts as extra
 
+    if scenario.startswith(("holder in another", "long leases")):
+        return [holders.two_holders_row(Row, scenario, backend, root, work)]
+    if scenario == "unsafe settings refused":
+        return [holders.unsafe_settings_row(Row, backend, root, work)]
+    if scenario == "forked child terminated":
+        return [holders.forked_child_row(Row, backend, root, work)]
     if scenario in ("Ctrl-C twice", "SIGTERM"):
         return [extra.interrupt_row(Row, scenario, backend, root, work)]
     if scenario == "slow save":
@@ -321,7 +333,7 @@ def _cells(row: Row) -> list[str]:
         row.backend,
         str(row.processes),
         str(row.steps),
-        f"{row.lease:g}",
+        f"{row.lease:g}" if row.lease else "-",  # no lease: a scenario that runs nothing
         f"{row.executions} ({row.expected})",
         str(row.takeovers),
         f"{row.seconds:.2f}",

@@ -53,6 +53,11 @@ class LeaseLostError(MarinExecError):
     """Another worker took over this step's lease; this worker must not commit anything."""
 
 
+class UnsafeSettingsError(MarinExecError, ValueError):
+    """A run setting that would break exactly-once or cannot run anything (a lease timeout of 0, a heartbeat not
+    shorter than the lease timeout, ``max_concurrent`` 0...): refused before any step starts."""
+
+
 class StorageConflict(MarinExecError):
     """A compare-and-swap on a small object lost: the object changed since it was read."""
 

@@ -291,7 +291,7 @@ def test_a_stale_lease_is_taken_over_under_the_lease_timeout_of_the_run_settings
     out = f"{prefix}/step"
     write_lease(out, "stalled-worker", age=0.3)
     fn = Calls()
-    with run_settings(lease_timeout=0.2):
+    with run_settings(lease_timeout=0.2, heartbeat_interval=0.05):
         assert distributed_lock(fn)(out) == "computed"
     assert fn.paths == [out]
 
@@ -312,7 +312,7 @@ def test_an_explicit_lease_timeout_wins_over_the_run_settings(prefix: str, lock_
     out = f"{prefix}/step"
     write_lease(out, "slow-worker", age=0.3)
     fn = Calls()
-    with run_settings(lease_timeout=0.2):
+    with run_settings(lease_timeout=0.2, heartbeat_interval=0.05):
         waiter, outcome = start(distributed_lock(fn, lease_timeout=90.0), out)
     assert lock_waits.wait(WAIT)
     StatusFile(out).write(STATUS_SUCCESS)

@@ -264,7 +264,7 @@ def _overwrite_own_lease(output_path: str) -> dict[str, int]:
 def test_a_step_whose_lease_was_taken_unnoticed_commits_nothing_and_raises_lease_lost(store_root: str) -> None:
     spec = StepSpec(name="fenced/step", fn=_overwrite_own_lease, output_path_prefix=store_root)
     with pytest.raises(StepsFailed) as raised:
-        StepRunner().run([spec], heartbeat_interval=60, lease_timeout=60)
+        StepRunner().run([spec], heartbeat_interval=20, lease_timeout=60)  # no beat before the commit
 
     assert isinstance(raised.value.__cause__, LeaseLostError)
     assert StatusFile(spec.output_path).read() == STATUS_RUNNING

@@ -19,7 +19,16 @@ from typing import Any
 import pytest
 
 from marin_exec import STATUS_SUCCESS, Lease, StatusFile, StepAlreadyDone, distributed_lock, run_settings
-from marin_exec.status.lease_record import DEAD, FREE, LIVE, STALE, describe_lease, this_boot, this_host
+from marin_exec.status.lease_record import (
+    DEAD,
+    FREE,
+    LIVE,
+    STALE,
+    describe_lease,
+    this_boot,
+    this_host,
+    this_pid_namespace,
+)
 from tests.test_distributed_lock import WAIT, Calls, lease_holder, start, write_lease
 
 TIMEOUT = 0.5
@@ -28,6 +37,12 @@ TIMEOUT = 0.5
 def _skewed_record(worker: str, skew: float) -> dict[str, Any]:
     """A record another machine writes whose clock is ``skew`` seconds off ours (negative: behind)."""
     return {"worker_id": worker, "timestamp": time.time() + skew, "host": "other-host", "pid": 1, "boot_id": "b"}
+
+
+def _here(**fields: Any) -> dict[str, Any]:
+    """A record as a process of this machine, in this PID namespace, writes it (fresh unless ``fields`` say)."""
+    record = {"worker_id": "w", "timestamp": time.time(), "host": this_host(), "boot_id": this_boot()}
+    return {**record, "pid_ns": this_pid_namespace(), "pid": os.getpid(), **fields}
 
 
 def _write_record(output_path: str, record: dict[str, Any]) -> None:
@@ -53,21 +68,20 @@ def test_a_record_from_another_host_older_than_timeout_plus_allowance_is_stale()
 
 
 def test_a_record_of_this_machine_older_than_the_timeout_is_stale_without_allowance() -> None:
-    record = {"worker_id": "w", "timestamp": time.time() - 1, "host": this_host(), "pid": os.getpid()}
-    record["boot_id"] = this_boot()
+    record = _here(timestamp=time.time() - 1)
     assert describe_lease(record, timeout=TIMEOUT, clock_skew_allowance=300).state == STALE
 
 
 def test_a_record_of_this_machine_whose_process_is_gone_is_dead() -> None:
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    record = {"worker_id": "w", "timestamp": time.time(), "host": this_host(), "boot_id": this_boot()}
+    record = _here()
     view = describe_lease({**record, "pid": int(gone.stdout)}, timeout=60, clock_skew_allowance=300)
     assert (view.pid, view.state) == (int(gone.stdout), DEAD)
     assert describe_lease({**record, "pid": os.getpid()}, timeout=60, clock_skew_allowance=300).state == LIVE
 
 
 def test_a_record_from_before_a_reboot_is_not_judged_by_its_pid() -> None:
-    record = {"worker_id": "w", "timestamp": time.time(), "host": this_host(), "boot_id": "another-boot", "pid": 1}
+    record = _here(boot_id="another-boot", pid=1)
     assert describe_lease({**record, "pid": 2**22 + 1}, timeout=60, clock_skew_allowance=300).state == LIVE
 
 

@@ -76,6 +76,7 @@ def executor_main(
     its errors show the user's frames only (as JAX does), exit status 1. Marin's spellings work too (``marin_call``),
     the config first included: ``executor_main(config, steps)`` and ``executor_main(config, steps=steps)``.
     """
+    from marin_exec.run.flags import refuse_unsafe_flags
     from marin_exec.run.interrupts import Interrupts, StopNow
     from marin_exec.run.main_errors import print_error, trace_entry
     from marin_exec.run.run_files import rerun_command
@@ -87,6 +88,7 @@ def executor_main(
         steps, description, config = marin_call(steps, description, config, max_concurrent, ExecutorMainConfig)
     if config is None:
         config = parse_args(sys.argv[1:])
+    refuse_unsafe_flags(config)  # one line, exit 2, before anything runs
     _configure_logging()
     report: RunReport | None = None
     with Interrupts() as interrupts:

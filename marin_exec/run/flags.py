@@ -12,13 +12,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import sys
 import typing
 from collections.abc import Sequence
 from typing import Any
 
 import yaml
 
-from marin_exec.run.usage import check_flags, flag_parser, parsing_error, unreadable, usage_error
+from marin_exec.run.usage import USAGE_ERROR, check_flags, flag_parser, parsing_error, unreadable, usage_error
 
 # Flags that take regexes on step names: one regex may be given bare, and each must compile.
 REGEX_FLAGS = ("run_only", "force_rerun")
@@ -65,6 +66,28 @@ def merged_flags_class(classes: Sequence[type[Any]], name: str, doc: str | None 
     merged = dataclasses.make_dataclass(name, specs, kw_only=True)
     merged.__doc__ = doc
     return merged
+
+
+def refuse_unsafe_flags(config: Any) -> None:
+    """Exit with status 2 and one line if the run's lease timings or concurrency would break exactly-once (DESIGN
+    §5a): before anything runs. A flag left unset is judged at its default, and the line says so."""
+    from marin_exec.settings import current_run_settings, unsafe_setting
+
+    names = ("heartbeat_interval", "lease_timeout", "clock_skew_allowance", "max_concurrent")
+    given = {name: getattr(config, name, None) for name in names}
+    settings = current_run_settings()
+    values: dict[str, float] = {}
+    for name in names[:3]:
+        value = given[name]
+        values[name] = getattr(settings, name) if value is None else value
+
+    def spell(name: str, value: Any) -> str:
+        return f"--{name} {value:g}" + (" (the default)" if given.get(name) is None else "")
+
+    problem = unsafe_setting(**values, max_concurrent=given["max_concurrent"], spell=spell)
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        sys.exit(USAGE_ERROR)
 
 
 def _with_regex_lists(argv: Sequence[str], config_class: type[Any]) -> list[str]:

@@ -9,6 +9,10 @@ commit write is fenced), terminates the Fray jobs still being waited for, names 
 process with ``os._exit`` (130 / 143), since a step thread blocked in user code cannot be joined. Outside a run
 (tracing, compiling, printing) a first Ctrl-C is an ordinary ``KeyboardInterrupt``, and a SIGTERM ends that work
 with ``StopNow``. This module schedules nothing and keeps no step state: the runner does.
+
+The handlers are this process's alone: a process a step forks (``multiprocessing``, ``os.fork``) starts with the
+handlers that were there before ``executor_main`` (``os.register_at_fork``), so ``Process.terminate()`` stops it;
+and should a handler still run in another process, it behaves as the handler it replaced would.
 """
 
 from __future__ import annotations
@@ -30,6 +34,9 @@ EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 AGAIN_TO_STOP = "Ctrl-C again to stop now"
 # How long releasing the leases and terminating jobs may take before the process ends anyway (a store may hang).
 _ABANDON_WAIT = 10.0
+# The entered Interrupts whose handlers are installed now (main thread only), for forked children to undo them.
+_INSTALLED: Interrupts | None = None
+_FORK_HOOK: list[bool] = []  # one os.register_at_fork per process (it cannot be undone)
 
 
 class StopNow(BaseException):
@@ -44,14 +51,21 @@ class Interrupts:
         self.signum: int | None = None  # the signal that asked to stop (the last one, if several)
         self._previous: dict[int, Any] = {}
         self._abandoning = False
+        self._pid = os.getpid()  # the process whose run these handlers serve
 
     @property
     def exit_code(self) -> int | None:
         return None if self.signum is None else EXIT_CODES[signal.Signals(self.signum)]
 
     def __enter__(self) -> Interrupts:
+        global _INSTALLED
         if threading.current_thread() is not threading.main_thread():
             return self  # only the main thread may install handlers: a run in another thread keeps the defaults
+        if not _FORK_HOOK:
+            _FORK_HOOK.append(True)
+            os.register_at_fork(after_in_child=_previous_handlers_in_child)
+        self._pid = os.getpid()
+        _INSTALLED = self
         for signum in EXIT_CODES:
             previous = signal.getsignal(signum)
             if previous is signal.SIG_IGN:  # e.g. started in the background with SIGINT ignored: keep ignoring
@@ -61,12 +75,22 @@ class Interrupts:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        global _INSTALLED
+        if _INSTALLED is self:
+            _INSTALLED = None
+        self._restore()
+
+    def _restore(self) -> None:
+        """Put back the handlers that were there before ours."""
         for signum, previous in self._previous.items():
             signal.signal(signum, signal.SIG_DFL if previous is None else previous)  # None: set outside Python
         self._previous.clear()
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         """Runs in the main thread between two bytecodes: it only records and wakes; it prints nothing."""
+        if os.getpid() != self._pid:  # a forked child that kept our handler: not the run's signal
+            self._as_before(signum, frame)
+            return
         if self._abandoning:
             return  # leases are being released already; the process ends within _ABANDON_WAIT
         first_ctrl_c = signum == signal.SIGINT and self.stop.level == StopLevel.NONE
@@ -80,6 +104,16 @@ class Interrupts:
         else:
             self.stop.now()
             raise StopNow
+
+    def _as_before(self, signum: int, frame: FrameType | None) -> None:
+        """In a process other than the run's: do what the handler we replaced would have done (by default, SIGTERM
+        ends the process and SIGINT raises KeyboardInterrupt)."""
+        previous = self._previous.get(signum)
+        if callable(previous):
+            previous(signum, frame)
+            return
+        signal.signal(signum, signal.SIG_DFL if previous is None else previous)
+        signal.raise_signal(signum)
 
     def _say_draining(self, running: Sequence[str]) -> None:
         """Called by the runner, in the main thread, when it starts draining."""
@@ -115,6 +149,18 @@ class Interrupts:
             lines.append(f"  Fray job {job.job_id} ({job.step_name}): {what}")
         print("\n".join(lines), file=sys.stderr)
         _exit_now(code)
+
+
+def _previous_handlers_in_child() -> None:
+    """After a fork, in the child: the run's handlers are the parent's business; the child gets the ones before."""
+    global _INSTALLED
+    installed, _INSTALLED = _INSTALLED, None
+    if installed is None:
+        return
+    try:
+        installed._restore()
+    except (ValueError, OSError):  # signal.signal refused: the pid check in _handle still holds
+        pass
 
 
 def _release_and_terminate(outcome: dict[str, Any]) -> None:

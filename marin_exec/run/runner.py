@@ -30,7 +30,7 @@ from marin_exec.run.step_call import call_step, raise_failures, record_call
 from marin_exec.run.step_graph import RunNode, StepGraph
 from marin_exec.run.stop import RunStop, StopLevel, mark_stopped
 from marin_exec.run.why import warn_drift
-from marin_exec.settings import run_settings
+from marin_exec.settings import current_run_settings, refuse_unsafe, run_settings
 from marin_exec.status.status import STATUS_SUCCESS
 
 if TYPE_CHECKING:  # the runner knows steps only through this contract's fields and methods
@@ -74,6 +74,7 @@ class StepRunner:
                     fray_client=self.client,
                 )
             )
+            refuse_unsafe(current_run_settings(), max_concurrent)  # before any step starts
             if self.client is not None:
                 import fray
 
@@ -86,7 +87,7 @@ class _Run:
     def __init__(self, *, max_concurrent: int, dry_run: bool, force_run_failed: bool, stop: RunStop | None) -> None:
         self.dry_run = dry_run
         self.force_run_failed = force_run_failed
-        self.max_concurrent = max(1, max_concurrent)
+        self.max_concurrent = max_concurrent
         self.graph = StepGraph()
         self.events: queue.SimpleQueue[tuple[str, Any, Future[Any] | None]] = queue.SimpleQueue()
         self.unread: list[RunNode] = []  # registered steps whose status is not yet being read

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from marin_exec.call_report import note_wait
-from marin_exec.errors import PreviousStepFailed, StepAlreadyDone
+from marin_exec.errors import PreviousStepFailed, StepAlreadyDone, UnsafeSettingsError
 from marin_exec.progress import current_progress
 from marin_exec.runtime.commit import scope_for
-from marin_exec.settings import current_run_settings
+from marin_exec.settings import RunSettings, current_run_settings, unsafe_setting
 from marin_exec.status.status import STATUS_FAILED, STATUS_RUNNING, STATUS_SUCCESS, Lease, StatusFile, wait_for_holder
 
 if TYPE_CHECKING:
@@ -27,7 +28,6 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-_WARNED_TIMINGS: set[tuple[float, float]] = set()
 # While waiting with a progress display on, the holder's record is re-read this often to show its heartbeat age.
 _REPORT_HOLDER_EVERY = 1.0
 
@@ -41,8 +41,11 @@ def distributed_lock(
 ) -> Callable[..., T]:
     """Wrap ``fn(output_path, ...)`` so that one worker at a time runs it for a given output path.
 
-    Arguments left None are read from the run settings when the wrapped function is called.
+    Arguments left None are read from the run settings when the wrapped function is called. Timings that would
+    break exactly-once (DESIGN §5a) raise ``UnsafeSettingsError``: given here, at once; combined with the run
+    settings, when called, before the lease is touched.
     """
+    _refuse_unsafe_timing(heartbeat_interval, lease_timeout)
 
     @functools.wraps(fn)
     def locked(output_path: str, *args: Any, **kwargs: Any) -> T:
@@ -52,19 +55,18 @@ def distributed_lock(
         force = settings.force_run_failed if force_run_failed is None else force_run_failed
         interval = settings.heartbeat_interval if heartbeat_interval is None else heartbeat_interval
         timeout = settings.lease_timeout if lease_timeout is None else lease_timeout
-        if interval >= timeout and (interval, timeout) not in _WARNED_TIMINGS:
-            _WARNED_TIMINGS.add((interval, timeout))
-            logger.warning(
-                f"{output_path}: heartbeat interval {interval} s is not shorter than the lease timeout {timeout} s, "
-                "so a healthy holder of a long step looks stale and can be taken over; set --heartbeat_interval "
-                "well below --lease_timeout (e.g. a third of it)"
-            )
-
-        status = StatusFile(output_path)
-        lease = Lease(output_path, timeout=timeout, clock_skew_allowance=settings.clock_skew_allowance)
         enclosing = scope_for(output_path)
         if enclosing is not None:
             enclosing.locked = True  # disk_cached writes no status unless we hand it the lease
+        _refuse_unsafe_timing(heartbeat_interval, lease_timeout, settings)
+
+        status = StatusFile(output_path)
+        lease = Lease(
+            output_path,
+            timeout=timeout,
+            clock_skew_allowance=settings.clock_skew_allowance,
+            heartbeat_interval=interval,
+        )
         # Inside disk_cached, the status it read a moment ago is the look before acquiring (no second read).
         _acquire(lease, status, force, status.read() if enclosing is None else enclosing.status_before(status.read))
         try:  # nothing between acquiring and the first heartbeat may leak the lease
@@ -105,6 +107,29 @@ def distributed_lock(
                 lease.release()
 
     return locked
+
+
+def _refuse_unsafe_timing(
+    heartbeat_interval: float | None, lease_timeout: float | None, settings: RunSettings | None = None
+) -> None:
+    """``UnsafeSettingsError`` for a heartbeat interval and lease timeout that would break exactly-once: the values
+    given to ``distributed_lock``, completed from ``settings`` (without settings, a value left None is not judged)."""
+    given = {"heartbeat_interval": heartbeat_interval, "lease_timeout": lease_timeout}
+
+    def spell(name: str, value: Any) -> str:
+        where = "distributed_lock" if given[name] is not None or settings is None else "the run settings"
+        return f"{name}={value!r} (from {where})"
+
+    if settings is not None:
+        heartbeat_interval = settings.heartbeat_interval if heartbeat_interval is None else heartbeat_interval
+        lease_timeout = settings.lease_timeout if lease_timeout is None else lease_timeout
+    problem = unsafe_setting(
+        heartbeat_interval=math.ulp(0.0) if heartbeat_interval is None else heartbeat_interval,
+        lease_timeout=math.inf if lease_timeout is None else lease_timeout,
+        spell=spell,
+    )
+    if problem is not None:
+        raise UnsafeSettingsError(problem)
 
 
 def _acquire(lease: Lease, status: StatusFile, force: bool, current: str | None) -> None:

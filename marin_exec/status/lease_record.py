@@ -1,11 +1,14 @@
 """The lease record (DESIGN §5, §5a): what a holder writes, and what one read of it says about the holder.
 
-A record is JSON ``{"worker_id", "timestamp", "host", "pid", "boot_id", "step", "started"}``; Marin reads the first
-two. ``describe_lease`` judges a record from a single read, without watching it over time: *dead* when it was
-written on this machine (same host and boot) by a process that no longer exists, *stale* when its written age is
-beyond the lease timeout (plus the clock-skew allowance when another machine wrote it, whose clock may differ),
-*free* when released, else *live*. Waiters judge staleness by observation instead (``status.Lease``); this module
-gives them the fast paths. It reads and writes no storage.
+A record is JSON ``{"worker_id", "timestamp", "host", "pid", "pid_ns", "boot_id", "step", "started",
+"lease_timeout", "heartbeat_interval"}``; Marin reads the first two. ``describe_lease`` judges a record from a single
+read, without watching it over time: *dead* when it was written on this machine (same host, boot and PID namespace)
+by a process that no longer exists, *stale* when its written age is beyond the lease timeout (plus the clock-skew
+allowance when another machine wrote it, whose clock may differ), *free* when released, else *live*. The timeout is
+the larger of the judge's own and the one the holder recorded (``judged_timeout``): a holder is only ever judged by
+a timeout at least as long as the one its heartbeat was set for. Records of older writers lack the newer fields and
+are judged as before, except that one without a PID namespace is never *dead* at once. Waiters judge staleness by
+observation instead (``status.Lease``); this module gives them the fast paths. It reads and writes no storage.
 """
 
 from __future__ import annotations
@@ -37,18 +40,48 @@ def this_boot() -> str:
         return ""
 
 
-def make_record(owner: str, *, step: str, started: float) -> bytes:
-    """A holder's record, refreshed with the current time (unique bytes per write: a time and a worker id)."""
-    record = {
+@functools.cache
+def this_pid_namespace() -> str:
+    """This process's PID namespace (Linux: ``pid:[inode]``); empty where the kernel does not expose one.
+
+    Two containers with host networking share the host name and boot id but not their PIDs: a pid is only ours to
+    look up when the namespace is ours too. A process cannot move itself to another PID namespace, so one read lasts.
+    """
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return ""
+
+
+def make_record(owner: str, timing: tuple[float, float | None], *, step: str, started: float) -> bytes:
+    """A holder's record, refreshed with the current time (unique bytes per write: a time and a worker id).
+
+    ``timing`` is the holder's lease timeout and heartbeat interval (None: not known), recorded so that whoever judges
+    the lease gives it at least the time its holder was set up for (``judged_timeout``)."""
+    lease_timeout, heartbeat_interval = timing
+    record: dict[str, Any] = {
         "worker_id": owner,
         "timestamp": time.time(),
         "host": this_host(),
         "pid": os.getpid(),
+        "pid_ns": this_pid_namespace(),
         "boot_id": this_boot(),
         "step": step,
         "started": started,
+        "lease_timeout": lease_timeout,
     }
+    if heartbeat_interval is not None:
+        record["heartbeat_interval"] = heartbeat_interval
     return json.dumps(record).encode()
+
+
+def judged_timeout(record: dict[str, Any], own: float) -> float:
+    """The timeout to judge ``record`` by: the larger of the judge's own and the holder's recorded one (a record
+    without one, e.g. Marin's or an older marin_exec's, is judged by the judge's own)."""
+    theirs = record.get("lease_timeout")
+    if isinstance(theirs, (int, float)) and not isinstance(theirs, bool) and theirs > own:  # NaN compares False
+        return float(theirs)
+    return own
 
 
 def parse_record(data: bytes) -> dict[str, Any] | None:
@@ -85,7 +118,7 @@ def describe_lease(
     here = written_here(record)
     if here and pid is not None and not process_exists(pid):
         state = DEAD
-    elif age is None or age > timeout + (0.0 if here else clock_skew_allowance):
+    elif age is None or age > judged_timeout(record, timeout) + (0.0 if here else clock_skew_allowance):
         state = STALE
     else:
         state = LIVE
@@ -93,8 +126,15 @@ def describe_lease(
 
 
 def written_here(record: dict[str, Any]) -> bool:
-    """Whether the record was written on this machine since its last boot (so its pid and clock are ours)."""
-    return record.get("host") == this_host() and bool(this_boot()) and record.get("boot_id") == this_boot()
+    """Whether the record was written on this machine since its last boot, in our PID namespace (so its pid and
+    clock are ours). A record without a namespace (an older writer's) could come from another container: not ours."""
+    return (
+        record.get("host") == this_host()
+        and bool(this_boot())
+        and record.get("boot_id") == this_boot()
+        and bool(this_pid_namespace())
+        and record.get("pid_ns") == this_pid_namespace()
+    )
 
 
 def process_exists(pid: int) -> bool:

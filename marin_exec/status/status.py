@@ -17,7 +17,7 @@ from typing import Any
 
 from marin_exec.errors import LeaseLostError, StorageConflict
 from marin_exec.settings import DEFAULT_CLOCK_SKEW_ALLOWANCE
-from marin_exec.status.lease_record import LIVE, describe_lease, make_record, parse_record, this_host
+from marin_exec.status.lease_record import LIVE, describe_lease, judged_timeout, make_record, parse_record, this_host
 from marin_exec.storage.protocol import Token
 from marin_exec.storage.store import store_for
 
@@ -108,10 +108,11 @@ def parse_status(data: bytes) -> str | None:
 class Lease:
     """A time-limited, exclusive claim on the step at ``output_path``.
 
-    The lease file holds a record (``lease_record``: worker id, timestamp, host, pid, boot id, step, start). Another
-    worker's lease is stale when this Lease has seen the same bytes for ``timeout`` seconds of its own monotonic
+    The lease file holds a record (``lease_record``: worker id, timestamp, host, pid, PID namespace, boot id, step,
+    start, and this Lease's ``timeout`` and ``heartbeat_interval``). Another worker's lease is stale when this Lease
+    has seen the same bytes for the larger of ``timeout`` and the holder's recorded timeout, on its own monotonic
     clock (so clock skew between machines does not matter), or at once when one read says so (``describe_lease``:
-    written here by a dead process, or written longer ago than timeout + ``clock_skew_allowance``). Every
+    written here by a dead process, or written longer ago than that timeout + ``clock_skew_allowance``). Every
     transition is a create-only or compare-and-swap on the backend, so of several workers racing, exactly one
     wins. A released lease is written as ``{"worker_id": null}`` and then deleted if still unchanged, so release
     is safe even where a conditional delete is not enforced.
@@ -125,10 +126,12 @@ class Lease:
         owner: str | None = None,
         clock_skew_allowance: float = DEFAULT_CLOCK_SKEW_ALLOWANCE,
         step: str | None = None,
+        heartbeat_interval: float | None = None,
     ) -> None:
         self.output_path = output_path
         self.path = join(output_path, LOCK_FILENAME)
         self.timeout = timeout
+        self.heartbeat_interval = heartbeat_interval  # recorded for whoever judges our lease (None: not known)
         self.clock_skew_allowance = clock_skew_allowance
         self.step = step or output_path
         self._started = 0.0  # when this Lease last acquired
@@ -159,7 +162,7 @@ class Lease:
                 _HELD[id(self)] = self
 
     def _record(self) -> bytes:
-        return make_record(self.owner, step=self.step, started=self._started)
+        return make_record(self.owner, (self.timeout, self.heartbeat_interval), step=self.step, started=self._started)
 
     def holder(self) -> dict[str, Any] | None:
         """The current lease record if a live (unreleased, not stale) holder has it, else None."""
@@ -194,7 +197,8 @@ class Lease:
                 return False
             view = self._view(record)
             age = "unknown" if view.heartbeat_age is None else f"{view.heartbeat_age:.1f} s"
-            reason = "its process is gone" if view.state == "dead" else f"unchanged for the timeout {self.timeout} s"
+            timeout = judged_timeout(record, self.timeout)
+            reason = "its process is gone" if view.state == "dead" else f"unchanged for the timeout {timeout:g} s"
             logger.warning(
                 f"{self.output_path}: taking over the stale lease of {view.holder} on {view.host or 'an unknown host'}"
                 f" ({reason}; written timestamp {age} ago)"
@@ -263,14 +267,14 @@ class Lease:
         return describe_lease(record, timeout=self.timeout, clock_skew_allowance=self.clock_skew_allowance)
 
     def _is_stale(self, record: dict[str, Any], data: bytes) -> bool:
-        """Stale at once by one read (dead holder, or far too old), or by these bytes unchanged for ``timeout``."""
+        """Stale at once by one read (dead holder, far too old), or these bytes unchanged for our or its timeout."""
         if self._view(record).state != LIVE:
             return True
         now = time.monotonic()
         if self._seen is None or self._seen[0] != data:
             self._seen = (data, now)
             return False
-        return now - self._seen[1] >= self.timeout
+        return now - self._seen[1] >= judged_timeout(record, self.timeout)
 
     def _lost_message(self) -> str:
         found = self._store.read(self.path)
