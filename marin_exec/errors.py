@@ -57,6 +57,10 @@ class StorageUnavailable(MarinExecError):
     """The object store kept failing transiently (unreachable, timing out, 5xx) for the whole retry budget."""
 
 
+class StoreUnreachable(StorageUnavailable):
+    """The object store's endpoint refused the connection or did not resolve, and has never answered this process."""
+
+
 class StepsFailed(MarinExecError, RuntimeError):
     """Raised by StepRunner.run when one or more steps failed (a RuntimeError too: Marin's callers catch that)."""
 

@@ -49,6 +49,7 @@ class ExecutorMainConfig:
     heartbeat_interval: float | None = None  # seconds between lease refreshes (unset: 30)
     lease_timeout: float | None = None  # seconds without a heartbeat before a lease is stale (unset: 90)
     clock_skew_allowance: float | None = None  # a lease written longer ago than timeout + this is stale (unset: 300)
+    store_retry_timeout: float | None = None  # seconds a gs:// or s3:// request is retried (unset: 60, <= lease_timeout)
     plan: str | None = None  # with --dry_run true: print the plan as json, mermaid or dot on stdout
     progress_interval: float = DEFAULT_PROGRESS_INTERVAL  # seconds between status lines when stderr is not a terminal
 
@@ -170,7 +171,8 @@ def run_executor(
             "no output prefix: pass --prefix /path/or/gs://bucket/dir or set the MARIN_PREFIX environment variable"
         )
     prefix = prefix.rstrip("/")
-    with _prefix_env(prefix), _gc_paused_for_run():  # StepSpecs built without output_path_prefix take --prefix too
+    retrying = run_settings(store_retry_timeout=config.store_retry_timeout, lease_timeout=config.lease_timeout)
+    with _prefix_env(prefix), _gc_paused_for_run(), retrying:  # StepSpecs without output_path_prefix take --prefix
         return _run_compiled(steps, config, prefix, description, stop)
 
 
