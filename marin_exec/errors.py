@@ -57,6 +57,10 @@ class StorageUnavailable(MarinExecError):
     """The object store kept failing transiently (unreachable, timing out, 5xx) for the whole retry budget."""
 
 
+class PrefixNotWritable(MarinExecError):
+    """The run cannot write under its prefix (a local directory it may not create or write)."""
+
+
 class StoreUnreachable(StorageUnavailable):
     """The object store's endpoint refused the connection or did not resolve, and has never answered this process."""
 

@@ -170,6 +170,8 @@ def run_executor(
         raise MissingPrefixError(
             "no output prefix: pass --prefix /path/or/gs://bucket/dir or set the MARIN_PREFIX environment variable"
         )
+    if "://" not in prefix:  # recorded as an absolute path (.executor_info, run records); shown relative to cwd
+        prefix = os.path.abspath(prefix)
     prefix = prefix.rstrip("/")
     retrying = run_settings(store_retry_timeout=config.store_retry_timeout, lease_timeout=config.lease_timeout)
     with _prefix_env(prefix), _gc_paused_for_run(), retrying:  # StepSpecs without output_path_prefix take --prefix
@@ -210,7 +212,7 @@ def _run_compiled(
     from marin_exec.progress_display import Progress
     from marin_exec.run.export import FORMATS, plan_entries, render_export
     from marin_exec.run.force_rerun import clear_forced, forced_steps, show_forced
-    from marin_exec.run.render import render_plan, render_summary
+    from marin_exec.run.render import render_plan, render_summary, shown_path
     from marin_exec.run.run_files import write_run_info, write_run_record
     from marin_exec.run.summary import run_record, step_results
 
@@ -228,6 +230,7 @@ def _run_compiled(
         raise MarinExecError(f"--plan {config.plan}: use one of {', '.join(FORMATS)}, together with --dry_run true")
     forced = forced_steps(compiled.specs, config.force_rerun, config.run_only) if config.force_rerun else []
     if config.dry_run:
+        _warn_if_unwritable(prefix)
         plan = runner.run(compiled.specs, dry_run=True, **options)
         show_forced(plan, forced)
         if config.plan is not None:
@@ -238,7 +241,7 @@ def _run_compiled(
         return plan
     base = (config.executor_info_base_path or f"{prefix}/experiments").rstrip("/")
     info_path = write_run_info(compiled.specs, base, prefix, description)
-    logger.info(f"running {len(compiled.specs)} step(s) under {prefix}; run info: {info_path}")
+    logger.info(f"running {len(compiled.specs)} step(s) under {shown_path(prefix)}; run info: {shown_path(info_path)}")
     started = time.time()
     report: RunReport | None = None
     progress = Progress(prefix=prefix, interval=config.progress_interval)
@@ -257,7 +260,15 @@ def _run_compiled(
         if report is not None:
             rows = run_record(step_results(report))
             path = write_run_record(compiled.specs, base, description=description, started=started, steps=rows)
-            logger.info(f"run record: {path}")
+            logger.info(f"run record: {shown_path(path)}")
+
+
+def _warn_if_unwritable(prefix: str) -> None:
+    from marin_exec.run.run_files import unwritable
+
+    why = unwritable(prefix)
+    if why is not None:
+        print(f"warning: a run could not write under {prefix}: {why}", file=sys.stderr)
 
 
 def _compile_without_gc(steps: Sequence[Any], prefix: str) -> CompiledSteps:

@@ -5,7 +5,8 @@ info and the run's description; the same path for the same plan, so it is rewrit
 ``write_run_record`` writes one more file per run, created once and never overwritten:
 ``{executor_info_base_path}/runs/{script}-{hash}-{time}-{pid}.json`` with each step's outcome, time, worker and
 error line. ``rerun_command`` is the command line that would run the same plan again, with failed steps retried.
-This module runs nothing and decides no outcome.
+``unwritable`` tells, without writing, why a local prefix could not be written. This module runs nothing and
+decides no outcome.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import time
 from typing import Any
 
 from marin_exec.compile.step_spec import StepSpec, shallow_version
+from marin_exec.errors import PrefixNotWritable
 from marin_exec.storage.store import store_for
 from marin_exec.versioning import hash_version
 
@@ -40,8 +42,32 @@ def write_run_info(specs: list[StepSpec], base: str, prefix: str, description: s
             {"name": s.name, "output_path": s.output_path, "version": shallow_version(s), "info": s.info} for s in every
         ],
     }
-    store_for(path).write(path, json_text(record))
+    try:
+        store_for(path).write(path, json_text(record))
+    except OSError as error:  # the first write of a run: a prefix it cannot write fails here, in one line
+        why = unwritable(base) or error.filename
+        raise PrefixNotWritable(
+            f"cannot write under {base}: {error.strerror or error} ({why}); pass a --prefix "
+            "(or --executor_info_base_path) this process can write to"
+        ) from None
     return path
+
+
+def unwritable(prefix: str) -> str | None:
+    """Why the local directory ``prefix`` could not be created or written, found without writing anything (None:
+    it looks writable, or it is a URL, which only a write can tell)."""
+    if "://" in prefix and not prefix.startswith("file://"):
+        return None
+    existing = os.path.abspath(prefix.removeprefix("file://"))
+    while not os.path.lexists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        return f"{existing} is not a directory"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{existing} is not writable by this user"
+    if os.statvfs(existing).f_flag & os.ST_RDONLY:
+        return f"{existing} is on a read-only file system"
+    return None
 
 
 def write_run_record(
