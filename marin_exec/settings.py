@@ -42,7 +42,6 @@ class RunSettings:
     # that its own job ran the step from another worker having finished it while the job waited (call_report).
     call_id: str | None = None
 
-
     @property
     def store_retry_budget(self) -> float:
         """``store_retry_timeout``, or the default bounded by the lease timeout."""

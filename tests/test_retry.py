@@ -44,7 +44,10 @@ def _noop(output_path: str) -> int:
 
 
 def test_a_status_read_that_fails_for_the_whole_budget_names_the_path_and_the_error(unreachable_bucket: str) -> None:
-    with pytest.raises(StorageUnavailable, match=r"read gs://unreachable-bucket/step/\.executor_status: cannot reach the object store \(Cannot connect"):
+    with pytest.raises(
+        StorageUnavailable,
+        match=r"read gs://unreachable-bucket/step/\.executor_status: cannot reach the object store \(Cannot connect",
+    ):
         StatusFile(f"{unreachable_bucket}/step").read()
 
 

@@ -49,7 +49,9 @@ class ExecutorMainConfig:
     heartbeat_interval: float | None = None  # seconds between lease refreshes (unset: 30)
     lease_timeout: float | None = None  # seconds without a heartbeat before a lease is stale (unset: 90)
     clock_skew_allowance: float | None = None  # a lease written longer ago than timeout + this is stale (unset: 300)
-    store_retry_timeout: float | None = None  # seconds a gs:// or s3:// request is retried (unset: 60, <= lease_timeout)
+    store_retry_timeout: float | None = (
+        None  # seconds a gs:// or s3:// request is retried (unset: 60, <= lease_timeout)
+    )
     plan: str | None = None  # with --dry_run true: print the plan as json, mermaid or dot on stdout
     progress_interval: float = DEFAULT_PROGRESS_INTERVAL  # seconds between status lines when stderr is not a terminal
 
@@ -88,6 +90,12 @@ def executor_main(
         steps, description, config = marin_call(steps, description, config, max_concurrent, ExecutorMainConfig)
     if config is None:
         config = parse_args(sys.argv[1:])
+    if config.plan is not None:  # a usage error: one line, exit 2
+        from marin_exec.run.export import plan_flag_problem
+        from marin_exec.run.flags import usage_error
+
+        if (problem := plan_flag_problem(config.plan, config.dry_run)) is not None:
+            usage_error("--plan", problem)
     _configure_logging()
     report: RunReport | None = None
     with Interrupts() as interrupts:
@@ -210,10 +218,10 @@ def _run_compiled(
 ) -> RunReport:
     from marin_exec.progress import reporting_to
     from marin_exec.progress_display import Progress
-    from marin_exec.run.export import FORMATS, plan_entries, render_export
+    from marin_exec.run.export import plan_entries, plan_flag_problem, render_export
     from marin_exec.run.force_rerun import clear_forced, forced_steps, show_forced
     from marin_exec.run.render import render_plan, render_summary, shown_path
-    from marin_exec.run.run_files import write_run_info, write_run_record
+    from marin_exec.run.run_files import warn_if_unwritable, write_run_info, write_run_record
     from marin_exec.run.summary import run_record, step_results
 
     compiled = _compile_without_gc(steps, prefix)
@@ -226,11 +234,11 @@ def _run_compiled(
         lease_timeout=config.lease_timeout,
         clock_skew_allowance=config.clock_skew_allowance,
     )
-    if config.plan is not None and (config.plan not in FORMATS or not config.dry_run):
-        raise MarinExecError(f"--plan {config.plan}: use one of {', '.join(FORMATS)}, together with --dry_run true")
+    if config.plan is not None and (problem := plan_flag_problem(config.plan, config.dry_run)) is not None:
+        raise MarinExecError(f"--plan: {problem}")
     forced = forced_steps(compiled.specs, config.force_rerun, config.run_only) if config.force_rerun else []
     if config.dry_run:
-        _warn_if_unwritable(prefix)
+        warn_if_unwritable(prefix)
         plan = runner.run(compiled.specs, dry_run=True, **options)
         show_forced(plan, forced)
         if config.plan is not None:
@@ -261,14 +269,6 @@ def _run_compiled(
             rows = run_record(step_results(report))
             path = write_run_record(compiled.specs, base, description=description, started=started, steps=rows)
             logger.info(f"run record: {shown_path(path)}")
-
-
-def _warn_if_unwritable(prefix: str) -> None:
-    from marin_exec.run.run_files import unwritable
-
-    why = unwritable(prefix)
-    if why is not None:
-        print(f"warning: a run could not write under {prefix}: {why}", file=sys.stderr)
 
 
 def _compile_without_gc(steps: Sequence[Any], prefix: str) -> CompiledSteps:

@@ -35,7 +35,11 @@ def render_plan(
     outcomes = {id(o.spec): o for o in report.outcomes.values()}
     by_path = {path: o for path, o in report.outcomes.items()}
     width = max((len(o.state) for o in report.outcomes.values()), default=8) + 2
-    lines = [f"Plan{': ' + description if description else ''}", f"  {len(by_path)} step(s) under {shown_path(prefix)}", ""]
+    lines = [
+        f"Plan{': ' + description if description else ''}",
+        f"  {len(by_path)} step(s) under {shown_path(prefix)}",
+        "",
+    ]
     shown: set[str] = set()
 
     def step_lines(spec: StepSpec, indent: str) -> None:

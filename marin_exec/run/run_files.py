@@ -53,6 +53,13 @@ def write_run_info(specs: list[StepSpec], base: str, prefix: str, description: s
     return path
 
 
+def warn_if_unwritable(prefix: str) -> None:
+    """The dry run's warning (on stderr) when a run could not write under ``prefix``; it writes nothing."""
+    why = unwritable(prefix)
+    if why is not None:
+        print(f"warning: a run could not write under {prefix}: {why}", file=sys.stderr)
+
+
 def unwritable(prefix: str) -> str | None:
     """Why the local directory ``prefix`` could not be created or written, found without writing anything (None:
     it looks writable, or it is a URL, which only a write can tell)."""

@@ -10,8 +10,8 @@ before FAILED, under the lease), does not print, and does not write status.
 
 from __future__ import annotations
 
-import datetime
 import contextlib
+import datetime
 import json
 import os
 import re

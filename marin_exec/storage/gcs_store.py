@@ -93,7 +93,12 @@ class GcsStore(ObjectStore):
                 return _with_generation(path, response.headers, body)
 
         return overlapped_retrying(
-            fs.loop, one, paths, what="read {}".format, is_transient=self._is_transient, timeout=self.retry_timeout,
+            fs.loop,
+            one,
+            paths,
+            what="read {}".format,
+            is_transient=self._is_transient,
+            timeout=self.retry_timeout,
             contact=self.contact,
         )
 

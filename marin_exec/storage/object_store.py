@@ -16,8 +16,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from marin_exec.errors import StorageConflict
-from marin_exec.storage.protocol import Token, strip_protocol
 from marin_exec.settings import current_run_settings
+from marin_exec.storage.protocol import Token, strip_protocol
 from marin_exec.storage.retry import DEFAULT_REQUEST_TIMEOUT, Contact, retry_transient
 
 logger = logging.getLogger(__name__)
@@ -39,9 +39,7 @@ class ObjectStore:
     #: Environment variables that choose the endpoint and credentials: a change rebuilds the client.
     environment: tuple[str, ...] = ()
 
-    def __init__(
-        self, retry_timeout: float | None = None, request_timeout: float = DEFAULT_REQUEST_TIMEOUT
-    ) -> None:
+    def __init__(self, retry_timeout: float | None = None, request_timeout: float = DEFAULT_REQUEST_TIMEOUT) -> None:
         self._retry_timeout = retry_timeout  # None: the run's store_retry_timeout (settings), 60 s outside a run
         self.request_timeout = request_timeout
         self._lock = threading.Lock()

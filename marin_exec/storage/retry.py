@@ -148,9 +148,13 @@ def overlapped_retrying(
             for i in pending:
                 error = results[i]
                 assert isinstance(error, Exception)
-                results[i] = _unreached(what(items[i]), error) if first else _unavailable(what(items[i]), timeout, error)
+                results[i] = (
+                    _unreached(what(items[i]), error) if first else _unavailable(what(items[i]), timeout, error)
+                )
             return results
-        if not warned and not first:  # once per batch, naming the error: the outcome (answer or StorageUnavailable) follows
+        if (
+            not warned and not first
+        ):  # once per batch, naming the error: the outcome (answer or StorageUnavailable) follows
             warned = True
             logger.warning(
                 f"{what(items[pending[0]])} and {len(pending) - 1} more: transient error {results[pending[0]]!r}; "
