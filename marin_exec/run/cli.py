@@ -49,9 +49,7 @@ class ExecutorMainConfig:
     heartbeat_interval: float | None = None  # seconds between lease refreshes (unset: 30)
     lease_timeout: float | None = None  # seconds without a heartbeat before a lease is stale (unset: 90)
     clock_skew_allowance: float | None = None  # a lease written longer ago than timeout + this is stale (unset: 300)
-    store_retry_timeout: float | None = (
-        None  # seconds a gs:// or s3:// request is retried (unset: 60, <= lease_timeout)
-    )
+    store_retry_timeout: float | None = None  # seconds a gs://, s3:// request is retried (unset: 60, at most lease)
     plan: str | None = None  # with --dry_run true: print the plan as json, mermaid or dot on stdout
     progress_interval: float = DEFAULT_PROGRESS_INTERVAL  # seconds between status lines when stderr is not a terminal
 
