@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from marin_exec import StepRunner, StepSpec
 from marin_exec.run.export import FORMATS, NOT_IN_PLAN, SCHEMA, PlanEntry, ordered, plan_entries, render_export
-from tests.golden_messages import assert_golden
 
 GOLDEN = Path(__file__).parent / "golden"
 P = "/data/prefix"
@@ -103,19 +100,3 @@ def test_plan_entries_come_from_a_real_dry_run_report(prefix):
     assert entries[1].why == "lr: 1 \u2192 2"
     for fmt in FORMATS:
         assert "models/m" in render_export(entries, fmt)
-
-
-def test_a_plan_format_without_a_dry_run_or_an_unknown_one_is_a_usage_error_saying_what_is_wrong(tmp_path):
-    # Regression (issue 20, item 16): `--plan dot` alone read as if dot were invalid, and both exited 1.
-    script = tmp_path / "exp.py"
-    script.write_text("from marin_exec import StepSpec, executor_main\nexecutor_main([StepSpec(name='a', fn=len)])\n")
-    shown = []
-    for flags in (["--plan", "dot"], ["--plan", "svg", "--dry_run"]):
-        proc = subprocess.run(
-            [sys.executable, str(script), "--prefix", str(tmp_path / "out"), *flags], capture_output=True, text=True
-        )
-        assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1, proc.stderr
-        shown.append(proc.stderr)
-    assert "add --dry_run true" in shown[0] and "unknown format 'svg'" in shown[1]
-    assert not (tmp_path / "out").exists()
-    assert_golden("plan_flag", "".join(shown))

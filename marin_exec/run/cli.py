@@ -79,7 +79,7 @@ def executor_main(
     """
     from marin_exec.run.interrupts import Interrupts, StopNow
     from marin_exec.run.main_errors import print_error, trace_entry
-    from marin_exec.run.run_files import rerun_command
+    from marin_exec.run.run_files import continue_command
 
     steps, description, config = _positional(steps_or_config, steps, description, config)
     if max_concurrent is not None or type(steps).__name__ == "ExecutorMainConfig":
@@ -102,6 +102,7 @@ def executor_main(
                 steps = trace_entry(steps)
             report = run_executor(steps, config, description=description, stop=interrupts.stop)
         except MarinExecError as e:
+            report = getattr(e, "report", None)  # a failed run's report: how to continue it
             print_error(e)
             if interrupts.exit_code is None:
                 sys.exit(1)
@@ -113,7 +114,7 @@ def executor_main(
         if interrupts.stop.level == StopLevel.NOW:
             interrupts.abandon(report)  # does not return
     if interrupts.exit_code is not None:  # the first Ctrl-C: the running steps have ended
-        print(f"Ctrl-C: stopped; to continue: {rerun_command()}", file=sys.stderr)
+        print(f"Ctrl-C: stopped; to continue: {continue_command(report)}", file=sys.stderr)
         sys.exit(interrupts.exit_code)
 
 

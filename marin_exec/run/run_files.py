@@ -17,12 +17,15 @@ import os
 import shlex
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from marin_exec.compile.step_spec import StepSpec, shallow_version
 from marin_exec.errors import PrefixNotWritable
 from marin_exec.storage.store import store_for
 from marin_exec.versioning import hash_version
+
+if TYPE_CHECKING:
+    from marin_exec.run.run_report import RunReport
 
 # Flags a rerun hint drops (with their values): the default (force_run_failed true) retries failed steps, a dry run
 # would run nothing, and steps a --force_rerun already reran are done now.
@@ -142,14 +145,22 @@ def transitive(specs: list[StepSpec]) -> list[StepSpec]:
     return list(seen.values())
 
 
-def rerun_command() -> str:
+def rerun_command(*, something_failed: bool = True) -> str:
     """This command line again: with ``--prefix`` if it came from the environment, ``--force_run_failed true`` once
-    (whatever was given), and no ``--dry_run`` or ``--force_rerun``."""
+    if ``something_failed`` (else as given), and no ``--dry_run`` or ``--force_rerun``."""
     argv = [sys.executable] if sys.argv[0].endswith(".py") else []
-    argv += _without(sys.argv, _DROPPED_FLAGS)
+    argv += _without(sys.argv, _DROPPED_FLAGS if something_failed else _DROPPED_FLAGS[1:])
     if "--prefix" not in argv and not any(a.startswith("--prefix=") for a in argv) and os.environ.get("MARIN_PREFIX"):
         argv += ["--prefix", os.environ["MARIN_PREFIX"]]
-    return shlex.join([*argv, "--force_run_failed", "true"])
+    return shlex.join([*argv, "--force_run_failed", "true"] if something_failed else argv)
+
+
+def continue_command(report: RunReport | None) -> str:
+    """How to continue a stopped run: ``rerun_command``, retrying failed steps only if one failed."""
+    from marin_exec.run.run_report import StepState
+
+    failed = report is not None and report.count(StepState.FAILED) > 0
+    return rerun_command(something_failed=failed)
 
 
 def _without(argv: list[str], flags: tuple[str, ...]) -> list[str]:

@@ -36,6 +36,7 @@ _OUTCOME_OF_STATE = {
     StepState.INTERRUPTED: INTERRUPTED,
     StepState.NOT_STARTED: NOT_STARTED,
 }
+MAX_NAMED = 5  # steps not started that the summary names (then how many more)
 # Outcomes that a rerun can change (after a fix, for a failure).
 RERUNNABLE = (FAILED, REFUSED, BLOCKED, INTERRUPTED, NOT_STARTED)
 
@@ -91,6 +92,10 @@ def summarize(results: Sequence[StepResult], wall_seconds: float, *, dry_run: bo
             lines.append(f"  blocked: {result.name}: {cause}")
         elif result.outcome == INTERRUPTED:
             lines.append(f"  interrupted: {result.name} after {_seconds(result.seconds)}")
+    not_started = [r.name for r in results if r.outcome == NOT_STARTED]
+    if not_started:
+        more = len(not_started) - MAX_NAMED
+        lines.append(f"  not started: {', '.join(not_started[:MAX_NAMED])}" + (f" and {more} more" if more > 0 else ""))
     for result in results:
         if result.waited_seconds and result.waited_for:
             then = "it finished there" if result.outcome == FINISHED_ELSEWHERE else f"then {result.outcome}"
