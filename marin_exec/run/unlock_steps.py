@@ -16,8 +16,8 @@ from collections.abc import Sequence
 
 from marin_exec.errors import MarinExecError, StorageConflict
 from marin_exec.run.inspect_steps import STATE_TEXT, describe, find_steps, inspect_step, lease_options
-from marin_exec.status.lease_record import FREE, LIVE, describe_lease, parse_record
-from marin_exec.status.status import LOCK_FILENAME, UNLOCKED_FILENAME, join, worker_id
+from marin_exec.status.lease_record import FREE, LIVE, UNLOCKED_FILENAME, describe_lease, parse_record
+from marin_exec.status.status import LOCK_FILENAME, join, worker_id
 from marin_exec.storage.store import store_for
 
 

@@ -110,3 +110,22 @@ def process_exists(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):
         return True
+
+
+# Left by ``unlock --force`` beside a live lease it removed: whose lease, and who removed it (the holder's message).
+UNLOCKED_FILENAME = ".executor_unlocked"
+
+
+def unlocked_message(store: Any, output_path: str, owner: str) -> str | None:
+    """What the holder ``owner`` is told when ``unlock --force`` removed its lease (None: no record says so)."""
+    try:
+        found = store.read(f"{output_path.rstrip('/')}/{UNLOCKED_FILENAME}")
+        record = json.loads(found[0]) if found else None
+    except Exception:  # only the detail of the message is missing
+        return None
+    if not isinstance(record, dict) or record.get("holder") != owner:
+        return None
+    return (
+        f"{output_path}: the lease of {owner} was removed by {record.get('removed_by')} while the step ran; "
+        "nothing was committed. Rerun to run the step again."
+    )

@@ -17,7 +17,7 @@ from typing import Any
 
 from marin_exec.errors import LeaseLostError, StorageConflict
 from marin_exec.settings import DEFAULT_CLOCK_SKEW_ALLOWANCE
-from marin_exec.status.lease_record import LIVE, describe_lease, make_record, parse_record, this_host
+from marin_exec.status.lease_record import LIVE, describe_lease, make_record, parse_record, this_host, unlocked_message
 from marin_exec.storage.protocol import Token
 from marin_exec.storage.store import store_for
 
@@ -31,8 +31,6 @@ STATUSES = (STATUS_SUCCESS, STATUS_FAILED, STATUS_RUNNING, STATUS_DEP_FAILED)
 
 STATUS_FILENAME = ".executor_status"
 LOCK_FILENAME = ".executor_status.lock"
-# Left by ``unlock --force`` beside a live lease it removed: whose lease, and who removed it (the holder's message).
-UNLOCKED_FILENAME = ".executor_unlocked"
 
 _PROCESS_NONCE = os.urandom(4).hex()  # random hex, as uuid4's; the uuid module costs ~5 ms of import
 
@@ -274,28 +272,12 @@ class Lease:
             return False
         return now - self._seen[1] >= self.timeout
 
-    def _removed_by(self) -> str | None:
-        """Who removed our lease with ``unlock --force``, if the record it left says so."""
-        path = join(self.output_path, UNLOCKED_FILENAME)
-        try:
-            found = self._store.read(path)
-            record = json.loads(found[0]) if found else None
-        except Exception:  # only the detail of the message is missing
-            return None
-        if isinstance(record, dict) and record.get("holder") == self.owner:
-            return str(record.get("removed_by"))
-        return None
-
     def _lost_message(self) -> str:
         found = self._store.read(self.path)
         holder = parse_record(found[0]) if found else None
         who = holder.get("worker_id") if holder else None
-        removed_by = self._removed_by() if who is None else None
-        if removed_by:
-            return (
-                f"{self.output_path}: the lease of {self.owner} was removed by {removed_by} while the step ran; "
-                "nothing was committed. Rerun to run the step again."
-            )
+        if who is None and (unlocked := unlocked_message(self._store, self.output_path, self.owner)):
+            return unlocked
         if who is None:  # released (release_all on SIGTERM / Ctrl-C), or taken over by a worker that finished since
             return (
                 f"{self.output_path}: lease of {self.owner} is no longer ours and nobody holds it now: it was released "
