@@ -18,10 +18,12 @@ import pytest
 
 from marin_exec import ExecutorMainConfig, Lease, StatusFile, StepRunner, StepsFailed, StepSpec, executor_main
 from marin_exec.errors import StorageUnavailable, StoreUnreachable
+from marin_exec.runtime.heartbeat import Heartbeat
 from marin_exec.settings import run_settings
 from marin_exec.storage.gcs_store import GcsStore
 from marin_exec.storage.store import register_store
 from tests.conftest_stores import free_port, start_gcs_server, use_gcs
+from tests.fault_workers import wait_for
 from tests.golden_messages import assert_golden
 
 ROOT = pathlib.Path(__file__).parent.parent
@@ -176,3 +178,30 @@ def test_status_unlock_and_a_dry_run_print_one_line_against_a_closed_port(tmp_pa
         port = env["STORAGE_EMULATOR_HOST"].rsplit(":", 1)[1]
         shown.append(re.sub(rf"\b{port}\b", "PORT", f"{name}: {proc.stderr}"))
     assert_golden("store_unreachable", "".join(shown))
+
+
+@pytest.mark.timeout(50)
+def test_a_heartbeat_refresh_retries_for_the_budget_of_the_run_that_took_the_lease(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The lease keeper's threads run outside the run's context: without the budget taken at start, a refresh of a
+    # run with --store_retry_timeout 0.3 (or a short --lease_timeout) retried for the default 60 s.
+    server = start_gcs_server()
+    try:
+        use_gcs(monkeypatch, server.url)
+        register_store("gs", GcsStore)
+        lease = Lease(f"gs://{server.make_bucket()}/step", timeout=60)
+        assert lease.try_acquire()
+        with run_settings(store_retry_timeout=0.3):
+            heartbeat = Heartbeat(lease, interval=0.05)
+        server.stop()
+        with caplog.at_level(logging.WARNING, logger="marin_exec"):
+            heartbeat.start()
+            try:
+                wait_for(lambda: any("could not refresh" in r.getMessage() for r in caplog.records), "a failed beat")
+            finally:
+                heartbeat.stop()
+    finally:
+        server.stop()
+    [failed, *_] = [r.getMessage() for r in caplog.records if "could not refresh" in r.getMessage()]
+    assert "did not answer within 0.3 s" in failed
