@@ -205,3 +205,19 @@ def test_a_heartbeat_refresh_retries_for_the_budget_of_the_run_that_took_the_lea
         server.stop()
     [failed, *_] = [r.getMessage() for r in caplog.records if "could not refresh" in r.getMessage()]
     assert "did not answer within 0.3 s" in failed
+
+
+def test_a_store_that_stopped_answering_is_one_error_line_with_no_traceback_promised(
+    unreachable_bucket: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Regression (issue 20, item 14): "caused by: ... (its traceback is above)" followed, with no traceback above.
+    store = GcsStore(retry_timeout=BUDGET, request_timeout=1)
+    store.contact.answered = True  # as if it had answered before: the whole budget applies
+    register_store("gs", lambda: store)
+    spec = StepSpec(name="unreachable/step", fn=_noop, output_path_prefix=unreachable_bucket)
+    with pytest.raises(SystemExit):
+        executor_main([spec], config=ExecutorMainConfig(prefix=unreachable_bucket, dry_run=True))
+    err = capsys.readouterr().err
+    [line] = [line for line in err.splitlines() if "WARNING" not in line]
+    assert line.startswith("error: read gs://unreachable-bucket/") and "did not answer within 0.3 s" in line
+    assert "last error: ClientConnectorError: Cannot connect" in line

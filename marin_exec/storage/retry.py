@@ -105,8 +105,9 @@ def retry_transient(
 
 
 def _unavailable(what: str, timeout: float, error: BaseException) -> StorageUnavailable:
+    last = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
     return StorageUnavailable(
-        f"{what}: the object store did not answer within {timeout:g} s (last error: {error!r}); "
+        f"{what}: the object store did not answer within {timeout:g} s (last error: {last}); "
         "check that its endpoint is reachable, or raise --store_retry_timeout"
     )
 
