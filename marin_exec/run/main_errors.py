@@ -27,7 +27,8 @@ def print_error(e: MarinExecError) -> None:
     else:
         print(f"error: {e}", file=sys.stderr)
         cause = e.__cause__
-        if cause is not None and not isinstance(cause, MarinExecError) and str(cause) not in str(e):
+        said = cause is not None and bool(str(cause)) and str(cause) in str(e)  # the message names it already
+        if cause is not None and not isinstance(cause, MarinExecError) and not said:
             # a failed run logged the step's traceback; any other error's cause was never printed
             shown = " (its traceback is above)" if report is not None else ""
             print(f"caused by: {error_line(cause)}{shown}", file=sys.stderr)
