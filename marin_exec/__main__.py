@@ -31,8 +31,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name, (_, help_text) in SUBCOMMANDS.items():
             print(f"  {name:10} {help_text}", file=sys.stderr)
         return 0 if args[:1] in (["-h"], ["--help"]) else 2
+    from marin_exec.errors import MarinExecError
+
     module, _ = SUBCOMMANDS[args[0]]
-    status: int = importlib.import_module(module).main(args[1:])
+    try:
+        status: int = importlib.import_module(module).main(args[1:])
+    except MarinExecError as error:  # e.g. an unreachable store: one line, no traceback
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     return status
 
 

@@ -66,6 +66,14 @@ class StorageUnavailable(MarinExecError):
     """The object store kept failing transiently (unreachable, timing out, 5xx) for the whole retry budget."""
 
 
+class PrefixNotWritable(MarinExecError):
+    """The run cannot write under its prefix (a local directory it may not create or write)."""
+
+
+class StoreUnreachable(StorageUnavailable):
+    """The object store's endpoint refused the connection or did not resolve, and has never answered this process."""
+
+
 class StepsFailed(MarinExecError, RuntimeError):
     """Raised by StepRunner.run when one or more steps failed (a RuntimeError too: Marin's callers catch that)."""
 

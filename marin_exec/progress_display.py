@@ -129,8 +129,7 @@ class Progress:
         """One line: ``progress: 3/10 done (2 ran, 1 cached); running: a (1m05s); waiting: b for h-1 (heartbeat
         4s ago)``; at most MAX_LISTED steps of each kind, then how many more."""
         s = self.snapshot()
-        counts = ", ".join(f"{n} {outcome}" for outcome, n in s.outcomes.items())
-        parts = [f"progress: {s.done}/{s.total} done" + (f" ({counts})" if counts else "")]
+        parts = [f"progress: {_done(s, 'done') or 'no step known yet'}"]
         if s.running:
             parts.append("running: " + _listed([f"{name} ({_duration(t)})" for name, t in s.running]))
         if s.waits:
@@ -187,9 +186,8 @@ class Progress:
         from rich.table import Table
 
         s = self.snapshot()
-        counts = ", ".join(f"{n} {outcome}" for outcome, n in s.outcomes.items())
         table = Table(box=None, show_header=False, pad_edge=False, title_justify="left")
-        table.title = f"{s.done}/{s.total} steps done" + (f" ({counts})" if counts else "")
+        table.title = _done(s, "steps done") or None  # no "0/0": nothing until the runner knows a step
         table.add_column(style="bold")
         table.add_column()
         table.add_column(style="dim")
@@ -201,6 +199,14 @@ class Progress:
         if hidden:
             table.add_row("", f"and {hidden} more", "")
         return table
+
+
+def _done(s: Snapshot, what: str) -> str:
+    """``3/10 done (2 ran, 1 cached)``; empty while no step is known."""
+    if not s.total:
+        return ""
+    counts = ", ".join(f"{n} {outcome}" for outcome, n in s.outcomes.items())
+    return f"{s.done}/{s.total} {what}" + (f" ({counts})" if counts else "")
 
 
 def _is_terminal(stream: IO[str]) -> bool:

@@ -22,6 +22,9 @@ DEFAULT_CLOCK_SKEW_ALLOWANCE = 300.0
 DEFAULT_PROGRESS_INTERVAL = 60.0  # seconds between progress lines when stderr is not a terminal
 
 
+DEFAULT_STORE_RETRY_TIMEOUT = 60.0
+
+
 @dataclasses.dataclass(frozen=True)
 class RunSettings:
     force_run_failed: bool = True
@@ -30,6 +33,9 @@ class RunSettings:
     # How far another machine's clock may be off: a lease whose written timestamp is older than lease_timeout plus
     # this is stale at once; younger ones are judged by watching them (DESIGN §5a).
     clock_skew_allowance: float = DEFAULT_CLOCK_SKEW_ALLOWANCE
+    # How long a gs:// or s3:// request is retried through transient errors once the store has answered this
+    # process (None: 60 s, at most lease_timeout, so a holder gives up before its lease could be taken over).
+    store_retry_timeout: float | None = None
     # The Fray client chosen for this run (None: resolved lazily by remote() on first use).
     fray_client: Any = None
     # Called by a heartbeat that finds its lease taken over, with the LeaseLostError. Set inside a remote job's
@@ -38,6 +44,13 @@ class RunSettings:
     # Set by a remote step call for its job: the job's commit records it in .executor_info, so the caller can tell
     # that its own job ran the step from another worker having finished it while the job waited (call_report).
     call_id: str | None = None
+
+    @property
+    def store_retry_budget(self) -> float:
+        """``store_retry_timeout``, or the default bounded by the lease timeout."""
+        if self.store_retry_timeout is not None:
+            return self.store_retry_timeout
+        return min(DEFAULT_STORE_RETRY_TIMEOUT, self.lease_timeout)
 
 
 # RunSettings is frozen, so sharing one default instance is safe.

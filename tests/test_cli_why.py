@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 from marin_exec.status.status import STATUS_FAILED, STATUS_RUNNING
+from tests.golden_messages import assert_golden
 
 SCRIPT = pathlib.Path(__file__).parent / "cli_scripts" / "why_experiment.py"
 GOLDEN = pathlib.Path(__file__).parent / "golden"
@@ -74,11 +75,15 @@ def test_mermaid_and_dot_plans_draw_the_dependency(prefix):
     assert dot.startswith("digraph plan {") and "s0 -> s1;" in dot
 
 
-def test_a_plan_format_without_a_dry_run_or_unknown_is_one_error_line(prefix):
+def test_a_plan_format_without_a_dry_run_or_unknown_is_one_usage_error_line_saying_what_is_wrong(prefix):
+    # Regression (issue 20, item 16): `--plan json` alone read as if json were invalid, and both exited 1.
+    shown = []
     for flags in (["--plan", "json"], ["--dry_run", "true", "--plan", "yaml"]):
         proc = subprocess.run(
             [sys.executable, str(SCRIPT), "--prefix", prefix, *flags], capture_output=True, text=True, cwd=prefix
         )
-        assert proc.returncode == 1
-        assert "--plan" in proc.stderr and "json, mermaid, dot" in proc.stderr and "Traceback" not in proc.stderr
+        assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1, proc.stderr
+        shown.append(proc.stderr)
+    assert "add --dry_run true" in shown[0] and "unknown format 'yaml'; use one of json, mermaid, dot" in shown[1]
     assert not pathlib.Path(prefix, RAW).exists()
+    assert_golden("plan_flag", "".join(shown))

@@ -72,3 +72,20 @@ def test_the_tpu_variant_compiles_its_train_step_with_resources_and_the_tpu_grou
     [train] = [s for s in plan.specs if s.name.startswith("models/")]
     assert train.resources is not None
     assert [s.name for s in plan.specs if s.resources is not None] == [train.name]
+
+
+def test_the_readme_shows_the_dry_run_header_a_user_of_make_run_sees(tmp_path):
+    # Regression (issue 20, item 19): the README showed the absolute path of the checkout it was made in; `make run`
+    # passes an absolute ./runs, which the dry run now shows as the user would type it.
+    env = {**os.environ, "MARIN_PREFIX": str(tmp_path / "runs")}
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "experiments" / "tiny_lm.py"), "--dry_run", "true"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    header = proc.stdout.splitlines()[1]
+    assert header == "  9 step(s) under ./runs"
+    assert f"\n{header}\n" in (REPO / "README.md").read_text()

@@ -38,6 +38,7 @@ from marin_exec.status.lease_record import FREE, LIVE
 from marin_exec.status.step_status import is_interrupted, read_lease_view
 from tests import interrupt_pipeline
 from tests.fault_workers import wait_for
+from tests.golden_messages import assert_golden
 from tests.test_distributed_lock import WAIT, Calls, lease_holder, start
 
 INTERRUPTS = [KeyboardInterrupt(), SystemExit(143)]
@@ -160,7 +161,7 @@ class Pipeline:
         signals.mkdir(exist_ok=True)
         self.hold, self.after = [spec.output_path for spec in interrupt_pipeline.build(prefix, remote)]
 
-    def start(self, *flags: str) -> subprocess.Popen[str]:
+    def start(self, *flags: str, stdout: int | None = None) -> subprocess.Popen[str]:
         # A lease timeout of an hour: a rerun that waited for a lease instead of starting at once would never end.
         command = [sys.executable, "-m", "tests.interrupt_pipeline", "--prefix", self.prefix, "--lease_timeout", "3600"]
         env = {**os.environ, "INTERRUPT_SIGNALS": str(self.signals), "INTERRUPT_REMOTE": str(int(self.remote))}
@@ -168,6 +169,7 @@ class Pipeline:
             [*command, *flags],
             cwd=REPO,
             env=env,
+            stdout=stdout,
             stderr=subprocess.PIPE,
             text=True,
             preexec_fn=interrupt_pipeline.as_from_a_terminal,
@@ -249,6 +251,41 @@ def test_stopping_now_releases_the_lease_of_a_blocked_step_writes_no_failed_and_
     if remote:  # the job this run submitted was terminated, and said so
         assert re.search(r"Fray job \S+ \(interrupts/hold-\w+\): terminated", err), err
     _rerun_starts_at_once(pipeline)
+
+
+@pytest.mark.parametrize(
+    ("signals", "code"),
+    [([signal.SIGINT], 130), ([signal.SIGINT, signal.SIGINT], 130), ([signal.SIGTERM], 143)],
+    ids=["ctrl-c", "ctrl-c-twice", "sigterm"],
+)
+def test_a_stopped_run_names_what_it_did_not_start_and_says_how_to_continue_once(
+    prefix: str, tmp_path: pathlib.Path, signals: list[signal.Signals], code: int
+) -> None:
+    # Regression (issue 20, item 17): after a second Ctrl-C or SIGTERM no command to continue was printed; the
+    # steps not started were counted, never named; the continue command added --force_run_failed true though
+    # nothing had failed; "released 1 lease(s)" was printed twice.
+    pipeline = Pipeline(prefix, tmp_path / "signals")
+    proc = pipeline.start(stdout=subprocess.PIPE)
+    pipeline.started(proc, "hold")
+    said = ""
+    for i, signum in enumerate(signals):
+        proc.send_signal(signum)
+        if i + 1 < len(signals) or signals == [signal.SIGINT]:
+            said += _read_until(proc, AGAIN_TO_STOP)
+    if signals == [signal.SIGINT]:
+        (pipeline.signals / "resume").touch()  # the running step ends; the drained run then exits
+    out, err = proc.communicate(timeout=EXIT)
+    err = said + err
+
+    assert proc.returncode == code, err
+    assert f"  not started: interrupts/{pathlib.Path(pipeline.after).name}\n" in out
+    [command] = [line.split("to continue: ", 1)[1] for line in err.splitlines() if "to continue: " in line]
+    assert "--force_run_failed" not in command and "tests/interrupt_pipeline.py" in command
+    assert err.count("released 1 lease(s)") == (0 if signals == [signal.SIGINT] else 1), err
+    if signals == [signal.SIGTERM]:
+        shown = [line for line in err.splitlines() if " INFO " not in line and "run record" not in line]
+        text = re.sub(r"^\d\d:\d\d:\d\d ", "", "\n".join(shown), flags=re.MULTILINE).replace(prefix, "PREFIX")
+        assert_golden("sigterm", text.replace(sys.executable, "PYTHON").replace(str(REPO), "REPO") + "\n")
 
 
 def test_the_dry_run_shows_a_step_stopped_by_sigterm_as_interrupted_and_to_be_run(

@@ -8,6 +8,8 @@ with the helpers of tests/test_migration.py.
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import re
 import runpy
 import subprocess
@@ -22,6 +24,7 @@ from marin_exec.__main__ import main as cli_main
 from marin_exec.legacy.lowering import lower_steps
 from marin_exec.legacy.migrate_check import check_source
 from marin_exec.legacy.migrate_sketch import sketch_file
+from tests.golden_messages import assert_golden
 from tests.test_migration import EXAMPLES, GOLDEN_EXAMPLES, KEPT, _steps_expression, parser
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -177,3 +180,40 @@ def test_sketch_refuses_a_value_it_cannot_write_as_source(tmp_path: Path, monkey
     monkeypatch.chdir(tmp_path)
     with pytest.raises(Exception, match="cannot write .*Blob"):
         sketch_file("opaque_exp.py")
+
+
+def test_every_usage_error_of_migrate_is_one_line_with_exit_status_2(tmp_path: Path) -> None:
+    # Regression (issue 20, item 16): a Marin file without Marin installed, a missing path, a directory given to
+    # sketch: each printed a traceback, exit status 1.
+    (tmp_path / "a_dir").mkdir()
+    (tmp_path / "uses_marin.py").write_text(
+        "from marin.execution.executor import ExecutorStep, executor_main\n"
+        "step = ExecutorStep(name='a', fn=print, config=None)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
+    assert importlib.util.find_spec("marin") is None, "this test needs an environment without Marin"
+    cases = [
+        ["sketch", "uses_marin.py"],
+        ["check", "no_dir"],
+        ["sketch", "a_dir"],
+        ["sketch", "no_file.py"],
+        ["bogus"],
+        [],
+    ]
+    shown = []
+    for args in cases:
+        proc = subprocess.run(
+            [sys.executable, "-m", "marin_exec", "migrate", *args],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env=env,
+        )
+        assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1, (args, proc.stderr)
+        shown.append(f"migrate {' '.join(args)}: {proc.stderr}")
+    assert_golden("migrate_usage", "".join(shown))
+
+
+def test_migrate_help_is_text_not_restructuredtext() -> None:
+    proc = subprocess.run([sys.executable, "-m", "marin_exec", "migrate", "--help"], capture_output=True, text=True)
+    assert proc.returncode == 0 and "check PATH..." in proc.stdout and "``" not in proc.stdout

@@ -204,3 +204,18 @@ def test_a_step_waiting_for_another_holder_reports_the_holder_and_its_heartbeat_
     assert ran.is_set()
     assert (name, holder) == (out, "other-worker") and age is not None and age >= 3.0
     assert progress.snapshot().waits == []
+
+
+def test_before_any_step_is_known_neither_display_shows_a_zero_total():
+    # Regression (issue 20, item 19): the live display of every run began with "0/0 steps done".
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stream = Terminal()
+    progress = Progress(stream=stream, interval=3600)
+    with progress:
+        progress.tick()
+        shown = stream.getvalue()
+    assert "0/0" not in shown and "steps done" not in shown
+    assert Progress(stream=io.StringIO(), live=False).status_line() == "progress: no step known yet"

@@ -49,6 +49,7 @@ class ExecutorMainConfig:
     heartbeat_interval: float | None = None  # seconds between lease refreshes (unset: 30)
     lease_timeout: float | None = None  # seconds without a heartbeat before a lease is stale (unset: 90)
     clock_skew_allowance: float | None = None  # a lease written longer ago than timeout + this is stale (unset: 300)
+    store_retry_timeout: float | None = None  # seconds a gs://, s3:// request is retried (unset: 60, at most lease)
     plan: str | None = None  # with --dry_run true: print the plan as json, mermaid or dot on stdout
     progress_interval: float = DEFAULT_PROGRESS_INTERVAL  # seconds between status lines when stderr is not a terminal
 
@@ -79,7 +80,7 @@ def executor_main(
     from marin_exec.run.flags import refuse_unsafe_flags
     from marin_exec.run.interrupts import Interrupts, StopNow
     from marin_exec.run.main_errors import print_error, trace_entry
-    from marin_exec.run.run_files import rerun_command
+    from marin_exec.run.run_files import continue_command
 
     steps, description, config = _positional(steps_or_config, steps, description, config)
     if max_concurrent is not None or type(steps).__name__ == "ExecutorMainConfig":
@@ -89,6 +90,12 @@ def executor_main(
     if config is None:
         config = parse_args(sys.argv[1:])
     refuse_unsafe_flags(config)  # one line, exit 2, before anything runs
+    if config.plan is not None:  # a usage error: one line, exit 2
+        from marin_exec.run.export import plan_flag_problem
+        from marin_exec.run.flags import usage_error
+
+        if (problem := plan_flag_problem(config.plan, config.dry_run)) is not None:
+            usage_error("--plan", problem)
     _configure_logging()
     report: RunReport | None = None
     with Interrupts() as interrupts:
@@ -97,6 +104,7 @@ def executor_main(
                 steps = trace_entry(steps)
             report = run_executor(steps, config, description=description, stop=interrupts.stop)
         except MarinExecError as e:
+            report = getattr(e, "report", None)  # a failed run's report: how to continue it
             print_error(e)
             if interrupts.exit_code is None:
                 sys.exit(1)
@@ -108,7 +116,7 @@ def executor_main(
         if interrupts.stop.level == StopLevel.NOW:
             interrupts.abandon(report)  # does not return
     if interrupts.exit_code is not None:  # the first Ctrl-C: the running steps have ended
-        print(f"Ctrl-C: stopped; to continue: {rerun_command()}", file=sys.stderr)
+        print(f"Ctrl-C: stopped; to continue: {continue_command(report)}", file=sys.stderr)
         sys.exit(interrupts.exit_code)
 
 
@@ -173,8 +181,12 @@ def run_executor(
         raise MissingPrefixError(
             "no output prefix: pass --prefix /path/or/gs://bucket/dir or set the MARIN_PREFIX environment variable"
         )
+    if "://" not in prefix:  # recorded as an absolute path (.executor_info, run records); shown relative to cwd
+        prefix = os.path.abspath(prefix)
     prefix = prefix.rstrip("/")
-    with _prefix_env(prefix), _gc_paused_for_run():  # StepSpecs built without output_path_prefix take --prefix too
+    timings = {name: getattr(config, name) for name in ("store_retry_timeout", "lease_timeout", "heartbeat_interval")}
+    retrying = run_settings(**timings)  # judged together: a lease timeout alone may not fit the default heartbeat
+    with _prefix_env(prefix), _gc_paused_for_run(), retrying:  # StepSpecs without output_path_prefix take --prefix
         return _run_compiled(steps, config, prefix, description, stop)
 
 
@@ -210,10 +222,10 @@ def _run_compiled(
 ) -> RunReport:
     from marin_exec.progress import reporting_to
     from marin_exec.progress_display import Progress
-    from marin_exec.run.export import FORMATS, plan_entries, render_export
+    from marin_exec.run.export import plan_entries, plan_flag_problem, render_export
     from marin_exec.run.force_rerun import clear_forced, forced_steps, show_forced
-    from marin_exec.run.render import render_plan, render_summary
-    from marin_exec.run.run_files import write_run_info, write_run_record
+    from marin_exec.run.render import render_plan, render_summary, shown_path
+    from marin_exec.run.run_files import warn_if_unwritable, write_run_info, write_run_record
     from marin_exec.run.summary import run_record, step_results
 
     compiled = _compile_without_gc(steps, prefix)
@@ -226,10 +238,11 @@ def _run_compiled(
         lease_timeout=config.lease_timeout,
         clock_skew_allowance=config.clock_skew_allowance,
     )
-    if config.plan is not None and (config.plan not in FORMATS or not config.dry_run):
-        raise MarinExecError(f"--plan {config.plan}: use one of {', '.join(FORMATS)}, together with --dry_run true")
+    if config.plan is not None and (problem := plan_flag_problem(config.plan, config.dry_run)) is not None:
+        raise MarinExecError(f"--plan: {problem}")
     forced = forced_steps(compiled.specs, config.force_rerun, config.run_only) if config.force_rerun else []
     if config.dry_run:
+        warn_if_unwritable(prefix)
         plan = runner.run(compiled.specs, dry_run=True, **options)
         show_forced(plan, forced)
         if config.plan is not None:
@@ -240,7 +253,7 @@ def _run_compiled(
         return plan
     base = (config.executor_info_base_path or f"{prefix}/experiments").rstrip("/")
     info_path = write_run_info(compiled.specs, base, prefix, description)
-    logger.info(f"running {len(compiled.specs)} step(s) under {prefix}; run info: {info_path}")
+    logger.info(f"running {len(compiled.specs)} step(s) under {shown_path(prefix)}; run info: {shown_path(info_path)}")
     started = time.time()
     report: RunReport | None = None
     progress = Progress(prefix=prefix, interval=config.progress_interval)
@@ -259,7 +272,7 @@ def _run_compiled(
         if report is not None:
             rows = run_record(step_results(report))
             path = write_run_record(compiled.specs, base, description=description, started=started, steps=rows)
-            logger.info(f"run record: {path}")
+            logger.info(f"run record: {shown_path(path)}")
 
 
 def _compile_without_gc(steps: Sequence[Any], prefix: str) -> CompiledSteps:

@@ -17,6 +17,17 @@ if TYPE_CHECKING:
     from marin_exec.run.run_report import RunReport
 
 FORMATS = ("json", "mermaid", "dot")
+
+
+def plan_flag_problem(plan: str, dry_run: bool) -> str | None:
+    """What is wrong with ``--plan PLAN`` (None: nothing): an unknown format, or a plan asked of a real run."""
+    if plan not in FORMATS:
+        return f"unknown format {plan!r}; use one of {', '.join(FORMATS)}"
+    if not dry_run:
+        return f"{plan} is a format of the dry run's plan; add --dry_run true (a run prints no plan)"
+    return None
+
+
 SCHEMA = "marin_exec.plan/1"
 NOT_IN_PLAN = "not in plan"
 

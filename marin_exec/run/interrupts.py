@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import Any
 
+from marin_exec.run.run_files import continue_command
 from marin_exec.run.run_report import RunReport, StepState
 from marin_exec.run.stop import RunStop, StopLevel
 from marin_exec.runtime.heartbeat import release_all
@@ -137,16 +138,15 @@ class Interrupts:
         interrupted = [] if report is None else [o.spec.name_with_hash for o in report.by_state(StepState.INTERRUPTED)]
         if interrupted:
             lines.append(f"  interrupted: {', '.join(interrupted)} (no FAILED written; they rerun at once)")
-        if "released" not in outcome:
+        if "released" not in outcome:  # (those released are logged by release_all, once)
             lines.append(f"  the leases could not be released within {_ABANDON_WAIT:g} s: they go stale instead")
-        elif outcome["released"]:
-            lines.append(f"  released {len(outcome['released'])} lease(s): {', '.join(outcome['released'])}")
         jobs = list(outcome.get("jobs", []))  # a copy: the helper may still be terminating
         tried = {id(job) for job, _ in jobs}
         jobs += [(job, "terminate did not answer in time") for job in running_jobs() if id(job) not in tried]
         for job, error in jobs:
             what = "terminated" if error is None else f"LEFT RUNNING ({error}); stop it yourself"
             lines.append(f"  Fray job {job.job_id} ({job.step_name}): {what}")
+        lines.append(f"to continue: {continue_command(report)}")
         print("\n".join(lines), file=sys.stderr)
         _exit_now(code)
 

@@ -26,8 +26,12 @@ def print_error(e: MarinExecError) -> None:
         print(filtered_text(e), file=sys.stderr)
     else:
         print(f"error: {e}", file=sys.stderr)
-        if e.__cause__ is not None and not isinstance(e.__cause__, MarinExecError):
-            print(f"caused by: {error_line(e.__cause__)} (its traceback is above)", file=sys.stderr)
+        cause = e.__cause__
+        said = cause is not None and bool(str(cause)) and str(cause) in str(e)  # the message names it already
+        if cause is not None and not isinstance(cause, MarinExecError) and not said:
+            # a failed run logged the step's traceback; any other error's cause was never printed
+            shown = " (its traceback is above)" if report is not None else ""
+            print(f"caused by: {error_line(cause)}{shown}", file=sys.stderr)
     if report is not None and summarize(step_results(report), report.seconds).rerun_helps:
         print(f"to rerun: {rerun_command()}", file=sys.stderr)
 

@@ -5,6 +5,7 @@ Pure formatting of a ``RunReport`` and the plan's groups; it reads and writes no
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -34,7 +35,11 @@ def render_plan(
     outcomes = {id(o.spec): o for o in report.outcomes.values()}
     by_path = {path: o for path, o in report.outcomes.items()}
     width = max((len(o.state) for o in report.outcomes.values()), default=8) + 2
-    lines = [f"Plan{': ' + description if description else ''}", f"  {len(by_path)} step(s) under {prefix}", ""]
+    lines = [
+        f"Plan{': ' + description if description else ''}",
+        f"  {len(by_path)} step(s) under {shown_path(prefix)}",
+        "",
+    ]
     shown: set[str] = set()
 
     def step_lines(spec: StepSpec, indent: str) -> None:
@@ -117,6 +122,16 @@ def _unique(specs: Sequence[StepSpec]) -> list[StepSpec]:
 def _relative(path: str, prefix: str) -> str:
     prefix = prefix.rstrip("/")
     return path[len(prefix) + 1 :] if path.startswith(prefix + "/") else path
+
+
+def shown_path(path: str) -> str:
+    """``path`` as a user in this directory would type it: ``./runs`` for a path under the working directory."""
+    if "://" in path or not os.path.isabs(path):
+        return path
+    here = os.getcwd()
+    if path == here:
+        return "."
+    return "./" + path[len(here) + 1 :] if path.startswith(here.rstrip("/") + "/") else path
 
 
 def _describe_resources(resources: Any) -> str:

@@ -5,7 +5,8 @@ info and the run's description; the same path for the same plan, so it is rewrit
 ``write_run_record`` writes one more file per run, created once and never overwritten:
 ``{executor_info_base_path}/runs/{script}-{hash}-{time}-{pid}.json`` with each step's outcome, time, worker and
 error line. ``rerun_command`` is the command line that would run the same plan again, with failed steps retried.
-This module runs nothing and decides no outcome.
+``unwritable`` tells, without writing, why a local prefix could not be written. This module runs nothing and
+decides no outcome.
 """
 
 from __future__ import annotations
@@ -16,11 +17,15 @@ import os
 import shlex
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from marin_exec.compile.step_spec import StepSpec, shallow_version
+from marin_exec.errors import PrefixNotWritable
 from marin_exec.storage.store import store_for
 from marin_exec.versioning import hash_version
+
+if TYPE_CHECKING:
+    from marin_exec.run.run_report import RunReport
 
 # Flags a rerun hint drops (with their values): the default (force_run_failed true) retries failed steps, a dry run
 # would run nothing, and steps a --force_rerun already reran are done now.
@@ -40,8 +45,39 @@ def write_run_info(specs: list[StepSpec], base: str, prefix: str, description: s
             {"name": s.name, "output_path": s.output_path, "version": shallow_version(s), "info": s.info} for s in every
         ],
     }
-    store_for(path).write(path, json_text(record))
+    try:
+        store_for(path).write(path, json_text(record))
+    except OSError as error:  # the first write of a run: a prefix it cannot write fails here, in one line
+        why = unwritable(base) or error.filename
+        raise PrefixNotWritable(
+            f"cannot write under {base}: {error.strerror or error} ({why}); pass a --prefix "
+            "(or --executor_info_base_path) this process can write to"
+        ) from None
     return path
+
+
+def warn_if_unwritable(prefix: str) -> None:
+    """The dry run's warning (on stderr) when a run could not write under ``prefix``; it writes nothing."""
+    why = unwritable(prefix)
+    if why is not None:
+        print(f"warning: a run could not write under {prefix}: {why}", file=sys.stderr)
+
+
+def unwritable(prefix: str) -> str | None:
+    """Why the local directory ``prefix`` could not be created or written, found without writing anything (None:
+    it looks writable, or it is a URL, which only a write can tell)."""
+    if "://" in prefix and not prefix.startswith("file://"):
+        return None
+    existing = os.path.abspath(prefix.removeprefix("file://"))
+    while not os.path.lexists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        return f"{existing} is not a directory"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{existing} is not writable by this user"
+    if os.statvfs(existing).f_flag & os.ST_RDONLY:
+        return f"{existing} is on a read-only file system"
+    return None
 
 
 def write_run_record(
@@ -109,14 +145,22 @@ def transitive(specs: list[StepSpec]) -> list[StepSpec]:
     return list(seen.values())
 
 
-def rerun_command() -> str:
+def rerun_command(*, something_failed: bool = True) -> str:
     """This command line again: with ``--prefix`` if it came from the environment, ``--force_run_failed true`` once
-    (whatever was given), and no ``--dry_run`` or ``--force_rerun``."""
+    if ``something_failed`` (else as given), and no ``--dry_run`` or ``--force_rerun``."""
     argv = [sys.executable] if sys.argv[0].endswith(".py") else []
-    argv += _without(sys.argv, _DROPPED_FLAGS)
+    argv += _without(sys.argv, _DROPPED_FLAGS if something_failed else _DROPPED_FLAGS[1:])
     if "--prefix" not in argv and not any(a.startswith("--prefix=") for a in argv) and os.environ.get("MARIN_PREFIX"):
         argv += ["--prefix", os.environ["MARIN_PREFIX"]]
-    return shlex.join([*argv, "--force_run_failed", "true"])
+    return shlex.join([*argv, "--force_run_failed", "true"] if something_failed else argv)
+
+
+def continue_command(report: RunReport | None) -> str:
+    """How to continue a stopped run: ``rerun_command``, retrying failed steps only if one failed."""
+    from marin_exec.run.run_report import StepState
+
+    failed = report is not None and report.count(StepState.FAILED) > 0
+    return rerun_command(something_failed=failed)
 
 
 def _without(argv: list[str], flags: tuple[str, ...]) -> list[str]:

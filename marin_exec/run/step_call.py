@@ -12,7 +12,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from marin_exec.call_report import reporting_call
-from marin_exec.errors import StepsFailed
+from marin_exec.errors import PreviousStepFailed, StepsFailed
 from marin_exec.status.status import worker_id
 
 if TYPE_CHECKING:
@@ -49,7 +49,11 @@ def record_call(name: str, outcome: StepOutcome, future: Future[Any]) -> BaseExc
         outcome.error = error
         from marin_exec.status.failure import readable_failure
 
-        logger.error(f"{name}: failed:\n{readable_failure(error)}")  # the one place a traceback is printed
+        if isinstance(error, PreviousStepFailed):  # a deliberate refusal (--force_run_failed false), not a crash
+            outcome.reason = refusal(outcome.spec.output_path)
+            logger.error(f"{name}: refused: {outcome.reason}")
+        else:
+            logger.error(f"{name}: failed:\n{readable_failure(error)}")  # the one place a traceback is printed
     elif outcome.finished_elsewhere:
         logger.info(f"{name}: finished by {outcome.waited_for or 'another worker'}")
     else:
@@ -57,13 +61,33 @@ def record_call(name: str, outcome: StepOutcome, future: Future[Any]) -> BaseExc
     return error
 
 
+def refusal(output_path: str) -> str:
+    """Why a FAILED step was not run again: the last line of its recorded error, and how to run it."""
+    from marin_exec.status.failure import read_error_record
+
+    try:
+        record = read_error_record(output_path) or {}
+    except Exception:  # the refusal stands; only its detail is missing
+        record = {}
+    lines = str(record.get("traceback") or "").strip().splitlines()
+    was = f" ({lines[-1]})" if lines else ""
+    return f"failed previously{was}; --force_run_failed true runs it again"
+
+
 def raise_failures(report: RunReport, first_error: BaseException | None) -> None:
-    """``StepsFailed`` naming every failed step (``name-hash``), chained from the first failure, if any failed."""
+    """``StepsFailed`` naming every failed step (``name-hash``; a refused one, ``PreviousStepFailed``, apart),
+    chained from the first failure, if any failed."""
     from marin_exec.run.run_report import StepState
 
-    failed = [o.spec.name_with_hash for o in report.by_state(StepState.FAILED)]
+    outcomes = report.by_state(StepState.FAILED)
+    failed = [o.spec.name_with_hash for o in outcomes]
     if failed:
+        refused = [o.spec.name_with_hash for o in outcomes if isinstance(o.error, PreviousStepFailed)]
+        crashed = [name for name in failed if name not in refused]
+        said = [f"{len(crashed)} step(s) failed: {', '.join(crashed)}"] if crashed else []
+        if refused:
+            said.append(f"{len(refused)} step(s) refused (failed previously): {', '.join(refused)}")
         dep_failed = [o.spec.name_with_hash for o in report.by_state(StepState.DEP_FAILED)]
-        error = StepsFailed(f"{len(failed)} step(s) failed: {', '.join(failed)}", failed=failed, dep_failed=dep_failed)
+        error = StepsFailed("; ".join(said), failed=failed, dep_failed=dep_failed)
         error.report = report  # the summary of a failed run is printed from it
         raise error from first_error

@@ -1,7 +1,8 @@
 """Truthful run summaries: a pure function from each step's result to the ``Summary:`` paragraph and the per-step
 rows of the run record.
 
-Counts are ran here / finished by another worker while we waited / cached / failed / blocked / interrupted. Step
+Counts are ran here / finished by another worker while we waited / cached / failed / refused (FAILED before and
+``--force_run_failed false``) / blocked / interrupted. Step
 time is time spent running steps here; time spent waiting for another worker's lease is reported apart, with whom
 each step waited for. The rerun hint is offered only where rerunning can help (something failed, was blocked or
 was interrupted). This module reads nothing, prints nothing and builds no command line: ``step_results`` turns
@@ -14,6 +15,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
+from marin_exec.errors import PreviousStepFailed
 from marin_exec.run.run_report import RunReport, StepState
 from marin_exec.status.failure import error_line
 
@@ -21,10 +23,11 @@ RAN_HERE = "ran here"
 FINISHED_ELSEWHERE = "finished by another worker while we waited"
 CACHED = "cached"
 FAILED = "failed"
+REFUSED = "refused"  # failed in an earlier run, and --force_run_failed false: not run again
 BLOCKED = "blocked"
 INTERRUPTED = "interrupted"
 NOT_STARTED = "not started"  # a stopped run (Ctrl-C) never started them
-OUTCOMES = (RAN_HERE, FINISHED_ELSEWHERE, CACHED, FAILED, BLOCKED, INTERRUPTED, NOT_STARTED)
+OUTCOMES = (RAN_HERE, FINISHED_ELSEWHERE, CACHED, FAILED, REFUSED, BLOCKED, INTERRUPTED, NOT_STARTED)
 _OUTCOME_OF_STATE = {
     StepState.RAN: RAN_HERE,
     StepState.CACHED: CACHED,
@@ -33,8 +36,9 @@ _OUTCOME_OF_STATE = {
     StepState.INTERRUPTED: INTERRUPTED,
     StepState.NOT_STARTED: NOT_STARTED,
 }
+MAX_NAMED = 5  # steps not started that the summary names (then how many more)
 # Outcomes that a rerun can change (after a fix, for a failure).
-RERUNNABLE = (FAILED, BLOCKED, INTERRUPTED, NOT_STARTED)
+RERUNNABLE = (FAILED, REFUSED, BLOCKED, INTERRUPTED, NOT_STARTED)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,13 +85,17 @@ def summarize(results: Sequence[StepResult], wall_seconds: float, *, dry_run: bo
     timing = f"steps {_seconds(step_seconds)}" + (f", waiting {_seconds(wait_seconds)}" if wait_seconds else "")
     lines = [f"Summary: {shown} in {_seconds(wall_seconds)} ({timing})."]
     for result in results:
-        if result.outcome == FAILED:
-            lines.append(f"  failed: {result.name}: {result.error or 'unknown error'}")
+        if result.outcome in (FAILED, REFUSED):
+            lines.append(f"  {result.outcome}: {result.name}: {result.error or 'unknown error'}")
         elif result.outcome == BLOCKED:
             cause = f"needs {result.blocked_by}, which failed" if result.blocked_by else "a dependency failed"
             lines.append(f"  blocked: {result.name}: {cause}")
         elif result.outcome == INTERRUPTED:
             lines.append(f"  interrupted: {result.name} after {_seconds(result.seconds)}")
+    not_started = [r.name for r in results if r.outcome == NOT_STARTED]
+    if not_started:
+        more = len(not_started) - MAX_NAMED
+        lines.append(f"  not started: {', '.join(not_started[:MAX_NAMED])}" + (f" and {more} more" if more > 0 else ""))
     for result in results:
         if result.waited_seconds and result.waited_for:
             then = "it finished there" if result.outcome == FINISHED_ELSEWHERE else f"then {result.outcome}"
@@ -108,6 +116,8 @@ def step_results(report: RunReport) -> list[StepResult]:
             kind = FINISHED_ELSEWHERE
         elif kind == FAILED and isinstance(error, KeyboardInterrupt | SystemExit):
             kind = INTERRUPTED
+        elif kind == FAILED and isinstance(error, PreviousStepFailed):
+            kind = REFUSED
         results.append(
             StepResult(
                 name=outcome.spec.name_with_hash,
@@ -116,7 +126,7 @@ def step_results(report: RunReport) -> list[StepResult]:
                 waited_seconds=outcome.waited_seconds,
                 waited_for=outcome.waited_for,
                 worker=outcome.waited_for if kind == FINISHED_ELSEWHERE else outcome.worker,
-                error=error_line(error) if error is not None and kind == FAILED else None,
+                error=outcome.reason if kind == REFUSED else error_line(error) if error and kind == FAILED else None,
                 blocked_by=outcome.blocked_by,
             )
         )

@@ -193,7 +193,7 @@ def _refuse_if_settled(output_path: str, current: str | None, force: bool) -> No
         raise StepAlreadyDone(f"{output_path}: already succeeded")
     if current == STATUS_FAILED and not force:
         raise PreviousStepFailed(
-            f"{output_path}: this step failed in an earlier run (status FAILED). Fix the cause and rerun "
+            f"{output_path}: this step failed previously (status FAILED). Fix the cause and rerun "
             "with --force_run_failed true (StepRunner.run(force_run_failed=True)) to run it again."
         )
 

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 
 from marin_exec.errors import LeaseLostError
+from marin_exec.settings import current_run_settings, run_settings
 from marin_exec.status.status import Lease, held_leases
 
 logger = logging.getLogger(__name__)
@@ -37,6 +38,8 @@ class Heartbeat:
         self.lease = lease
         self.interval = interval
         self.on_lost = on_lost
+        # The run's store retry budget, taken here: refreshes run in the keeper's threads, outside the run's context.
+        self._retry_budget = current_run_settings().store_retry_budget
         self._lost: LeaseLostError | None = None
         # The fields below belong to the keeper and change only under its lock.
         self._keeper: _Keeper | None = None
@@ -67,7 +70,8 @@ class Heartbeat:
 
     def _beat(self) -> None:
         try:
-            self.lease.refresh()
+            with run_settings(store_retry_timeout=self._retry_budget):
+                self.lease.refresh()
         except LeaseLostError as e:
             self._lost = e  # record before anything else, so a check racing this thread sees the loss
             logger.error(f"{self.lease.output_path}: heartbeat found the lease taken over: {e}")

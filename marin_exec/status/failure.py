@@ -10,6 +10,7 @@ before FAILED, under the lease), does not print, and does not write status.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
@@ -111,7 +112,8 @@ def readable_failure(exc: BaseException) -> str:
     the worker's traceback text folded the same way."""
     if isinstance(exc, RemoteStepFailed) and exc.worker_error:
         return f"{str(exc).splitlines()[0]}\n{fold_traceback_text(exc.worker_error)}"
-    return format_failure(exc)
+    recorded = getattr(exc, "_marin_recorded_traceback", None)  # the text .executor_error holds: the same counts
+    return recorded if isinstance(recorded, str) else format_failure(exc)
 
 
 def error_line(exc: BaseException) -> str:
@@ -126,6 +128,8 @@ def error_line(exc: BaseException) -> str:
 def error_record(exc: BaseException, attempt: int, *, history: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The JSON record of one failed attempt; ``history`` lists the attempts before it (oldest first)."""
     text = format_failure(exc)
+    with contextlib.suppress(AttributeError):  # shown on screen as recorded, not re-folded with more frames
+        exc._marin_recorded_traceback = text  # type: ignore[attr-defined]
     if len(text) > MAX_TRACEBACK_CHARS:
         half = MAX_TRACEBACK_CHARS // 2
         text = f"{text[:half]}\n... ({len(text) - 2 * half} characters cut) ...\n{text[-half:]}"

@@ -150,3 +150,43 @@ def process_exists(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):
         return True
+
+
+# Left by ``unlock --force`` beside a live lease it removed: whose lease, and who removed it (the holder's message).
+UNLOCKED_FILENAME = ".executor_unlocked"
+
+
+def unlocked_message(store: Any, output_path: str, owner: str) -> str | None:
+    """What the holder ``owner`` is told when ``unlock --force`` removed its lease (None: no record says so)."""
+    try:
+        found = store.read(f"{output_path.rstrip('/')}/{UNLOCKED_FILENAME}")
+        record = json.loads(found[0]) if found else None
+    except Exception:  # only the detail of the message is missing
+        return None
+    if not isinstance(record, dict) or record.get("holder") != owner:
+        return None
+    return (
+        f"{output_path}: the lease of {owner} was removed by {record.get('removed_by')} while the step ran; "
+        "nothing was committed. Rerun to run the step again."
+    )
+
+
+def lost_lease_message(store: Any, found: bytes | None, output_path: str, owner: str, timeout: float) -> str:
+    """What a worker whose lease was taken from it is told: by whom, when the lease record or unlock record says."""
+    holder = parse_record(found) if found else None
+    who = holder.get("worker_id") if holder else None
+    if who is None and (unlocked := unlocked_message(store, output_path, owner)):
+        return unlocked
+    if who is None:  # released (release_all on SIGTERM / Ctrl-C), or taken over by a worker that finished since
+        return (
+            f"{output_path}: lease of {owner} is no longer ours and nobody holds it now: it was released "
+            "while the step ran (this process is being interrupted), or another worker took it over after this "
+            f"one stalled past the lease timeout ({timeout} s) and has finished since; nothing was committed. "
+            "Rerun to pick up the other worker's result or to run the step again."
+        )
+    return (
+        f"{output_path}: lease lost by {owner}; the lease is now held by {who}. "
+        f"This worker stalled past the lease timeout ({timeout} s) and another worker took the step over; "
+        "nothing was committed. Rerun to pick up the other worker's result, or raise --lease_timeout if steps "
+        "stall for long (e.g. long GC pauses or suspended VMs)."
+    )

@@ -17,7 +17,15 @@ from typing import Any
 
 from marin_exec.errors import LeaseLostError, StorageConflict
 from marin_exec.settings import DEFAULT_CLOCK_SKEW_ALLOWANCE
-from marin_exec.status.lease_record import LIVE, describe_lease, judged_timeout, make_record, parse_record, this_host
+from marin_exec.status.lease_record import (
+    LIVE,
+    describe_lease,
+    judged_timeout,
+    lost_lease_message,
+    make_record,
+    parse_record,
+    this_host,
+)
 from marin_exec.storage.protocol import Token
 from marin_exec.storage.store import store_for
 
@@ -278,21 +286,7 @@ class Lease:
 
     def _lost_message(self) -> str:
         found = self._store.read(self.path)
-        holder = parse_record(found[0]) if found else None
-        who = holder.get("worker_id") if holder else None
-        if who is None:  # released (release_all on SIGTERM / Ctrl-C), or taken over by a worker that finished since
-            return (
-                f"{self.output_path}: lease of {self.owner} is no longer ours and nobody holds it now: it was released "
-                "while the step ran (this process is being interrupted), or another worker took it over after this "
-                f"one stalled past the lease timeout ({self.timeout} s) and has finished since; nothing was committed. "
-                "Rerun to pick up the other worker's result or to run the step again."
-            )
-        return (
-            f"{self.output_path}: lease lost by {self.owner}; the lease is now held by {who}. "
-            f"This worker stalled past the lease timeout ({self.timeout} s) and another worker took the step over; "
-            "nothing was committed. Rerun to pick up the other worker's result, or raise --lease_timeout if steps "
-            "stall for long (e.g. long GC pauses or suspended VMs)."
-        )
+        return lost_lease_message(self._store, found[0] if found else None, self.output_path, self.owner, self.timeout)
 
 
 class _Fence:

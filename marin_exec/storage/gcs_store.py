@@ -73,7 +73,9 @@ class GcsStore(ObjectStore):
 
         fs = self._filesystem()
         try:  # credentials applied once for the whole batch (a token refresh is retried like a request)
-            headers = self._retrying("authorize a batch read", lambda retried: fs._get_headers(None))
+            headers = self._retrying(
+                "authorize a batch read", lambda retried: fs._get_headers(None), reaches_endpoint=False
+            )
         except Exception as error:
             return [error] * len(paths)
         params = fs._get_params({"alt": "media"})
@@ -91,7 +93,13 @@ class GcsStore(ObjectStore):
                 return _with_generation(path, response.headers, body)
 
         return overlapped_retrying(
-            fs.loop, one, paths, what="read {}".format, is_transient=self._is_transient, timeout=self.retry_timeout
+            fs.loop,
+            one,
+            paths,
+            what="read {}".format,
+            is_transient=self._is_transient,
+            timeout=self.retry_timeout,
+            contact=self.contact,
         )
 
     def stat_many(self, paths: Sequence[str]) -> list[ObjectStat | None | Exception] | None:

@@ -16,8 +16,9 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from marin_exec.errors import StorageConflict
+from marin_exec.settings import current_run_settings
 from marin_exec.storage.protocol import Token, strip_protocol
-from marin_exec.storage.retry import DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRY_TIMEOUT, retry_transient
+from marin_exec.storage.retry import DEFAULT_REQUEST_TIMEOUT, Contact, retry_transient
 
 logger = logging.getLogger(__name__)
 
@@ -38,18 +39,30 @@ class ObjectStore:
     #: Environment variables that choose the endpoint and credentials: a change rebuilds the client.
     environment: tuple[str, ...] = ()
 
-    def __init__(
-        self, retry_timeout: float = DEFAULT_RETRY_TIMEOUT, request_timeout: float = DEFAULT_REQUEST_TIMEOUT
-    ) -> None:
-        self.retry_timeout = retry_timeout
+    def __init__(self, retry_timeout: float | None = None, request_timeout: float = DEFAULT_REQUEST_TIMEOUT) -> None:
+        self._retry_timeout = retry_timeout  # None: the run's store_retry_timeout (settings), 60 s outside a run
         self.request_timeout = request_timeout
         self._lock = threading.Lock()
+        self._contact = Contact()
         # ((pid, *environment), filesystem): rebuilt after a fork (the old one is bound to the parent's event
         # loop) or when a variable of ``environment`` changes.
         self._cached: tuple[tuple[Any, ...], Any] | None = None
 
     def read(self, path: str) -> tuple[bytes, Token] | None:
         raise NotImplementedError
+
+    @property
+    def retry_timeout(self) -> float:
+        """Seconds a request is retried through transient errors once the endpoint has answered."""
+        if self._retry_timeout is not None:
+            return self._retry_timeout
+        return current_run_settings().store_retry_budget
+
+    @property
+    def contact(self) -> Contact:
+        """Whether this process's endpoint (``environment``) has answered yet."""
+        self._filesystem()
+        return self._contact
 
     @staticmethod
     def _is_transient(error: BaseException) -> bool:
@@ -67,10 +80,15 @@ class ObjectStore:
         with self._lock:
             if self._cached is None or self._cached[0] != key:
                 self._cached = (key, self._build_filesystem())
+                self._contact = Contact()  # another endpoint or process: not answered yet
             return self._cached[1]
 
-    def _retrying(self, what: str, attempt: Callable[[bool], T]) -> T:
-        return retry_transient(attempt, what=what, is_transient=self._is_transient, timeout=self.retry_timeout)
+    def _retrying(self, what: str, attempt: Callable[[bool], T], *, reaches_endpoint: bool = True) -> T:
+        """``attempt`` under the retry budget; ``reaches_endpoint`` False: its success says nothing of the endpoint."""
+        contact = self.contact if reaches_endpoint else None
+        return retry_transient(
+            attempt, what=what, is_transient=self._is_transient, timeout=self.retry_timeout, contact=contact
+        )
 
     def _conditional_put(
         self, path: str, data: bytes, expected: Token, put: Callable[[], Token], lost_race: Callable[[Exception], bool]

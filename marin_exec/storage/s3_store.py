@@ -86,7 +86,13 @@ class S3Store(ObjectStore):
             return response["Body"], response["ETag"]
 
         return overlapped_retrying(
-            fs.loop, one, paths, what="read {}".format, is_transient=self._is_transient, timeout=self.retry_timeout
+            fs.loop,
+            one,
+            paths,
+            what="read {}".format,
+            is_transient=self._is_transient,
+            timeout=self.retry_timeout,
+            contact=self.contact,
         )
 
     def create(self, path: str, data: bytes) -> Token:
