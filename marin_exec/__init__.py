@@ -4,6 +4,7 @@ from marin_exec.compile.compiler import Plan, compile_graph
 from marin_exec.compile.step_spec import StepSpec
 from marin_exec.errors import (
     CycleError,
+    FingerprintMismatchError,
     LeaseLostError,
     MarinExecError,
     MissingPrefixError,
@@ -16,6 +17,7 @@ from marin_exec.errors import (
     TracingError,
     VersioningError,
 )
+from marin_exec.named_versions import RUN_VERSION
 from marin_exec.run.cli import ExecutorMainConfig, executor_main, parse_experiment_args, run_executor
 from marin_exec.run.run_report import RunReport
 from marin_exec.run.runner import StepRunner
@@ -34,11 +36,12 @@ from marin_exec.status.status import (
 )
 from marin_exec.storage.artifact import Artifact
 from marin_exec.trace.graph import DeferredCall, Graph, output, trace
-from marin_exec.trace.markers import versioned
+from marin_exec.trace.markers import runtime_arg, versioned
 from marin_exec.trace.step import deferred, step
 from marin_exec.trace.step_ref import StepRef
 
 __all__ = [
+    "RUN_VERSION",
     "STATUS_DEP_FAILED",
     "STATUS_FAILED",
     "STATUS_RUNNING",
@@ -47,6 +50,7 @@ __all__ = [
     "CycleError",
     "DeferredCall",
     "ExecutorMainConfig",
+    "FingerprintMismatchError",
     "Graph",
     "Lease",
     "LeaseLostError",
@@ -79,6 +83,7 @@ __all__ = [
     "remote",
     "run_executor",
     "run_settings",
+    "runtime_arg",
     "step",
     "trace",
     "versioned",

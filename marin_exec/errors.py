@@ -25,6 +25,16 @@ class VersioningError(StepDefinitionError):
     """A value that enters a step's version cannot be encoded as JSON."""
 
 
+class FingerprintMismatchError(StepDefinitionError):
+    """A step's ``expected_fingerprint`` differs from its config's fingerprint (Marin's hard identity gate)."""
+
+
+class UsageError(MarinExecError):
+    """A command-line value that fits no step (such as an ``--override`` that applies to nothing): exit status 2."""
+
+    exit_code = 2
+
+
 class CycleError(MarinExecError):
     """The dependency graph has a cycle."""
 

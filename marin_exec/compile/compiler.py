@@ -18,6 +18,7 @@ import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from marin_exec.compile.named import check_expected_fingerprint, fingerprint_payload, named_identity
 from marin_exec.compile.step_spec import StepSpec, resolve_prefix, under_prefix
 from marin_exec.errors import CycleError, PathCollisionError, StepDefinitionError, TracingError
 from marin_exec.naming import qualified_name
@@ -26,7 +27,7 @@ from marin_exec.storage.artifact import unsaveable_reason
 from marin_exec.trace.config_walk import DESCEND, call_roots, map_config
 from marin_exec.trace.graph import Graph, StepNode
 from marin_exec.trace.step_ref import StepRef
-from marin_exec.versioning import VersionedValue
+from marin_exec.versioning import RuntimeArg, VersionedValue
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +116,7 @@ def _lower(node: StepNode, spec_of: Mapping[StepNode, StepSpec], prefix: str | N
             index += 1
             (deps if value.blocking else pseudo_deps).append(dep)
     call = node.call
+    name, version = named_identity(node)
     args, kwargs = _resolve(node, (call.args, call.kwargs), spec_of, prefix)
     # The provenance holds the instantiated config, which needs this step's output path, which needs the spec:
     # the info dict is completed right after construction, before anything can read it.
@@ -125,7 +127,7 @@ def _lower(node: StepNode, spec_of: Mapping[StepNode, StepSpec], prefix: str | N
     }
     _refuse_unsaveable_return(node.name, call.fn)
     spec = StepSpec(
-        name=node.name,
+        name=name,
         fn=StepCall(fn=call.fn, args=args, kwargs=kwargs),
         deps=deps,
         pseudo_deps=pseudo_deps,
@@ -136,7 +138,11 @@ def _lower(node: StepNode, spec_of: Mapping[StepNode, StepSpec], prefix: str | N
         env_vars=node.env_vars,
         pip_dependency_groups=node.pip_dependency_groups,
         info=info,
+        named_version=version,
+        fingerprint_payload=fingerprint_payload(node, spec_of),
+        expected_fingerprint=node.expected_fingerprint,
     )
+    check_expected_fingerprint(spec)
     info["config"] = _config_info(call.fn, args, kwargs, spec.output_path)
     return spec
 
@@ -150,7 +156,7 @@ def _resolve(node: StepNode, arguments: Any, spec_of: Mapping[StepNode, StepSpec
     referenced = {id(ref.node) for _, ref in node.refs}
 
     def leaf(obj: Any) -> Any:
-        if isinstance(obj, VersionedValue):
+        if isinstance(obj, (VersionedValue, RuntimeArg)):
             return obj.value
         if not isinstance(obj, StepRef):
             return DESCEND
@@ -164,7 +170,7 @@ def _resolve(node: StepNode, arguments: Any, spec_of: Mapping[StepNode, StepSpec
                 f"step '{node.name}': its config now holds {obj!r}, which was not there when its body returned. "
                 "Configs must not change after a step is traced (was a list or dict in it modified later?)."
             )
-        base = spec_of[obj.node].output_path
+        base = spec_of[obj.node].data_path
         return f"{base}/{obj.subpath}" if obj.subpath else base
 
     return map_config(arguments, leaf)
@@ -302,7 +308,8 @@ def _same_step(owner: StepNode, kept: StepSpec, node: StepNode, spec: StepSpec) 
 
 
 def _warn_if_pinned_elsewhere(spec: StepSpec, prefix: str | None) -> None:
-    computed = f"{resolve_prefix(prefix, spec.name)}/{spec.name_with_hash}"
+    own = f"{spec.name}/{spec.named_version}" if spec.is_named else spec.name_with_hash
+    computed = f"{resolve_prefix(prefix, spec.name)}/{own}"
     if computed != spec.output_path:
         logger.warning(
             f"{spec.name}: output path pinned to {spec.output_path} instead of {computed}; the version is unchanged"

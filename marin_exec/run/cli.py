@@ -26,6 +26,7 @@ from typing import Any
 from marin_exec.compile.compiler import GroupView, compile_graph
 from marin_exec.compile.step_spec import StepSpec
 from marin_exec.errors import MarinExecError, MissingPrefixError, StepsFailed
+from marin_exec.named_versions import run_versions
 from marin_exec.run.run_report import RunReport
 from marin_exec.run.runner import StepRunner
 from marin_exec.run.stop import RunStop, StopLevel
@@ -51,6 +52,8 @@ class ExecutorMainConfig:
     clock_skew_allowance: float | None = None  # a lease written longer ago than timeout + this is stale (unset: 300)
     plan: str | None = None  # with --dry_run true: print the plan as json, mermaid or dot on stdout
     progress_interval: float = DEFAULT_PROGRESS_INTERVAL  # seconds between status lines when stderr is not a terminal
+    version: str | None = None  # the version of steps with version=RUN_VERSION (YYYY.MM.DD or dev)
+    override: list[str] | None = None  # NAME=VERSION for one deferring step (repeatable); wins over --version
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,7 +100,7 @@ def executor_main(
         except MarinExecError as e:
             print_error(e)
             if interrupts.exit_code is None:
-                sys.exit(1)
+                sys.exit(getattr(e, "exit_code", 1))
         except StopNow:
             pass
         except KeyboardInterrupt:  # a Ctrl-C while no step could be running: tracing, compiling, printing
@@ -142,7 +145,8 @@ def parse_experiment_args(
     with ``ExecutorMainConfig``'s. Returns ``(experiment_config, executor_config)`` for ``executor_main(config=...)``.
     """
     executor_fields = {f.name for f in dataclasses.fields(ExecutorMainConfig)}
-    clash = executor_fields & {f.name for f in dataclasses.fields(experiment_class)}
+    # An experiment's own ``version`` field is shared: it gets --version, which is also the run's version.
+    clash = executor_fields & {f.name for f in dataclasses.fields(experiment_class)} - {"version"}
     if clash:
         raise MarinExecError(
             f"{experiment_class.__name__} has fields named like executor flags: {sorted(clash)}; rename them"
@@ -152,8 +156,11 @@ def parse_experiment_args(
     flags_class = merged_flags_class((ExecutorMainConfig, experiment_class), f"{experiment_class.__name__}Flags")
     flags = parse_args(sys.argv[1:] if argv is None else argv, flags_class)
     values = dataclasses.asdict(flags)
+    shared = {"version"} & {f.name for f in dataclasses.fields(experiment_class)}
     executor = ExecutorMainConfig(**{k: v for k, v in values.items() if k in executor_fields})
-    experiment = experiment_class(**{k: getattr(flags, k) for k in values if k not in executor_fields})
+    if shared and executor.version is not None:
+        executor.version = str(executor.version)
+    experiment = experiment_class(**{k: getattr(flags, k) for k in values if k not in executor_fields - shared})
     return experiment, executor
 
 
@@ -210,9 +217,12 @@ def _run_compiled(
     from marin_exec.run.force_rerun import clear_forced, forced_steps, show_forced
     from marin_exec.run.render import render_plan, render_summary
     from marin_exec.run.run_files import write_run_info, write_run_record
+    from marin_exec.run.run_versions import refuse_unused_overrides, resolved_versions, versions_of
     from marin_exec.run.summary import run_record, step_results
 
-    compiled = _compile_without_gc(steps, prefix)
+    with run_versions(versions_of(config)) as versions:
+        compiled = _compile_without_gc(steps, prefix)
+    refuse_unused_overrides(versions)
     runner = StepRunner()
     options: dict[str, Any] = dict(
         force_run_failed=config.force_run_failed,
@@ -224,7 +234,8 @@ def _run_compiled(
     )
     if config.plan is not None and (config.plan not in FORMATS or not config.dry_run):
         raise MarinExecError(f"--plan {config.plan}: use one of {', '.join(FORMATS)}, together with --dry_run true")
-    forced = forced_steps(compiled.specs, config.force_rerun, config.run_only) if config.force_rerun else []
+    rebuilt = config.force_rerun or any(spec.mutable for spec in compiled.specs)  # dev versions rebuild every run
+    forced = forced_steps(compiled.specs, config.force_rerun or [], config.run_only) if rebuilt else []
     if config.dry_run:
         plan = runner.run(compiled.specs, dry_run=True, **options)
         show_forced(plan, forced)
@@ -233,6 +244,7 @@ def _run_compiled(
             print(render_export(plan_entries(plan, why), config.plan, prefix=prefix, description=description))
         else:
             print(render_plan(plan, prefix=prefix, groups=compiled.groups, description=description))
+            print(resolved_versions(compiled.specs), end="")
         return plan
     base = (config.executor_info_base_path or f"{prefix}/experiments").rstrip("/")
     info_path = write_run_info(compiled.specs, base, prefix, description)

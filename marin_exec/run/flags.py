@@ -17,6 +17,8 @@ from typing import Any, NoReturn
 
 # Flags that take regexes on step names: one regex may be given bare, and each must compile.
 REGEX_FLAGS = ("run_only", "force_rerun")
+# Flags given once per value (``--override a=1 --override b=2``), parsed as one list.
+REPEATED_FLAGS = ("override",)
 USAGE_ERROR = 2
 
 
@@ -25,7 +27,7 @@ def parse_flags(argv: Sequence[str], config_class: type[Any]) -> Any:
     import draccus
     from draccus.utils import ParsingError
 
-    args = _with_bare_booleans(_with_regex_lists(argv, config_class), config_class)
+    args = _with_bare_booleans(_with_regex_lists(_with_repeated(argv, config_class), config_class), config_class)
     try:
         config = draccus.parse(config_class, args=args)
     except ParsingError as error:
@@ -43,12 +45,12 @@ def parse_flags(argv: Sequence[str], config_class: type[Any]) -> Any:
 
 def merged_flags_class(classes: Sequence[type[Any]], name: str) -> type[Any]:
     """One dataclass with the fields of every class in ``classes`` (types and defaults kept), to parse them all from
-    one command line. The caller makes sure no two classes share a field name."""
-    specs: list[tuple[str, Any, Any]] = []
+    one command line. A field in two classes is one flag, defined as in the later class."""
+    specs: dict[str, tuple[str, Any, Any]] = {}  # a field named in two classes: the later class's definition
     for cls in classes:
         hints = typing.get_type_hints(cls)
-        specs.extend((f.name, hints[f.name], _copy_field(f)) for f in dataclasses.fields(cls))
-    return dataclasses.make_dataclass(name, specs)
+        specs.update((f.name, (f.name, hints[f.name], _copy_field(f))) for f in dataclasses.fields(cls))
+    return dataclasses.make_dataclass(name, list(specs.values()))
 
 
 def usage_error(flag: str, message: str) -> NoReturn:
@@ -67,6 +69,26 @@ def _with_regex_lists(argv: Sequence[str], config_class: type[Any]) -> list[str]
         if arg in flags and not _is_yaml_list(args[i + 1]):
             args[i + 1] = f"[{json.dumps(args[i + 1])}]"  # one regex, quoted: [ ] { } , are regex syntax here
     return args
+
+
+def _with_repeated(argv: Sequence[str], config_class: type[Any]) -> list[str]:
+    """Every ``--override X`` / ``--override=X`` gathered into one ``--override [X, ...]`` (draccus wants a list)."""
+    flags = {f"--{name}" for name in REPEATED_FLAGS if name in _field_types(config_class)}
+    args, values = list(argv), {flag: [] for flag in flags}  # type: ignore[var-annotated]
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        flag, eq, value = args[i].partition("=")
+        if flag in flags and (eq or i + 1 < len(args)):
+            values[flag].append(value if eq else args[i + 1])
+            i += 1 if eq else 2
+            continue
+        out.append(args[i])
+        i += 1
+    for flag, given in values.items():
+        if given:
+            out += [flag, json.dumps(given)]
+    return out
 
 
 def _with_bare_booleans(args: list[str], config_class: type[Any]) -> list[str]:
