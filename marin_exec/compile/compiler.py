@@ -18,7 +18,7 @@ import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from marin_exec.compile.named import check_expected_fingerprint, fingerprint_payload, named_identity
+from marin_exec.compile.named import check_expected_fingerprint, fingerprint_payload, named_identity, received
 from marin_exec.compile.step_spec import StepSpec, resolve_prefix, under_prefix
 from marin_exec.errors import CycleError, PathCollisionError, StepDefinitionError, TracingError
 from marin_exec.naming import qualified_name
@@ -245,6 +245,12 @@ class StepCall:
     def __call__(self, output_path: str) -> Any:
         args, kwargs = _fill_output((self.args, self.kwargs), output_path)
         return self.fn(*args, **kwargs)
+
+    def received_config(self, output_path: str) -> Any:
+        """The config the function receives (its single argument, or its arguments by name), for the record."""
+        args, kwargs = _fill_output((self.args, self.kwargs), output_path)
+        roots = received(self.fn, args, kwargs, None)
+        return roots[0][1] if len(roots) == 1 and roots[0][0] == "" else dict(roots)
 
 
 def _fill_output(arguments: Any, output_path: str) -> Any:

@@ -124,3 +124,26 @@ def refuse_mutable_deps(spec: StepSpec) -> None:
                 "would rebuild on every run while this step stays cached. Give the dependency a calendar version, "
                 "or make this step 'dev' too"
             )
+
+
+def record_fields(spec: StepSpec) -> dict[str, Any]:
+    """What the step's ``.artifact.json`` (Marin's ``ArtifactRecord``) says about its identity: known before it runs.
+    Dependencies as their identities (``name@version``, ``name-hash``) with their paths; the config that runs (the
+    ``hash_attrs`` as config, as Marin's StepRunner records it; a compiled step's function replaces it with the
+    config it receives, when it runs)."""
+    config = spec.__dict__["_config"]
+    named = spec.named_version is not None
+    fields: dict[str, Any] = {
+        "name": spec.name,
+        "version": spec.named_version or "",
+        "fingerprint": spec.fingerprint or "",
+        # a lazy step lists each dependency once, in first-seen order (Marin's ``apply``)
+        "deps": list(dict.fromkeys(d.identity for d in spec.deps)) if named else [d.identity for d in spec.deps],
+        # Marin's lazy steps record no dep paths (its StepRunner's plain steps do): the same record either way
+        "dep_paths": [] if named else [dep.data_path for dep in spec.deps],
+        "config": config or None,
+        "fingerprint_payload": spec.fingerprint_payload,
+    }
+    if spec.adopt_source is not None:
+        fields["source"] = spec.data_path
+    return fields

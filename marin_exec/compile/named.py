@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from marin_exec.errors import StepDefinitionError
 from marin_exec.named_versions import RUN_VERSION, check_version, current_run_versions, user_namespaced_name
 from marin_exec.plain import dataclass_fields
+from marin_exec.trace.binding import signature_of
 from marin_exec.trace.config_walk import call_roots
 from marin_exec.trace.graph import StepNode
 from marin_exec.trace.step_ref import StepRef
@@ -45,12 +46,28 @@ def fingerprint_payload(node: StepNode, spec_of: Mapping[StepNode, StepSpec]) ->
 
     call = node.call
     assert call is not None
-    roots = call_roots(call.fn, call.args, call.kwargs, node.name, check=False)
+    roots = received(call.fn, call.args, call.kwargs, node.name)
     if len(roots) == 1 and roots[0][0] == "":
         config = _placeholders(roots[0][1], "", spec_of)
     else:
         config = {key: _placeholders(value, key, spec_of) for key, value in roots}
     return canonical_json(config)
+
+
+def received(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any], step: str | None) -> list[tuple[str, Any]]:
+    """The config as the function receives it: the version's roots (DESIGN §4), except that the arguments of a
+    ``**kwargs`` parameter are keys of their own, as in Marin's ``apply(name, fn, **inputs)``."""
+    try:
+        variadic = [p.name for p in signature_of(fn).parameters.values() if p.kind is p.VAR_KEYWORD]
+    except (TypeError, ValueError):
+        variadic = []
+    if variadic and not args and kwargs:
+        return list(kwargs.items())
+    roots = call_roots(fn, args, kwargs, step, check=False)
+    flat: list[tuple[str, Any]] = []
+    for key, value in roots:
+        flat.extend(value.items() if key in variadic and isinstance(value, dict) else [(key, value)])
+    return flat
 
 
 def check_expected_fingerprint(spec: StepSpec) -> None:

@@ -19,7 +19,13 @@ from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from marin_exec.compile.identity import compute_identity, mutable_source, refuse_mutable_deps, shallow_version
+from marin_exec.compile.identity import (
+    compute_identity,
+    mutable_source,
+    record_fields,
+    refuse_mutable_deps,
+    shallow_version,
+)
 from marin_exec.errors import MissingPrefixError, StepDefinitionError
 from marin_exec.named_versions import check_version
 from marin_exec.naming import qualified_name, validate_step_name
@@ -238,6 +244,7 @@ class StepSpec:
             name=self.name,
             artifact_type=self.artifact_type if self.artifact_type is not None else _return_type(self.fn),
             info=self._info_record(),
+            record=None if self.pinned else record_fields(self),
         )
         call: Callable[[str], Any] = functools.partial(run_step, job)
         if self.resources is None:
@@ -268,6 +275,8 @@ class StepSpec:
             "pseudo_dependencies": [dep.output_path for dep in self.pseudo_deps],
             "output_path": self.output_path,
             "resources": None if self.resources is None else repr(self.resources),
+            # 1: .artifact.json is Marin's ArtifactRecord; 0: a pinned step writes none (SUCCESS alone is built)
+            "artifact_record": 0 if self.pinned else 1,
         }
 
     def __repr__(self) -> str:
