@@ -71,7 +71,7 @@ class Normaliser:
             return [self(v) for v in value]
         if isinstance(value, dict):
             out = {k: self(v) for k, v in value.items()}
-            if "created_at" in out and "command_line" in out:  # a Provenance
+            if out.get("created_at") and "command_line" in out:  # a captured Provenance
                 out["created_at"], out["command_line"] = "<created_at>", ["<argv>"]
             return out
         return value
