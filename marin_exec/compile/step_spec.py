@@ -292,6 +292,3 @@ def _return_type(fn: Any) -> Any:
     except Exception:  # unresolvable annotations: fall back to the plain JSON value
         return None
     return hints.get("return")
-
-
-__all__ = ["StepSpec", "resolve_prefix", "shallow_version", "under_prefix"]
