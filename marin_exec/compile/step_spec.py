@@ -277,6 +277,8 @@ class StepSpec:
             "resources": None if self.resources is None else repr(self.resources),
             # 1: .artifact.json is Marin's ArtifactRecord; 0: a pinned step writes none (SUCCESS alone is built)
             "artifact_record": 0 if self.pinned else 1,
+            **({} if self.fingerprint is None else {"fingerprint": self.fingerprint}),
+            **({} if self.fingerprint_payload is None else {"fingerprint_payload": self.fingerprint_payload}),
         }
 
     def __repr__(self) -> str:
