@@ -35,6 +35,7 @@ from marin_exec.status.status import (
     worker_id,
 )
 from marin_exec.storage.artifact import Artifact
+from marin_exec.trace.adopt import adopt
 from marin_exec.trace.graph import DeferredCall, Graph, output, trace
 from marin_exec.trace.markers import runtime_arg, versioned
 from marin_exec.trace.step import deferred, step
@@ -72,6 +73,7 @@ __all__ = [
     "StepsFailed",
     "TracingError",
     "VersioningError",
+    "adopt",
     "compile_graph",
     "current_run_settings",
     "deferred",

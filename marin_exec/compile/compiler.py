@@ -18,7 +18,13 @@ import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from marin_exec.compile.named import check_expected_fingerprint, fingerprint_payload, named_identity, received
+from marin_exec.compile.named import (
+    check_expected_fingerprint,
+    fingerprint_payload,
+    lower_adopted,
+    named_identity,
+    received,
+)
 from marin_exec.compile.step_spec import StepSpec, resolve_prefix, under_prefix
 from marin_exec.errors import CycleError, PathCollisionError, StepDefinitionError, TracingError
 from marin_exec.naming import qualified_name
@@ -95,6 +101,8 @@ def compile_graph(graph_or_refs: Graph | StepRef | Iterable[StepRef], *, prefix:
 
 def _lower(node: StepNode, spec_of: Mapping[StepNode, StepSpec], prefix: str | None) -> StepSpec:
     assert node.call is not None
+    if node.adopted is not None:
+        return lower_adopted(node, prefix)
     hash_attrs: dict[str, Any] = {}
     deps: list[StepSpec] = []
     pseudo_deps: list[StepSpec] = []

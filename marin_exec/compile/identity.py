@@ -144,6 +144,9 @@ def record_fields(spec: StepSpec) -> dict[str, Any]:
         "config": config or None,
         "fingerprint_payload": spec.fingerprint_payload,
     }
+    kind = spec.artifact_type
     if spec.adopt_source is not None:
         fields["source"] = spec.data_path
+        if isinstance(kind, type):  # the type an adopted step's record names (Marin's ``kind``)
+            fields["result_type"] = f"{kind.__module__}.{kind.__qualname__}"
     return fields

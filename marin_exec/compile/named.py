@@ -10,6 +10,7 @@ canonical JSON and the hash are ``marin_exec.fingerprint``'s. It does no I/O and
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -114,3 +115,48 @@ def _reference(ref: StepRef, spec_of: Mapping[StepNode, StepSpec]) -> str:
             raise StepDefinitionError(f"step '{ref.node.name}' was referenced before it was compiled")
         base = spec.identity
     return f"{base}/{ref.subpath}" if ref.subpath else base
+
+
+def lower_adopted(node: StepNode, prefix: str | None) -> StepSpec:
+    """An ``adopt()`` node as a named StepSpec: consumers read the source; running it checks the source and records
+    it. The fingerprint payload is Marin's for an adopted handle (the source as written, and the config)."""
+    import json
+
+    from marin_exec.compile.step_spec import StepSpec, resolve_prefix, under_prefix
+
+    source, config, kind = node.adopted
+    name, version = named_identity(node)
+    data = under_prefix(source, resolve_prefix(prefix, name))
+    return StepSpec(
+        name=name,
+        fn=AdoptCall(identity=f"{name}@{version}", source=data, config=config),
+        output_path_prefix=prefix,
+        info={"description": node.description, "fn_name": "marin_exec.adopt", "config": config},
+        artifact_type=kind,
+        named_version=version,
+        adopt_source=source,
+        fingerprint_payload=json.dumps({"adopt_source": source, "config": config}, sort_keys=True),
+        expected_fingerprint=node.expected_fingerprint,
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class AdoptCall:
+    """What an adopted step runs: it computes nothing, checks that the data is there, and returns None (the commit
+    then records ``source`` and ``config``)."""
+
+    identity: str
+    source: str
+    config: dict[str, Any] | None
+
+    def __call__(self, output_path: str) -> None:
+        import fsspec
+
+        fs, path = fsspec.core.url_to_fs(self.source)
+        if not fs.exists(path):
+            raise FileNotFoundError(
+                f"cannot adopt {self.identity}: no data at {self.source}; check the path given to adopt()"
+            )
+
+    def received_config(self, output_path: str) -> Any:
+        return self.config

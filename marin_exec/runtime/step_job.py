@@ -195,6 +195,7 @@ def _record(job: StepJob, result: Any, output_path: str, started: float) -> dict
     kind = type(result)
     marin_typed = callable(getattr(result, "result_payload", None)) and hasattr(kind, "raw_load")
     result_type = f"{kind.__module__}.{kind.__qualname__}" if marin_typed else MARIN_ARTIFACT_TYPE
+    result_type = job.record.get("result_type", result_type) if result is None else result_type
     return {
         **job.record,
         "config": config if isinstance(config, dict) else None,
