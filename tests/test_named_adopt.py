@@ -43,7 +43,7 @@ def test_consumers_read_the_source_and_running_writes_marins_record(tmp_path):
     specs = {s.name: s for s in compile_graph([consumer(a, b)], prefix=str(prefix)).specs}
     assert specs["consumer"].fingerprint == HANDLES["consumer"]["fingerprint"]
     assert specs["adopted_rel"].fingerprint == HANDLES["adopted_rel"]["fingerprint"]
-    assert specs["adopted"].fingerprint_payload == HANDLES["adopted"]["fingerprint_payload"].replace(
+    assert specs["adopted"].recipe_payload == HANDLES["adopted"]["fingerprint_payload"].replace(
         "{outside}", str(outside)
     )
     SEEN.clear()

@@ -82,7 +82,7 @@ def test_path_fingerprint_and_payload_equal_marins(compiled, case):
     golden = HANDLES[case]
     spec = specs[case]
     assert spec.output_path == f"{prefix}/{golden['path']}"
-    assert spec.fingerprint_payload == golden["fingerprint_payload"]
+    assert spec.recipe_payload == golden["fingerprint_payload"]
     assert spec.fingerprint == golden["fingerprint"]
 
 

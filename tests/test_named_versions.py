@@ -106,14 +106,14 @@ def test_a_named_step_may_depend_on_a_hashed_one_and_reads_its_path():
 
 def test_the_fingerprint_payload_follows_marins_placeholders():
     specs = _specs(train(tok(raw())))
-    payload = json.loads(specs["named/train"].fingerprint_payload)
+    payload = json.loads(specs["named/train"].recipe_payload)
     assert payload == {
         "source": specs["hashed/tok"].identity,
         "out": "<output_path>/ckpt",
         "lr": 0.1,
         "tpu": "<tpu>",
     }
-    assert json.loads(specs["hashed/tok"].fingerprint_payload)["source"] == "raw/corpus@2026.12.06/data.txt"
+    assert json.loads(specs["hashed/tok"].recipe_payload)["source"] == "raw/corpus@2026.12.06/data.txt"
     assert len(specs["named/train"].fingerprint) == 8
 
 

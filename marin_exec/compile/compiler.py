@@ -147,9 +147,9 @@ def _lower(node: StepNode, spec_of: Mapping[StepNode, StepSpec], prefix: str | N
         pip_dependency_groups=node.pip_dependency_groups,
         info=info,
         named_version=version,
-        fingerprint_payload=fingerprint_payload(node, spec_of),
         expected_fingerprint=node.expected_fingerprint,
     )
+    spec.__dict__["_payload_of"] = functools.partial(fingerprint_payload, node, spec_of)  # computed when asked
     check_expected_fingerprint(spec)
     info["config"] = _config_info(call.fn, args, kwargs, spec.output_path)
     return spec

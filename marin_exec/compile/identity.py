@@ -142,7 +142,7 @@ def record_fields(spec: StepSpec) -> dict[str, Any]:
         # Marin's lazy steps record no dep paths (its StepRunner's plain steps do): the same record either way
         "dep_paths": [] if named else [dep.data_path for dep in spec.deps],
         "config": config or None,
-        "fingerprint_payload": spec.fingerprint_payload,
+        "fingerprint_payload": spec.recipe_payload,
     }
     kind = spec.artifact_type
     if spec.adopt_source is not None:

@@ -165,13 +165,22 @@ class StepSpec:
         return mutable_source(self) is not None
 
     @cached_property
+    def recipe_payload(self) -> str | None:
+        """``fingerprint_payload`` as given, else as the compiler computes it when first asked (a traced step's
+        payload costs a walk of its config: a run computes it only for the steps it runs or checks for drift)."""
+        if self.fingerprint_payload is not None:
+            return self.fingerprint_payload
+        compute = self.__dict__.get("_payload_of")
+        return None if compute is None else compute()
+
+    @cached_property
     def fingerprint(self) -> str | None:
-        """Marin's fingerprint of the traced config (8 hex of the md5 of ``fingerprint_payload``), if it has one."""
-        if self.fingerprint_payload is None:
+        """Marin's fingerprint of the traced config (8 hex of the md5 of ``recipe_payload``), if it has one."""
+        if self.recipe_payload is None:
             return None
         from marin_exec.fingerprint import fingerprint
 
-        return fingerprint(self.fingerprint_payload)
+        return fingerprint(self.recipe_payload)
 
     @cached_property
     def pinned(self) -> bool:
@@ -278,7 +287,7 @@ class StepSpec:
             # 1: .artifact.json is Marin's ArtifactRecord; 0: a pinned step writes none (SUCCESS alone is built)
             "artifact_record": 0 if self.pinned else 1,
             **({} if self.fingerprint is None else {"fingerprint": self.fingerprint}),
-            **({} if self.fingerprint_payload is None else {"fingerprint_payload": self.fingerprint_payload}),
+            **({} if self.recipe_payload is None else {"fingerprint_payload": self.recipe_payload}),
         }
 
     def __repr__(self) -> str:

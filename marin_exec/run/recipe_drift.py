@@ -29,7 +29,7 @@ def recipe_drifts(specs: Sequence[StepSpec], infos: Sequence[dict[str, Any] | No
     wanted = [
         i
         for i, (spec, info) in enumerate(zip(specs, infos, strict=True))
-        if payloads[i] is None and spec.is_named and spec.fingerprint_payload is not None and not _ours(info)
+        if payloads[i] is None and spec.is_named and not _ours(info)
     ]
     for i, found in zip(wanted, read_many([join(specs[i].output_path, ".artifact.json") for i in wanted]), strict=True):
         payloads[i] = _payload(_json(found))
@@ -37,8 +37,10 @@ def recipe_drifts(specs: Sequence[StepSpec], infos: Sequence[dict[str, Any] | No
 
 
 def _line(spec: StepSpec, recorded: str | None) -> str | None:
-    now = spec.fingerprint_payload
-    if now is None or recorded is None or not spec.is_named:  # a hashed step: its unversioned config is compared
+    if recorded is None or not spec.is_named:  # a hashed step: its unversioned config is compared
+        return NOT_RECORDED
+    now = spec.recipe_payload
+    if now is None:
         return NOT_RECORDED
     if recorded == now or spec.mutable:
         return ""
