@@ -8,7 +8,9 @@ import json
 import logging
 import pathlib
 
-from marin_exec import deferred, output, step
+import pytest
+
+from marin_exec import StepRef, deferred, output, step
 from marin_exec.run.cli import parse_args, run_executor
 
 CALLS: list[float] = []
@@ -78,3 +80,54 @@ def test_a_dev_step_is_never_drift_it_rebuilds(tmp_path, capsys):
     assert "drift: " not in out and "[will run]" in out and "mutable (dev)" in out
     _run(tmp_path, scratch(lr=0.3))
     assert CALLS == [0.3]
+
+
+def _tokenize(raw: str, tokenizer: str, seq_len: int, out: str) -> None:
+    CALLS.append(seq_len)
+
+
+tokenize = deferred(_tokenize)
+
+
+@step(name="raw", version="2026.12.06")
+def raw():
+    return train(output(), 0.0)
+
+
+@step(name="tokenized", version="2026.12.06")
+def tokenized(data: StepRef, seq_len: int = 1024):
+    return tokenize(raw=data, tokenizer="gpt2", seq_len=seq_len, out=output())
+
+
+def test_drift_against_a_record_marin_wrote(tmp_path, capsys):
+    from tests.test_named_golden import HANDLES
+
+    files = HANDLES["tokenized"]["files"]
+    out = tmp_path / "tokenized/2026.12.06"
+    out.mkdir(parents=True)
+    for name, text in files.items():  # Marin's record, its schedule-time .executor_info stub, SUCCESS
+        (out / name).write_text(text.replace("{prefix}", str(tmp_path)))
+    text = _run(tmp_path, tokenized(raw(), seq_len=2048), dry=True, capsys=capsys)
+    assert "[done]" in text and "): seq_len: 1024 -> 2048; the cached output is served" in text
+
+
+def test_a_pinned_fingerprint_that_differs_from_the_recorded_build_stops_the_run(tmp_path, capsys):
+    from marin_exec.errors import FingerprintMismatchError
+
+    _run(tmp_path, trained())
+    now = _compile_fingerprint(tmp_path, lr=0.2)
+
+    @step(name="train", version="2026.12.06", expected_fingerprint=now)
+    def pinned(lr: float = 0.2):
+        return train(output(), lr, Opaque())
+
+    CALLS.clear()
+    with pytest.raises(FingerprintMismatchError, match=rf"pinned to expected_fingerprint {now}, but .*lr: 0.1 -> 0.2"):
+        _run(tmp_path, pinned())
+    assert CALLS == []
+
+
+def _compile_fingerprint(tmp_path, lr: float) -> str:
+    from marin_exec.compile.compiler import compile_graph
+
+    return compile_graph([trained(lr=lr)], prefix=str(tmp_path)).specs[0].fingerprint

@@ -102,3 +102,18 @@ def test_a_hand_built_spec_records_its_hash_attrs_and_dependencies_by_name_hash(
     assert (record["version"], record["deps"], record["dep_paths"]) == ("", [up.identity], [up.output_path])
     assert (record["config"], record["result"]) == ({"y": 2}, None)
     assert json.loads(pathlib.Path(up.output_path, ".artifact.json").read_text())["result"] == {"a": 1}
+
+
+@step(name="hashed/nums")
+def hashed_nums(n: int = 2):
+    return numbers(output(), n)
+
+
+def test_a_hashed_step_records_its_fingerprint_too(tmp_path):
+    spec = _spec(hashed_nums(), tmp_path)
+    spec.executable_fn(spec.output_path)
+    record = json.loads(pathlib.Path(spec.output_path, ".artifact.json").read_text())
+    assert (record["version"], record["fingerprint"]) == ("", spec.fingerprint)
+    assert json.loads(record["fingerprint_payload"]) == {"out": "<output_path>", "n": 2}
+    info = json.loads(pathlib.Path(spec.output_path, ".executor_info").read_text())
+    assert info["fingerprint"] == spec.fingerprint

@@ -215,6 +215,7 @@ def _run_compiled(
     from marin_exec.progress_display import Progress
     from marin_exec.run.export import FORMATS, plan_entries, render_export
     from marin_exec.run.force_rerun import clear_forced, forced_steps, show_forced
+    from marin_exec.run.recipe_drift import refuse_pinned_drift
     from marin_exec.run.render import render_plan, render_summary
     from marin_exec.run.run_files import write_run_info, write_run_record
     from marin_exec.run.run_versions import refuse_unused_overrides, resolved_versions, versions_of
@@ -223,6 +224,7 @@ def _run_compiled(
     with run_versions(versions_of(config)) as versions:
         compiled = _compile_without_gc(steps, prefix)
     refuse_unused_overrides(versions)
+    refuse_pinned_drift(compiled.specs)
     runner = StepRunner()
     options: dict[str, Any] = dict(
         force_run_failed=config.force_run_failed,

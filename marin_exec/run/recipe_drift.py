@@ -75,3 +75,28 @@ def _json(found: Any) -> dict[str, Any] | None:
     except ValueError:
         return None
     return value if isinstance(value, dict) else None
+
+
+def refuse_pinned_drift(specs: Sequence[StepSpec]) -> None:
+    """A step pinned with ``expected_fingerprint`` whose recorded build has another fingerprint: an error before
+    anything runs (Marin raises it when it would serve the cached output). Reads only the pinned steps' outputs."""
+    pinned = [spec for spec in specs if spec.expected_fingerprint is not None and not spec.mutable]
+    if not pinned:
+        return
+    from marin_exec.errors import FingerprintMismatchError
+    from marin_exec.fingerprint import describe_drift, fingerprint
+
+    infos = [_json(found) for found in read_many([join(spec.output_path, ".executor_info") for spec in pinned])]
+    for spec, info, line in zip(pinned, infos, recipe_drifts(pinned, infos), strict=True):
+        recorded = _payload(info) if _ours(info) else None
+        if not line:
+            continue
+        if recorded is None:  # Marin's record: read again for the exact fingerprint it holds
+            recorded = _payload(_json(read_many([join(spec.output_path, ".artifact.json")])[0]))
+        assert recorded is not None and spec.recipe_payload is not None
+        changes = "; ".join(describe_drift(recorded, spec.recipe_payload)[:MAX_SHOWN])
+        raise FingerprintMismatchError(
+            f"step '{spec.identity}' is pinned to expected_fingerprint {spec.expected_fingerprint}, but its recorded "
+            f"build has fingerprint {fingerprint(recorded)} ({changes}); bump the version to build the new recipe, "
+            "or drop the pin to serve the cached output"
+        )
