@@ -82,31 +82,25 @@ def _dependency_entry(dep: StepSpec) -> Any:
     return dep.identity
 
 
-def mutable_source(spec: StepSpec) -> StepSpec | None:
-    """The ``dev`` named step that makes ``spec`` mutable (itself, or one reached through hashed blocking
-    dependencies), else None. Cached per spec, so a graph is walked once."""
-    if "_mutable_source" in spec.__dict__:
-        return spec.__dict__["_mutable_source"]
-    found: StepSpec | None = None
-    if spec.named_version is not None:
-        found = spec if is_mutable_version(spec.named_version) else None
-    else:
-        stack = [spec]
-        while stack and found is None:
-            current = stack.pop()
-            for dep in current.deps:
-                cached = dep.__dict__.get("_mutable_source", _UNKNOWN)
-                if cached is not _UNKNOWN:
-                    found = found or cached
-                elif dep.named_version is not None:
-                    found = found or (dep if is_mutable_version(dep.named_version) else None)
-                else:
-                    stack.append(dep)
-    spec.__dict__["_mutable_source"] = found
-    return found
-
-
-_UNKNOWN = object()
+def mutable_source(root: StepSpec) -> StepSpec | None:
+    """The ``dev`` named step that makes ``root`` mutable (itself, or one reached through hashed blocking
+    dependencies), else None. Cached on every spec the walk passes (post-order, no recursion): a graph is walked
+    once."""
+    stack: list[tuple[StepSpec, bool]] = [(root, False)]
+    while stack:
+        spec, expanded = stack.pop()
+        if "_mutable_source" in spec.__dict__:
+            continue
+        if spec.named_version is not None:
+            spec.__dict__["_mutable_source"] = spec if is_mutable_version(spec.named_version) else None
+            continue
+        if not expanded:
+            stack.append((spec, True))
+            stack.extend((dep, False) for dep in spec.deps if "_mutable_source" not in dep.__dict__)
+            continue
+        found = (dep.__dict__["_mutable_source"] for dep in spec.deps)
+        spec.__dict__["_mutable_source"] = next((source for source in found if source is not None), None)
+    return root.__dict__["_mutable_source"]
 
 
 def refuse_mutable_deps(spec: StepSpec) -> None:

@@ -236,7 +236,8 @@ def _run_compiled(
     )
     if config.plan is not None and (config.plan not in FORMATS or not config.dry_run):
         raise MarinExecError(f"--plan {config.plan}: use one of {', '.join(FORMATS)}, together with --dry_run true")
-    rebuilt = config.force_rerun or any(spec.mutable for spec in compiled.specs)  # dev versions rebuild every run
+    # dev versions rebuild every run: looked for only when the plan has named steps (an attribute read per step)
+    rebuilt = config.force_rerun or any(spec.named_version is not None for spec in compiled.specs)
     forced = forced_steps(compiled.specs, config.force_rerun or [], config.run_only) if rebuilt else []
     if config.dry_run:
         plan = runner.run(compiled.specs, dry_run=True, **options)
