@@ -97,3 +97,35 @@ def test_the_records_written_are_marins(compiled):
             k: v for k, v in theirs.items() if k != "provenance"
         }, case
         assert list(ours["provenance"]) == list(theirs["provenance"]), case
+
+
+def _stats(**config: Any) -> None:
+    pass
+
+
+stats = deferred(_stats)
+
+
+def test_prefix_region_and_runtime_args_are_marins_placeholders(compiled):
+    """Marin's ``stats`` handle pulls ``ctx.prefix``, ``ctx.region`` and ``ctx.runtime_arg("tpu")``."""
+    from marin_exec import runtime_arg
+
+    prefix, _ = compiled
+
+    @step(name="stats", version="2026.12.06")
+    def stats_step(data: StepRef, region: str = "us-central2", tpu: str = "v5litepod-16"):
+        return stats(
+            data=data,
+            out=output(),
+            prefix=StepRef.under_prefix(),
+            region=runtime_arg(region, key="region"),
+            tpu=runtime_arg(tpu),
+            cache=StepRef.under_prefix("cache"),
+            model=lt.model(),
+        )
+
+    spec = compile_graph([stats_step(_traced()["tokenized"])], prefix=prefix).specs[-1]
+    assert spec.recipe_payload == HANDLES["stats"]["fingerprint_payload"]
+    assert spec.fingerprint == HANDLES["stats"]["fingerprint"]
+    config = spec.fn.received_config(spec.output_path)
+    assert (config["prefix"], config["cache"], config["tpu"]) == (prefix, f"{prefix}/cache", "v5litepod-16")

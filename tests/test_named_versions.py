@@ -207,3 +207,17 @@ def test_a_mixed_pipeline_runs_to_its_named_paths(tmp_path):
     StepRunner().run(plan.specs)
     assert (tmp_path / "raw/corpus/2026.12.06/data.txt").read_text().startswith("https://example.org/c.txt")
     assert (tmp_path / "named/train/2026.12.06.1/ckpt/data.txt").exists()
+
+
+@step(name="hashed/cache")
+def cached_tok(data: StepRef):
+    return write(Cfg(source=data, out=StepRef.under_prefix("cache/tok")))
+
+
+def test_under_prefix_is_where_a_step_runs_not_what_it_is():
+    one = _specs(cached_tok(StepRef.hardcoded("raw/x")), prefix="/one")["hashed/cache"]
+    two = _specs(cached_tok(StepRef.hardcoded("raw/x")), prefix="gs://two")["hashed/cache"]
+    assert one.hash_id == two.hash_id and one.fingerprint == two.fingerprint
+    assert json.loads(one.recipe_payload)["out"] == "<prefix>/cache/tok"
+    assert (one.fn.args[0].out, two.fn.args[0].out) == ("/one/cache/tok", "gs://two/cache/tok")
+    assert repr(StepRef.under_prefix("cache") / "tok") == 'StepRef.under_prefix("cache/tok")'

@@ -170,6 +170,9 @@ def _resolve(node: StepNode, arguments: Any, spec_of: Mapping[StepNode, StepSpec
             return DESCEND
         if obj.frame is not None:
             return OwnOutput(obj.subpath)
+        if obj.on_prefix:
+            root = resolve_prefix(prefix, node.name)
+            return f"{root}/{obj.hardcoded_path}" if obj.hardcoded_path else root
         if obj.hardcoded_path is not None:
             return under_prefix(obj.hardcoded_path, resolve_prefix(prefix, node.name))
         assert obj.node is not None

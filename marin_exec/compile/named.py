@@ -4,7 +4,8 @@ fingerprint payload of its config by Marin's rules.
 The payload is the config the function receives (its single argument, or its arguments by parameter name, as the
 version's config is walked, DESIGN §4) with every reference replaced by the dependency's identity (``name@version``
 for a named step, ``name-hash`` for a hashed one, plus any sub path), hard-coded inputs as written, ``output()`` as
-``<output_path>`` and ``runtime_arg`` values as ``<key>``: Marin's ``StepContext.for_fingerprint`` placeholders. The
+``<output_path>``, ``StepRef.under_prefix(p)`` as ``<prefix>/p`` and ``runtime_arg`` values as ``<key>``: Marin's
+``StepContext.for_fingerprint`` placeholders. The
 canonical JSON and the hash are ``marin_exec.fingerprint``'s. It does no I/O and builds no StepSpec.
 """
 
@@ -104,6 +105,8 @@ def _placeholders(obj: Any, key: str, spec_of: Mapping[StepNode, StepSpec]) -> A
 
 
 def _reference(ref: StepRef, spec_of: Mapping[StepNode, StepSpec]) -> str:
+    if ref.on_prefix:
+        return f"<prefix>/{ref.hardcoded_path}" if ref.hardcoded_path else "<prefix>"
     if ref.hardcoded_path is not None:
         return ref.hardcoded_path
     if ref.frame is not None:
