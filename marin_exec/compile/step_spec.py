@@ -246,14 +246,21 @@ class StepSpec:
         """``disk_cached(distributed_lock(fn))`` as a picklable function of the output path, remote if resourced."""
         if self.fn is None:
             return functools.partial(_refuse_to_run, self.name)
-        from marin_exec.runtime.step_job import StepJob, finished_elsewhere, note_job_outcome, run_step
+        from marin_exec.runtime.step_job import (
+            StepJob,
+            finished_elsewhere,
+            launch_provenance,
+            note_job_outcome,
+            run_step,
+        )
 
         job = StepJob(
             fn=self.fn,  # type: ignore[arg-type]
             name=self.name,
             artifact_type=self.artifact_type if self.artifact_type is not None else _return_type(self.fn),
             info=self._info_record(),
-            record=None if self.pinned else record_fields(self),
+            # provenance captured here, where the run is launched: a remote job records the launch, as Marin does
+            record=None if self.pinned else {**record_fields(self), "provenance": launch_provenance()},
         )
         call: Callable[[str], Any] = functools.partial(run_step, job)
         if self.resources is None:

@@ -174,9 +174,10 @@ def _write_info_record(output_path: str, record: bytes) -> None:
 
 
 def _record(job: StepJob, result: Any, output_path: str, started: float) -> dict[str, Any]:
-    """Every field of the record but the result: the identity ``fields``, the output path, the result's type as
-    Marin loads it, and Marin's provenance shape (who ran it, when, with which command line and commit)."""
-    from marin_exec.artifact_record import MARIN_ARTIFACT_TYPE, make_provenance
+    """Every field of the record but the result: the identity fields, the output path, the config the function
+    received, the result's type as Marin loads it, and the launch's provenance (``launch_provenance``, captured
+    where the run started; this process's when the spec gave none)."""
+    from marin_exec.artifact_record import MARIN_ARTIFACT_TYPE
     from marin_exec.fingerprint import canonical_json
 
     assert job.record is not None
@@ -184,25 +185,30 @@ def _record(job: StepJob, result: Any, output_path: str, started: float) -> dict
     received = getattr(job.fn, "received_config", None)  # a compiled step: the config its function received
     if received is not None:
         config = json.loads(canonical_json(received(output_path)))
-
-    ours = _provenance()
-    provenance = make_provenance(
-        built_by=ours["user"],
-        created_at=_iso(started),
-        command_line=sys.argv,
-        base_commit=(ours["git_commit"] or "")[:12],
-    )
     kind = type(result)
     marin_typed = callable(getattr(result, "result_payload", None)) and hasattr(kind, "raw_load")
     result_type = f"{kind.__module__}.{kind.__qualname__}" if marin_typed else MARIN_ARTIFACT_TYPE
     result_type = job.record.get("result_type", result_type) if result is None else result_type
     return {
+        "provenance": launch_provenance(started),
         **job.record,
         "config": config if isinstance(config, dict) else None,
         "output_path": output_path,
         "result_type": result_type,
-        "provenance": provenance,
     }
+
+
+def launch_provenance(started: float | None = None) -> dict[str, Any]:
+    """Marin's provenance shape for this launch: who ran it, when, with which command line and commit."""
+    from marin_exec.artifact_record import make_provenance
+
+    ours = _provenance()
+    return make_provenance(
+        built_by=ours["user"],
+        created_at=_iso(time.time() if started is None else started),
+        command_line=sys.argv,
+        base_commit=(ours["git_commit"] or "")[:12],
+    )
 
 
 def _iso(t: float) -> str:
