@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import logging
 import os
@@ -54,6 +55,11 @@ def version_problem(version: object) -> str | None:
     """Why ``version`` is not a valid named version (None when it is): Marin's path-segment and CalVer rules."""
     if not isinstance(version, str):
         return f"a version is a str, found {type(version).__name__} {version!r}"
+    return _str_version_problem(version)
+
+
+@functools.lru_cache(maxsize=256)  # a plan has few distinct versions and asks about each of its steps
+def _str_version_problem(version: str) -> str | None:
     if not version:
         return "the version is empty"
     if "://" in version or ".." in version or "/" in version or any(ord(c) < 32 for c in version):
