@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import inspect
 import logging
-import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -25,11 +23,11 @@ from marin_exec.compile.named import (
     named_identity,
     received,
 )
+from marin_exec.compile.return_type import refuse_unsaveable_return
 from marin_exec.compile.step_spec import StepSpec, resolve_prefix, under_prefix
-from marin_exec.errors import CycleError, PathCollisionError, StepDefinitionError, TracingError
+from marin_exec.errors import CycleError, PathCollisionError, TracingError
 from marin_exec.naming import qualified_name
 from marin_exec.plain import as_repr, to_plain
-from marin_exec.storage.artifact import unsaveable_reason
 from marin_exec.trace.config_walk import DESCEND, call_roots, map_config
 from marin_exec.trace.graph import Graph, StepNode
 from marin_exec.trace.step_ref import StepRef
@@ -133,7 +131,7 @@ def _lower(node: StepNode, spec_of: Mapping[StepNode, StepSpec], prefix: str | N
         "fn_name": qualified_name(call.fn),
         "step_fn_name": node.qualname,
     }
-    _refuse_unsaveable_return(node.name, call.fn)
+    refuse_unsaveable_return(node.name, call.fn)
     spec = StepSpec(
         name=name,
         fn=StepCall(fn=call.fn, args=args, kwargs=kwargs),
@@ -210,31 +208,6 @@ class OwnOutput:
 
     def __repr__(self) -> str:
         return f"OwnOutput({self.subpath!r})"
-
-
-def _refuse_unsaveable_return(name: str, fn: Callable[..., Any]) -> None:
-    """Refuse, before any step runs, a return annotation that could never be saved as the step's JSON artifact."""
-    reason = _unsaveable_return(fn)
-    if reason is not None:
-        raise StepDefinitionError(
-            f"step '{name}': {qualified_name(fn)} is annotated to return {reason[0]}, which cannot be saved as the "
-            f"step's JSON artifact: {reason[1]}. Return a list, dict, dataclass, pydantic model or scalar instead "
-            "(e.g. sorted(the_set) annotated list[str]), and fix the annotation"
-        )
-
-
-@functools.lru_cache(maxsize=1024)
-def _unsaveable_return(fn: Callable[..., Any]) -> tuple[str, str] | None:
-    try:
-        annotation = typing.get_type_hints(inspect.unwrap(fn)).get("return")
-    except Exception:  # unresolvable annotations: the values are judged when saved
-        return None
-    reason = unsaveable_reason(annotation)
-    return None if reason is None else (_annotation_text(annotation), reason)
-
-
-def _annotation_text(annotation: Any) -> str:
-    return annotation.__name__ if isinstance(annotation, type) else str(annotation).replace("typing.", "")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
