@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from workloads import build_specs  # noqa: E402
 
 from marin_exec import StepRunner, StepSpec  # noqa: E402
-from marin_exec.compile.step_spec import shallow_version  # noqa: E402
+from marin_exec.compile.identity import shallow_version  # noqa: E402
 from marin_exec.run.run_report import StepState  # noqa: E402
 
 

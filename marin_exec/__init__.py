@@ -4,6 +4,7 @@ from marin_exec.compile.compiler import Plan, compile_graph
 from marin_exec.compile.step_spec import StepSpec
 from marin_exec.errors import (
     CycleError,
+    FingerprintMismatchError,
     LeaseLostError,
     MarinExecError,
     MissingPrefixError,
@@ -16,6 +17,7 @@ from marin_exec.errors import (
     TracingError,
     VersioningError,
 )
+from marin_exec.named_versions import RUN_VERSION
 from marin_exec.run.cli import ExecutorMainConfig, executor_main, parse_experiment_args, run_executor
 from marin_exec.run.run_report import RunReport
 from marin_exec.run.runner import StepRunner
@@ -33,12 +35,14 @@ from marin_exec.status.status import (
     worker_id,
 )
 from marin_exec.storage.artifact import Artifact
+from marin_exec.trace.adopt import adopt
 from marin_exec.trace.graph import DeferredCall, Graph, output, trace
-from marin_exec.trace.markers import versioned
+from marin_exec.trace.markers import runtime_arg, versioned
 from marin_exec.trace.step import deferred, step
 from marin_exec.trace.step_ref import StepRef
 
 __all__ = [
+    "RUN_VERSION",
     "STATUS_DEP_FAILED",
     "STATUS_FAILED",
     "STATUS_RUNNING",
@@ -47,6 +51,7 @@ __all__ = [
     "CycleError",
     "DeferredCall",
     "ExecutorMainConfig",
+    "FingerprintMismatchError",
     "Graph",
     "Lease",
     "LeaseLostError",
@@ -68,6 +73,7 @@ __all__ = [
     "StepsFailed",
     "TracingError",
     "VersioningError",
+    "adopt",
     "compile_graph",
     "current_run_settings",
     "deferred",
@@ -79,6 +85,7 @@ __all__ = [
     "remote",
     "run_executor",
     "run_settings",
+    "runtime_arg",
     "step",
     "trace",
     "versioned",

@@ -29,6 +29,16 @@ class UnsaveableResult(MarinExecError, TypeError):
     """A step's function returned a value that cannot be saved as its JSON artifact (the step is not done)."""
 
 
+class FingerprintMismatchError(StepDefinitionError):
+    """A step's ``expected_fingerprint`` differs from its config's fingerprint (Marin's hard identity gate)."""
+
+
+class UsageError(MarinExecError):
+    """A command-line value that fits no step (such as an ``--override`` that applies to nothing): exit status 2."""
+
+    exit_code = 2
+
+
 class CycleError(MarinExecError):
     """The dependency graph has a cycle."""
 

@@ -29,6 +29,20 @@ class VersionedValue(Generic[T]):
         return f"versioned({self.value!r})"
 
 
+@dataclasses.dataclass(frozen=True)
+class RuntimeArg(Generic[T]):
+    """A config value the run decides (a TPU type, a region): the function receives ``value``, while the step's
+    fingerprint sees the placeholder ``<key>`` (Marin's ``ctx.runtime_arg(key)``). ``key`` None: the name of the
+    field or dict key holding it. It never enters a hash (see ``runtime_arg``)."""
+
+    value: T
+    key: str | None = None
+
+    def __repr__(self) -> str:
+        shown = f", key={self.key!r}" if self.key is not None else ""
+        return f"runtime_arg({self.value!r}{shown})"
+
+
 def encode(value: Any, key: str, step: str | None = None, *, refuse: tuple[type, ...] = ()) -> Any:
     """``value`` as plain JSON data, encoded the way Marin encodes version values (``plain.to_plain``).
 

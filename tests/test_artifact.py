@@ -19,6 +19,7 @@ import pydantic
 import pytest
 
 from marin_exec import Artifact
+from marin_exec.artifact_record import RECORD_FIELDS
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -104,9 +105,17 @@ def test_loading_without_a_type_gives_the_plain_json_value(tmp_path: Path) -> No
     assert Artifact.load(str(tmp_path)) == dataclasses.asdict(TRAIN_RESULT)
 
 
-def test_the_artifact_file_is_plain_json(tmp_path: Path) -> None:
+def test_the_artifact_file_is_marins_minimal_record_holding_the_value(tmp_path: Path) -> None:
     Artifact.save(TRAIN_RESULT, str(tmp_path))
-    assert json.loads((tmp_path / ".artifact.json").read_text()) == dataclasses.asdict(TRAIN_RESULT)
+    record = json.loads((tmp_path / ".artifact.json").read_text())
+    assert list(record) == list(RECORD_FIELDS)  # Marin's ArtifactRecord, as its write_artifact writes one
+    assert (record["output_path"], record["result"]) == (str(tmp_path), dataclasses.asdict(TRAIN_RESULT))
+
+
+def test_a_value_with_record_field_names_still_loads_whole(tmp_path: Path) -> None:
+    value = {"name": "x", "result": [1], "fingerprint": "f"}  # the file's keys never decide what it holds
+    Artifact.save(value, str(tmp_path))
+    assert Artifact.load(str(tmp_path)) == value
 
 
 def test_the_legacy_artifact_file_name_is_read(tmp_path: Path) -> None:

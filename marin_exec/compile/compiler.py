@@ -12,21 +12,26 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import inspect
 import logging
-import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from marin_exec.compile.named import (
+    check_expected_fingerprint,
+    fingerprint_payload,
+    lower_adopted,
+    named_identity,
+    received,
+)
+from marin_exec.compile.return_type import refuse_unsaveable_return
 from marin_exec.compile.step_spec import StepSpec, resolve_prefix, under_prefix
-from marin_exec.errors import CycleError, PathCollisionError, StepDefinitionError, TracingError
+from marin_exec.errors import CycleError, PathCollisionError, TracingError
 from marin_exec.naming import qualified_name
 from marin_exec.plain import as_repr, to_plain
-from marin_exec.storage.artifact import unsaveable_reason
 from marin_exec.trace.config_walk import DESCEND, call_roots, map_config
 from marin_exec.trace.graph import Graph, StepNode
 from marin_exec.trace.step_ref import StepRef
-from marin_exec.versioning import VersionedValue
+from marin_exec.versioning import RuntimeArg, VersionedValue
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +99,8 @@ def compile_graph(graph_or_refs: Graph | StepRef | Iterable[StepRef], *, prefix:
 
 def _lower(node: StepNode, spec_of: Mapping[StepNode, StepSpec], prefix: str | None) -> StepSpec:
     assert node.call is not None
+    if node.adopted is not None:
+        return lower_adopted(node, prefix)
     hash_attrs: dict[str, Any] = {}
     deps: list[StepSpec] = []
     pseudo_deps: list[StepSpec] = []
@@ -115,6 +122,7 @@ def _lower(node: StepNode, spec_of: Mapping[StepNode, StepSpec], prefix: str | N
             index += 1
             (deps if value.blocking else pseudo_deps).append(dep)
     call = node.call
+    name, version = named_identity(node)
     args, kwargs = _resolve(node, (call.args, call.kwargs), spec_of, prefix)
     # The provenance holds the instantiated config, which needs this step's output path, which needs the spec:
     # the info dict is completed right after construction, before anything can read it.
@@ -123,9 +131,9 @@ def _lower(node: StepNode, spec_of: Mapping[StepNode, StepSpec], prefix: str | N
         "fn_name": qualified_name(call.fn),
         "step_fn_name": node.qualname,
     }
-    _refuse_unsaveable_return(node.name, call.fn)
+    refuse_unsaveable_return(node.name, call.fn)
     spec = StepSpec(
-        name=node.name,
+        name=name,
         fn=StepCall(fn=call.fn, args=args, kwargs=kwargs),
         deps=deps,
         pseudo_deps=pseudo_deps,
@@ -136,7 +144,11 @@ def _lower(node: StepNode, spec_of: Mapping[StepNode, StepSpec], prefix: str | N
         env_vars=node.env_vars,
         pip_dependency_groups=node.pip_dependency_groups,
         info=info,
+        named_version=version,
+        expected_fingerprint=node.expected_fingerprint,
     )
+    spec.__dict__["_payload_of"] = functools.partial(fingerprint_payload, node, spec_of)  # computed when asked
+    check_expected_fingerprint(spec)
     info["config"] = _config_info(call.fn, args, kwargs, spec.output_path)
     return spec
 
@@ -150,12 +162,15 @@ def _resolve(node: StepNode, arguments: Any, spec_of: Mapping[StepNode, StepSpec
     referenced = {id(ref.node) for _, ref in node.refs}
 
     def leaf(obj: Any) -> Any:
-        if isinstance(obj, VersionedValue):
+        if isinstance(obj, (VersionedValue, RuntimeArg)):
             return obj.value
         if not isinstance(obj, StepRef):
             return DESCEND
         if obj.frame is not None:
             return OwnOutput(obj.subpath)
+        if obj.on_prefix:
+            root = resolve_prefix(prefix, node.name)
+            return f"{root}/{obj.hardcoded_path}" if obj.hardcoded_path else root
         if obj.hardcoded_path is not None:
             return under_prefix(obj.hardcoded_path, resolve_prefix(prefix, node.name))
         assert obj.node is not None
@@ -164,7 +179,7 @@ def _resolve(node: StepNode, arguments: Any, spec_of: Mapping[StepNode, StepSpec
                 f"step '{node.name}': its config now holds {obj!r}, which was not there when its body returned. "
                 "Configs must not change after a step is traced (was a list or dict in it modified later?)."
             )
-        base = spec_of[obj.node].output_path
+        base = spec_of[obj.node].data_path
         return f"{base}/{obj.subpath}" if obj.subpath else base
 
     return map_config(arguments, leaf)
@@ -195,31 +210,6 @@ class OwnOutput:
         return f"OwnOutput({self.subpath!r})"
 
 
-def _refuse_unsaveable_return(name: str, fn: Callable[..., Any]) -> None:
-    """Refuse, before any step runs, a return annotation that could never be saved as the step's JSON artifact."""
-    reason = _unsaveable_return(fn)
-    if reason is not None:
-        raise StepDefinitionError(
-            f"step '{name}': {qualified_name(fn)} is annotated to return {reason[0]}, which cannot be saved as the "
-            f"step's JSON artifact: {reason[1]}. Return a list, dict, dataclass, pydantic model or scalar instead "
-            "(e.g. the bytes decoded, annotated str), and fix the annotation"
-        )
-
-
-@functools.lru_cache(maxsize=1024)
-def _unsaveable_return(fn: Callable[..., Any]) -> tuple[str, str] | None:
-    try:
-        annotation = typing.get_type_hints(inspect.unwrap(fn)).get("return")
-    except Exception:  # unresolvable annotations: the values are judged when saved
-        return None
-    reason = unsaveable_reason(annotation)
-    return None if reason is None else (_annotation_text(annotation), reason)
-
-
-def _annotation_text(annotation: Any) -> str:
-    return annotation.__name__ if isinstance(annotation, type) else str(annotation).replace("typing.", "")
-
-
 @dataclasses.dataclass(frozen=True, eq=False)
 class StepCall:
     """The function a compiled step runs: ``fn(*args, **kwargs)`` with ``output()`` filled in.
@@ -239,6 +229,12 @@ class StepCall:
     def __call__(self, output_path: str) -> Any:
         args, kwargs = _fill_output((self.args, self.kwargs), output_path)
         return self.fn(*args, **kwargs)
+
+    def received_config(self, output_path: str) -> Any:
+        """The config the function receives (its single argument, or its arguments by name), for the record."""
+        args, kwargs = _fill_output((self.args, self.kwargs), output_path)
+        roots = received(self.fn, args, kwargs, None)
+        return roots[0][1] if len(roots) == 1 and roots[0][0] == "" else dict(roots)
 
 
 def _fill_output(arguments: Any, output_path: str) -> Any:
@@ -302,7 +298,8 @@ def _same_step(owner: StepNode, kept: StepSpec, node: StepNode, spec: StepSpec) 
 
 
 def _warn_if_pinned_elsewhere(spec: StepSpec, prefix: str | None) -> None:
-    computed = f"{resolve_prefix(prefix, spec.name)}/{spec.name_with_hash}"
+    own = f"{spec.name}/{spec.named_version}" if spec.is_named else spec.name_with_hash
+    computed = f"{resolve_prefix(prefix, spec.name)}/{own}"
     if computed != spec.output_path:
         logger.warning(
             f"{spec.name}: output path pinned to {spec.output_path} instead of {computed}; the version is unchanged"

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
-import json
 import logging
 import os
 import typing
@@ -20,12 +19,20 @@ from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from marin_exec.compile.identity import (
+    compute_identity,
+    mutable_source,
+    record_fields,
+    refuse_mutable_deps,
+    shallow_version,
+)
 from marin_exec.errors import MissingPrefixError, StepDefinitionError
+from marin_exec.named_versions import check_version
 from marin_exec.naming import qualified_name, validate_step_name
 from marin_exec.runtime.remote import RemoteCallable
 from marin_exec.status.lease_record import LIVE
 from marin_exec.trace.step_ref import StepRef
-from marin_exec.versioning import encode, hash_version, version_json
+from marin_exec.versioning import encode, hash_version
 
 if TYPE_CHECKING:
     from marin_exec.status.lease_record import LeaseView
@@ -33,8 +40,6 @@ if TYPE_CHECKING:
 # The step job and the status reads are imported when first used: ``import marin_exec`` stays fast.
 
 logger = logging.getLogger(__name__)
-
-MAX_NESTED_DEPTH = 4
 
 
 def _refuse_to_run(name: str, output_path: str) -> None:
@@ -77,6 +82,15 @@ class StepSpec:
     info: dict[str, Any] | None = None
     # Type the artifact is loaded as; None means the return annotation of ``fn`` (an explicit type wins).
     artifact_type: Any = None
+    # A named step (DESIGN §4b): lives at ``{prefix}/{name}/{named_version}`` instead of ``{prefix}/{name}-{hash}``.
+    named_version: str | None = None
+    # Marin's name: the canonical config JSON behind ``fingerprint`` (recorded; never part of a hash or path).
+    fingerprint_payload: str | None = None
+    expected_fingerprint: str | None = None
+    # Adopted data (``adopt``): consumers read this location; the step's own path holds only status and record.
+    adopt_source: str | None = None
+    # Marin's flag: ``fn`` writes its own ``.artifact.json`` record, so the commit writes none over it.
+    writes_record: bool = False
 
     def __post_init__(self) -> None:
         validate_step_name(self.name)
@@ -97,24 +111,32 @@ class StepSpec:
         self.__dict__["_config"] = {
             key: encode(value, key, self.name, refuse=(StepRef,)) for key, value in self.hash_attrs.items()
         }
+        if self.named_version is not None:
+            check_version(self.named_version, self.name)
+            refuse_mutable_deps(self)
+        elif self.adopt_source is not None:
+            raise StepDefinitionError(
+                f"step '{self.name}': adopt_source needs a named step: give named_version=... (the adopted "
+                "data's version)"
+            )
 
     # -- identity -------------------------------------------------------------------------------------------
 
     @cached_property
     def depth(self) -> int:
         """Longest chain of blocking dependencies below this step (0 without any)."""
-        _compute_identity(self)
+        compute_identity(self)
         return self.__dict__["depth"]
 
     @cached_property
     def version(self) -> dict[str, Any]:
-        _compute_identity(self)
+        compute_identity(self)
         return self.__dict__["version"]
 
     @cached_property
     def version_str(self) -> str:
         """``version_json(self.version)``: Marin's canonical text of the version, which is hashed."""
-        _compute_identity(self)
+        compute_identity(self)
         return self.__dict__["version_str"]
 
     @cached_property
@@ -123,7 +145,50 @@ class StepSpec:
 
     @property
     def name_with_hash(self) -> str:
+        """How the step is named in messages and records: ``name-hash``, or ``name@version`` for a named step."""
+        return self.identity
+
+    @cached_property
+    def identity(self) -> str:
+        """``name@version`` for a named step, ``name-hash`` for a hashed one: what dependents' versions and
+        fingerprints hold in place of this step's path."""
+        if self.named_version is not None:
+            return f"{self.name}@{self.named_version}"
         return f"{self.name}-{self.hash_id}"
+
+    @property
+    def is_named(self) -> bool:
+        return self.named_version is not None
+
+    @cached_property
+    def mutable(self) -> bool:
+        """A ``dev`` named step, or a hashed step with a mutable blocking dependency: it rebuilds on every run
+        (Marin's rule for ``dev``; a hashed step built from a ``dev`` output is rebuilt whenever that is)."""
+        return mutable_source(self) is not None
+
+    @cached_property
+    def recipe_payload(self) -> str | None:
+        """``fingerprint_payload`` as given, else as the compiler computes it when first asked (a traced step's
+        payload costs a walk of its config: a run computes it only for the steps it runs or checks for drift)."""
+        if self.fingerprint_payload is not None:
+            return self.fingerprint_payload
+        compute = self.__dict__.get("_payload_of")
+        return None if compute is None else compute()
+
+    @cached_property
+    def fingerprint(self) -> str | None:
+        """Marin's fingerprint of the traced config (8 hex of the md5 of ``recipe_payload``), if it has one."""
+        if self.recipe_payload is None:
+            return None
+        from marin_exec.fingerprint import fingerprint
+
+        return fingerprint(self.recipe_payload)
+
+    @cached_property
+    def pinned(self) -> bool:
+        """A named step pinned to existing data (``override_output_path``): Marin writes no record for it, and
+        SUCCESS alone makes it built."""
+        return self.named_version is not None and self.override_output_path is not None
 
     @cached_property
     def output_path(self) -> str:
@@ -133,7 +198,16 @@ class StepSpec:
         prefix = resolve_prefix(self.output_path_prefix, self.name)
         if override is not None:
             return under_prefix(override, prefix)
+        if self.named_version is not None:
+            return f"{prefix}/{self.name}/{self.named_version}"
         return f"{prefix}/{self.name}-{self.hash_id}"
+
+    @cached_property
+    def data_path(self) -> str:
+        """Where dependents read this step's data: the adopted source, else ``output_path``."""
+        if self.adopt_source is None:
+            return self.output_path
+        return under_prefix(self.adopt_source, resolve_prefix(self.output_path_prefix, self.name))
 
     # -- execution ------------------------------------------------------------------------------------------
 
@@ -174,13 +248,22 @@ class StepSpec:
         """``disk_cached(distributed_lock(fn))`` as a picklable function of the output path, remote if resourced."""
         if self.fn is None:
             return functools.partial(_refuse_to_run, self.name)
-        from marin_exec.runtime.step_job import StepJob, finished_elsewhere, note_job_outcome, run_step
+        from marin_exec.runtime.step_job import (
+            StepJob,
+            finished_elsewhere,
+            launch_provenance,
+            note_job_outcome,
+            run_step,
+        )
 
         job = StepJob(
             fn=self.fn,  # type: ignore[arg-type]
             name=self.name,
             artifact_type=self.artifact_type if self.artifact_type is not None else _return_type(self.fn),
             info=self._info_record(),
+            # provenance captured here, where the run is launched: a remote job records the launch, as Marin does
+            record=None if self.pinned else {**record_fields(self), "provenance": launch_provenance()},
+            writes_record=self.writes_record,
         )
         call: Callable[[str], Any] = functools.partial(run_step, job)
         if self.resources is None:
@@ -211,65 +294,14 @@ class StepSpec:
             "pseudo_dependencies": [dep.output_path for dep in self.pseudo_deps],
             "output_path": self.output_path,
             "resources": None if self.resources is None else repr(self.resources),
+            # 1: .artifact.json is Marin's ArtifactRecord; 0: a pinned step writes none (SUCCESS alone is built)
+            "artifact_record": 0 if self.pinned else 1,
+            **({} if self.fingerprint is None else {"fingerprint": self.fingerprint}),
+            **({} if self.recipe_payload is None else {"fingerprint_payload": self.recipe_payload}),
         }
 
     def __repr__(self) -> str:
         return f"StepSpec({self.name!r}, deps={[d.name for d in self.deps]})"
-
-
-def _compute_identity(root: StepSpec) -> None:
-    """Fill depth and version for ``root`` and every ancestor lacking them, without recursion."""
-    stack: list[tuple[StepSpec, bool]] = [(root, False)]
-    while stack:
-        spec, expanded = stack.pop()
-        if "version" in spec.__dict__:
-            continue
-        if not expanded:
-            stack.append((spec, True))
-            stack.extend((dep, False) for dep in (*spec.deps, *spec.pseudo_deps) if "version" not in dep.__dict__)
-            continue
-        spec.__dict__["depth"] = 1 + max(dep.__dict__["depth"] for dep in spec.deps) if spec.deps else 0
-        version: dict[str, Any] = {
-            "name": spec.name,
-            "config": spec.__dict__["_config"],
-            "dependencies": [_dependency_entry(dep) for dep in spec.deps],
-        }
-        if spec.pseudo_deps:
-            version["pseudo_dependencies"] = [_dependency_entry(dep) for dep in spec.pseudo_deps]
-        spec.__dict__["version"] = version
-        spec.__dict__["version_str"] = _version_text(spec)
-
-
-def _version_text(spec: StepSpec) -> str:
-    """``version_json(spec.version)``, built from the texts of its dependencies' versions (computed before it)
-    instead of encoding every nested version again: the same string, for a fraction of the cost in deep graphs."""
-    parts = [
-        f'"config": {version_json(spec.__dict__["_config"])}',
-        f'"dependencies": [{", ".join(_dependency_text(dep) for dep in spec.deps)}]',
-        f'"name": {json.dumps(spec.name)}',
-    ]
-    if spec.pseudo_deps:
-        parts.append(f'"pseudo_dependencies": [{", ".join(_dependency_text(dep) for dep in spec.pseudo_deps)}]')
-    return "{" + ", ".join(parts) + "}"
-
-
-def _dependency_text(dep: StepSpec) -> str:
-    return dep.version_str if dep.__dict__["depth"] <= MAX_NESTED_DEPTH else json.dumps(dep.name_with_hash)
-
-
-def shallow_version(spec: StepSpec) -> dict[str, Any]:
-    """The version with every dependency written ``name-hash``: what provenance records (it identifies the same
-    inputs, and stays linear in the graph where the nested version grows as fan-in ** 5)."""
-    version = {**spec.version, "dependencies": [dep.name_with_hash for dep in spec.deps]}
-    if spec.pseudo_deps:
-        version["pseudo_dependencies"] = [dep.name_with_hash for dep in spec.pseudo_deps]
-    return version
-
-
-def _dependency_entry(dep: StepSpec) -> Any:
-    if dep.__dict__["depth"] <= MAX_NESTED_DEPTH:
-        return dep.__dict__["version"]
-    return dep.name_with_hash
 
 
 def _return_type(fn: Any) -> Any:

@@ -26,6 +26,8 @@ from typing import Any
 from marin_exec.compile.compiler import GroupView, compile_graph
 from marin_exec.compile.step_spec import StepSpec
 from marin_exec.errors import MarinExecError, MissingPrefixError, StepsFailed
+from marin_exec.named_versions import run_versions
+from marin_exec.run.log_setup import configure_logging
 from marin_exec.run.run_report import RunReport
 from marin_exec.run.runner import StepRunner
 from marin_exec.run.stop import RunStop, StopLevel
@@ -52,6 +54,8 @@ class ExecutorMainConfig:
     store_retry_timeout: float | None = None  # seconds a gs://, s3:// request is retried (unset: 60, at most lease)
     plan: str | None = None  # with --dry_run true: print the plan as json, mermaid or dot on stdout
     progress_interval: float = DEFAULT_PROGRESS_INTERVAL  # seconds between status lines when stderr is not a terminal
+    version: str | None = None  # the version of steps with version=RUN_VERSION (YYYY.MM.DD or dev)
+    override: list[str] | None = None  # NAME=VERSION for one deferring step (repeatable); wins over --version
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,7 +100,7 @@ def executor_main(
 
         if (problem := plan_flag_problem(config.plan, config.dry_run)) is not None:
             usage_error("--plan", problem)
-    _configure_logging()
+    configure_logging()
     report: RunReport | None = None
     with Interrupts() as interrupts:
         try:
@@ -107,7 +111,7 @@ def executor_main(
             report = getattr(e, "report", None)  # a failed run's report: how to continue it
             print_error(e)
             if interrupts.exit_code is None:
-                sys.exit(1)
+                sys.exit(getattr(e, "exit_code", 1))
         except StopNow:
             pass
         except KeyboardInterrupt:  # a Ctrl-C while no step could be running: tracing, compiling, printing
@@ -153,7 +157,8 @@ def parse_experiment_args(
     Returns ``(experiment_config, executor_config)`` for ``executor_main(config=...)``.
     """
     executor_fields = {f.name for f in dataclasses.fields(ExecutorMainConfig)}
-    clash = executor_fields & {f.name for f in dataclasses.fields(experiment_class)}
+    # An experiment's own ``version`` field is shared: it gets --version, which is also the run's version.
+    clash = executor_fields & {f.name for f in dataclasses.fields(experiment_class)} - {"version"}
     if clash:
         raise MarinExecError(
             f"{experiment_class.__name__} has fields named like executor flags: {sorted(clash)}; rename them"
@@ -164,8 +169,11 @@ def parse_experiment_args(
     flags_class = merged_flags_class((ExecutorMainConfig, experiment_class), f"{experiment_class.__name__}Flags", doc)
     flags = parse_args(sys.argv[1:] if argv is None else argv, flags_class)
     values = dataclasses.asdict(flags)
+    shared = {"version"} & {f.name for f in dataclasses.fields(experiment_class)}
     executor = ExecutorMainConfig(**{k: v for k, v in values.items() if k in executor_fields})
-    experiment = experiment_class(**{k: getattr(flags, k) for k in values if k not in executor_fields})
+    if shared and executor.version is not None:
+        executor.version = str(executor.version)
+    experiment = experiment_class(**{k: getattr(flags, k) for k in values if k not in executor_fields - shared})
     return experiment, executor
 
 
@@ -224,11 +232,16 @@ def _run_compiled(
     from marin_exec.progress_display import Progress
     from marin_exec.run.export import plan_entries, plan_flag_problem, render_export
     from marin_exec.run.force_rerun import clear_forced, forced_steps, show_forced
+    from marin_exec.run.recipe_drift import refuse_pinned_drift
     from marin_exec.run.render import render_plan, render_summary, shown_path
     from marin_exec.run.run_files import warn_if_unwritable, write_run_info, write_run_record
+    from marin_exec.run.run_versions import refuse_unused_overrides, resolved_versions, versions_of
     from marin_exec.run.summary import run_record, step_results
 
-    compiled = _compile_without_gc(steps, prefix)
+    with run_versions(versions_of(config)) as versions:
+        compiled = _compile_without_gc(steps, prefix)
+    refuse_unused_overrides(versions)
+    refuse_pinned_drift(compiled.specs)
     runner = StepRunner()
     options: dict[str, Any] = dict(
         force_run_failed=config.force_run_failed,
@@ -240,7 +253,9 @@ def _run_compiled(
     )
     if config.plan is not None and (problem := plan_flag_problem(config.plan, config.dry_run)) is not None:
         raise MarinExecError(f"--plan: {problem}")
-    forced = forced_steps(compiled.specs, config.force_rerun, config.run_only) if config.force_rerun else []
+    # dev versions rebuild every run: looked for only when the plan has named steps (an attribute read per step)
+    rebuilt = config.force_rerun or any(spec.named_version is not None for spec in compiled.specs)
+    forced = forced_steps(compiled.specs, config.force_rerun or [], config.run_only) if rebuilt else []
     if config.dry_run:
         warn_if_unwritable(prefix)
         plan = runner.run(compiled.specs, dry_run=True, **options)
@@ -250,6 +265,7 @@ def _run_compiled(
             print(render_export(plan_entries(plan, why), config.plan, prefix=prefix, description=description))
         else:
             print(render_plan(plan, prefix=prefix, groups=compiled.groups, description=description))
+            print(resolved_versions(compiled.specs), end="")
         return plan
     base = (config.executor_info_base_path or f"{prefix}/experiments").rstrip("/")
     info_path = write_run_info(compiled.specs, base, prefix, description)
@@ -302,27 +318,3 @@ def compile_steps(steps: Sequence[Any], prefix: str) -> CompiledSteps:
         specs = [*plan.specs, *specs]
         groups = list(plan.group_views())
     return CompiledSteps(specs=specs, groups=groups)
-
-
-def _configure_logging() -> None:
-    root = logging.getLogger()
-    if not root.handlers:
-        logging.basicConfig(
-            level=logging.INFO,
-            format="%(asctime)s %(levelname)s %(message)s",
-            datefmt="%H:%M:%S",
-            handlers=[_StderrNow()],
-        )
-
-
-class _StderrNow(logging.StreamHandler):  # type: ignore[type-arg]
-    """Logs to whatever ``sys.stderr`` is when a record is emitted: the live progress display redirects it while it
-    runs, so log lines are printed above the display instead of through it."""
-
-    @property  # type: ignore[override]
-    def stream(self) -> Any:
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, value: Any) -> None:
-        pass  # set by StreamHandler.__init__; the stream is always the current sys.stderr

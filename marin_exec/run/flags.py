@@ -23,6 +23,8 @@ from marin_exec.run.usage import USAGE_ERROR, check_flags, flag_parser, parsing_
 
 # Flags that take regexes on step names: one regex may be given bare, and each must compile.
 REGEX_FLAGS = ("run_only", "force_rerun")
+# Flags given once per value (``--override a=1 --override b=2``), parsed as one list.
+REPEATED_FLAGS = ("override",)
 
 
 def parse_flags(argv: Sequence[str], config_class: type[Any]) -> Any:
@@ -30,7 +32,7 @@ def parse_flags(argv: Sequence[str], config_class: type[Any]) -> Any:
     (``run.usage``): an unknown flag, a required field left out, a value not of its flag's type."""
     from draccus.utils import ParsingError
 
-    args = _with_bare_booleans(_with_regex_lists(argv, config_class), config_class)
+    args = _with_bare_booleans(_with_regex_lists(_with_repeated(argv, config_class), config_class), config_class)
     parser = flag_parser(config_class)
     if "--help" not in args and "-h" not in args:
         check_flags(args, parser, config_class)
@@ -53,17 +55,19 @@ def parse_flags(argv: Sequence[str], config_class: type[Any]) -> Any:
 
 def merged_flags_class(classes: Sequence[type[Any]], name: str, doc: str | None = None) -> type[Any]:
     """One dataclass with the fields of every class in ``classes`` (types, defaults and help text kept), to parse them
-    all from one command line. The caller makes sure no two classes share a field name.
+    all from one command line. A field in two classes is one flag, defined as in the later class.
 
     The fields are keyword-only, so a field without a default may follow ones with defaults (a required flag). The
     help text is what draccus reads from each field's comment or docstring in its own class: the merged class has no
     source for draccus to read.
     """
-    specs: list[tuple[str, Any, Any]] = []
+    specs: dict[str, tuple[str, Any, Any]] = {}  # a field named in two classes: the later class's definition
     for cls in classes:
         hints = typing.get_type_hints(cls)
-        specs.extend((f.name, hints[f.name], _copy_field(f, _field_help(cls, f.name))) for f in dataclasses.fields(cls))
-    merged = dataclasses.make_dataclass(name, specs, kw_only=True)
+        specs.update(
+            (f.name, (f.name, hints[f.name], _copy_field(f, _field_help(cls, f.name)))) for f in dataclasses.fields(cls)
+        )
+    merged = dataclasses.make_dataclass(name, list(specs.values()), kw_only=True)
     merged.__doc__ = doc
     return merged
 
@@ -101,6 +105,26 @@ def _with_regex_lists(argv: Sequence[str], config_class: type[Any]) -> list[str]
         if arg in flags and not _is_yaml_list(args[i + 1]):
             args[i + 1] = f"[{json.dumps(args[i + 1])}]"  # one regex, quoted: [ ] { } , are regex syntax here
     return args
+
+
+def _with_repeated(argv: Sequence[str], config_class: type[Any]) -> list[str]:
+    """Every ``--override X`` / ``--override=X`` gathered into one ``--override [X, ...]`` (draccus wants a list)."""
+    flags = {f"--{name}" for name in REPEATED_FLAGS if name in _field_types(config_class)}
+    args, values = list(argv), {flag: [] for flag in flags}  # type: ignore[var-annotated]
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        flag, eq, value = args[i].partition("=")
+        if flag in flags and (eq or i + 1 < len(args)):
+            values[flag].append(value if eq else args[i + 1])
+            i += 1 if eq else 2
+            continue
+        out.append(args[i])
+        i += 1
+    for flag, given in values.items():
+        if given:
+            out += [flag, json.dumps(given)]
+    return out
 
 
 def _with_bare_booleans(args: list[str], config_class: type[Any]) -> list[str]:

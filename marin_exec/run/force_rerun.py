@@ -43,6 +43,8 @@ def forced_steps(
         if any(rx.search(spec.name) for rx in compiled):
             why[spec.output_path] = (spec, "--force_rerun matches it")
             stack.append((spec, spec.name))
+        elif spec.mutable:  # a dev version (or built from one) rebuilds on every run (DESIGN §4b)
+            why[spec.output_path] = (spec, "its version is mutable (dev): it rebuilds on every run")
     for pattern, rx in zip(patterns, compiled, strict=True):
         if not any(rx.search(spec.name) for spec in every):
             logger.warning(f"--force_rerun pattern {pattern!r} matches no step of this plan; it reruns nothing")

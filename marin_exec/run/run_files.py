@@ -19,7 +19,8 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from marin_exec.compile.step_spec import StepSpec, shallow_version
+from marin_exec.compile.identity import shallow_version
+from marin_exec.compile.step_spec import StepSpec
 from marin_exec.errors import PrefixNotWritable
 from marin_exec.storage.store import store_for
 from marin_exec.versioning import hash_version

@@ -54,12 +54,17 @@ def _shallow(spec: StepSpec) -> dict[str, Any]:
 
 def drift_lines(specs: Sequence[StepSpec]) -> list[str | None]:
     """``config_drift`` of each spec (steps found done) against its own ``.executor_info``, read in one batch."""
+    from marin_exec.run.recipe_drift import recipe_drifts
     from marin_exec.status.step_status import INFO_FILENAME
 
     found = read_many([join(spec.output_path, INFO_FILENAME) for spec in specs])
+    infos = [_parse(f) for f in found]
+    recipes = recipe_drifts(specs, infos)  # issue 19: the recorded fingerprint payload, field by field, first
     lines: list[str | None] = []
-    for spec, f in zip(specs, found, strict=True):
-        info = _parse(f)
+    for spec, info, recipe in zip(specs, infos, recipes, strict=True):
+        if recipe is not None:
+            lines.append(recipe or None)
+            continue
         config = (spec.info or {}).get("config")
         lines.append(config_drift(config, info) if info is not None and config is not None else None)
     return lines

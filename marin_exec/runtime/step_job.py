@@ -17,6 +17,7 @@ import json
 import logging
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -45,6 +46,10 @@ class StepJob:
     name: str
     artifact_type: Any
     info: dict[str, Any]
+    # The identity fields of the step's ArtifactRecord (``compile.identity.record_fields``); None: a pinned step,
+    # which writes no record and is built on SUCCESS alone (Marin's pin).
+    record: dict[str, Any] | None = None
+    writes_record: bool = False  # ``fn`` writes its own record (Marin's ``StepSpec.writes_record``)
 
 
 class _IncompleteCommit(Exception):
@@ -58,12 +63,13 @@ def run_step(job: StepJob, output_path: str) -> Any:
     def save(result: Any, path: str) -> None:
         # Encoded first, before any write, and before the fence, which blocks the heartbeat's refresh: a model's
         # model_dump is user code. A result that cannot be encoded leaves nothing half-written.
-        try:
-            artifact = Artifact.encode(result)
-        except UnsaveableValue as bad:
-            raise_unsaveable(job.name, job.fn, bad)
-        with fenced(path):  # each commit write under the lease on its own (DESIGN §5a)
-            Artifact.write(artifact, path)
+        if job.record is not None and not job.writes_record:
+            try:
+                artifact = Artifact.encode(result, **_record(job, result, path, started))
+            except UnsaveableValue as bad:
+                raise_unsaveable(job.name, job.fn, bad)
+            with fenced(path):  # each commit write under the lease on its own (DESIGN §5a)
+                Artifact.write(artifact, path)
         scope = scope_for(path)
         holder = scope.lease.owner if scope is not None and scope.lease is not None else None
         info = {**job.info, "worker_id": holder, "start_time": _iso(started), "end_time": _iso(time.time())}
@@ -79,6 +85,8 @@ def run_step(job: StepJob, output_path: str) -> Any:
             _write_info_record(path, record)
 
     def load(path: str) -> Any:
+        if job.record is None:  # pinned: no record, built on SUCCESS alone
+            return None
         if not Artifact.exists(path) and has_our_marker(path):
             raise _IncompleteCommit(path)
         return Artifact.load(path, job.artifact_type)
@@ -169,6 +177,44 @@ def _info_record(info: dict[str, Any]) -> bytes:
 def _write_info_record(output_path: str, record: bytes) -> None:
     path = join(output_path, INFO_FILENAME)
     store_for(path).write(path, record)
+
+
+def _record(job: StepJob, result: Any, output_path: str, started: float) -> dict[str, Any]:
+    """Every field of the record but the result: the identity fields, the output path, the config the function
+    received, the result's type as Marin loads it, and the launch's provenance (``launch_provenance``, captured
+    where the run started; this process's when the spec gave none)."""
+    from marin_exec.artifact_record import MARIN_ARTIFACT_TYPE
+    from marin_exec.fingerprint import canonical_json
+
+    assert job.record is not None
+    config = job.record["config"]
+    received = getattr(job.fn, "received_config", None)  # a compiled step: the config its function received
+    if received is not None:
+        config = json.loads(canonical_json(received(output_path)))
+    kind = type(result)
+    marin_typed = callable(getattr(result, "result_payload", None)) and hasattr(kind, "raw_load")
+    result_type = f"{kind.__module__}.{kind.__qualname__}" if marin_typed else MARIN_ARTIFACT_TYPE
+    result_type = job.record.get("result_type", result_type) if result is None else result_type
+    return {
+        "provenance": launch_provenance(started),
+        **job.record,
+        "config": config if isinstance(config, dict) else None,
+        "output_path": output_path,
+        "result_type": result_type,
+    }
+
+
+def launch_provenance(started: float | None = None) -> dict[str, Any]:
+    """Marin's provenance shape for this launch: who ran it, when, with which command line and commit."""
+    from marin_exec.artifact_record import make_provenance
+
+    ours = _provenance()
+    return make_provenance(
+        built_by=ours["user"],
+        created_at=_iso(time.time() if started is None else started),
+        command_line=sys.argv,
+        base_commit=(ours["git_commit"] or "")[:12],
+    )
 
 
 def _iso(t: float) -> str:

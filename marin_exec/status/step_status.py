@@ -133,7 +133,9 @@ def _is_ours(found: Found) -> bool:
     if found is None or isinstance(found, Exception):
         return False
     try:
-        marker = json.loads(found[0]).get("executor_version", "")
+        info = json.loads(found[0])
+        marker = info.get("executor_version", "")
     except (ValueError, AttributeError):
         return False
-    return isinstance(marker, str) and marker.startswith(EXECUTOR_NAME)
+    # ``artifact_record: 0``: a pinned named step, which writes no artifact (SUCCESS alone makes it built)
+    return isinstance(marker, str) and marker.startswith(EXECUTOR_NAME) and info.get("artifact_record") != 0

@@ -1,4 +1,5 @@
-"""``Artifact``: a step's return value as JSON at ``{path}/.artifact.json`` (DESIGN §6). Never pickles.
+"""``Artifact``: a step's return value as JSON at ``{path}/.artifact.json`` (DESIGN §6), inside Marin's
+``ArtifactRecord`` (DESIGN §4b; ``marin_exec.artifact_record``). Never pickles.
 
 Saves pydantic models, dataclasses, dicts, lists and scalars, and the values steps commonly return besides
 (NumPy scalars and arrays, sets, dates: ``to_json``); loads the plain JSON value, or rebuilds a given type
@@ -26,6 +27,7 @@ T = TypeVar("T")
 
 ARTIFACT_FILENAME = ".artifact.json"
 LEGACY_ARTIFACT_FILENAME = ".artifact"
+INFO_FILENAME = ".executor_info"  # read here only for its marker: is this output's artifact the older result-only file
 
 
 class Artifact:
@@ -35,12 +37,22 @@ class Artifact:
 
     @staticmethod
     def save(obj: Any, path: str) -> None:
-        """Write ``obj`` as JSON to ``{path}/.artifact.json`` (atomically for readers)."""
-        Artifact.write(Artifact.encode(obj), path)
+        """Write ``obj`` to ``{path}/.artifact.json`` as Marin's minimal record (its ``write_artifact``: the output
+        path and the value as ``result``), atomically for readers; Marin's ``read_artifact`` reads it too."""
+        Artifact.write(Artifact.encode(obj, output_path=path.rstrip("/")), path)
 
     @staticmethod
-    def encode(obj: Any) -> bytes:
-        """The bytes ``save`` writes for ``obj`` (a pydantic model's ``model_dump`` runs here)."""
+    def encode(obj: Any, **record: Any) -> bytes:
+        """The record bytes for ``obj`` (a pydantic model's ``model_dump`` runs here): ``record`` gives the other
+        fields of Marin's ``ArtifactRecord`` (``artifact_record.build_record``'s keywords)."""
+        from marin_exec.artifact_record import build_record, record_text
+
+        fields = {"name": "", "output_path": "", "result_type": "", **record}
+        return record_text(build_record(result=to_json(obj), **fields)).encode()
+
+    @staticmethod
+    def encode_result_only(obj: Any) -> bytes:
+        """The older result-only file (the value as JSON), which outputs marked so in ``.executor_info`` hold."""
         return json_text(to_json(obj)).encode()  # json.dumps(..., indent=2), faster
 
     @staticmethod
@@ -59,15 +71,34 @@ class Artifact:
 
     @staticmethod
     def load(path: str, type: Any = None) -> Any:
-        """The saved value (rebuilt as ``type`` when given), or None when no artifact exists."""
+        """The saved value (rebuilt as ``type`` when given), or None when no artifact exists.
+
+        ``.artifact.json`` is Marin's ``ArtifactRecord`` (ours or Marin's): the value is its ``result``, unwrapped.
+        An output whose ``.executor_info`` marks it as marin_exec's older result-only file, and the legacy
+        ``.artifact``, hold the bare value. The marker decides, never the file's keys.
+        """
         base = path.rstrip("/")
         for name in (ARTIFACT_FILENAME, LEGACY_ARTIFACT_FILENAME):
             p = f"{base}/{name}"
             found = store_for(p).read(p)
             if found is not None:
-                value = json.loads(found[0])
+                value = _value(found[0], base) if name == ARTIFACT_FILENAME else json.loads(found[0])
                 return value if type is None else from_json(value, type)
         return None
+
+
+def _value(data: bytes, base: str) -> Any:
+    from marin_exec.artifact_record import is_result_only, parse_record, record_value
+
+    info_path = f"{base}/{INFO_FILENAME}"
+    found = store_for(info_path).read(info_path)
+    try:
+        info = json.loads(found[0]) if found is not None else None
+    except ValueError:
+        info = None
+    if is_result_only(info):
+        return json.loads(data)
+    return record_value(parse_record(data))
 
 
 def to_json(obj: Any) -> Any:

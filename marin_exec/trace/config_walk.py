@@ -114,7 +114,7 @@ def _scan(obj: Any, key: str, frame: Frame, found: list[tuple[str, Any]]) -> Non
         return
     if isinstance(obj, StepRef):
         _check_reference(obj, key, frame)
-        if obj.frame is None:  # output() contributes nothing
+        if obj.frame is None and not obj.on_prefix:  # output() and StepRef.under_prefix contribute nothing
             found.append((key, obj))
         return
     if isinstance(obj, VersionedValue):

@@ -80,6 +80,10 @@ class StepNode:
     resources: Any = None
     env_vars: dict[str, str] | None = None
     pip_dependency_groups: list[str] | None = None
+    version: Any = None  # named step: its version, or RUN_VERSION (resolved when compiled); None: hashed
+    expected_fingerprint: str | None = None
+    user_namespace: bool = False
+    adopted: Any = None  # adopt(): (source, config, kind)
     seq: int = dataclasses.field(default_factory=lambda: next(_completion_order))
 
     @property

@@ -27,9 +27,11 @@ from marin_exec.trace.binding import bind
 from marin_exec.trace.config_walk import DESCEND, MarinPlaceholderFound, map_config, scan_config
 from marin_exec.trace.context import Frame, current_frame, gc_paused, run_in_frame
 from marin_exec.trace.graph import DeferredCall, StepNode
+from marin_exec.trace.memo import memo_key as _memo_key
+from marin_exec.trace.named import NamedOptions
 from marin_exec.trace.step_ref import StepRef
 from marin_exec.trace.template import Template, with_bare_fields
-from marin_exec.versioning import VersionedValue
+from marin_exec.versioning import RuntimeArg, VersionedValue
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +77,7 @@ def deferred(fn: Callable[P, T]) -> Callable[P, T]:
 
 def _concrete(fn: Callable[..., Any], arguments: Any) -> Any:
     def leaf(obj: Any) -> Any:
-        if isinstance(obj, VersionedValue):
+        if isinstance(obj, (VersionedValue, RuntimeArg)):
             return obj.value
         if isinstance(obj, StepRef):
             raise TracingError(
@@ -101,11 +103,12 @@ class _StepDefinition:
     resources: Any
     env_vars: dict[str, str] | None
     pip_dependency_groups: list[str] | None
+    named: NamedOptions | None = None
 
     @functools.cached_property
     def _has_placeholders(self) -> bool:
         templates = (self.name, self.description, self.override_output_path)
-        return any(t is not None and t.fields for t in templates)
+        return any(t is not None and t.fields for t in templates) or bool(self.named and self.named.fields)
 
     def __call__(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> StepRef:
         parent = current_frame()
@@ -169,6 +172,7 @@ class _StepDefinition:
                     "function and returns None is a group.)"
                 )
             job_only = {
+                "version": self.named,
                 "override_output_path": self.override_output_path,
                 "resources": self.resources,
                 "env_vars": self.env_vars,
@@ -214,46 +218,15 @@ class _StepDefinition:
             resources=self.resources,
             env_vars=self.env_vars,
             pip_dependency_groups=self.pip_dependency_groups,
+            version=self.named.fill(values, self.fn, frame.name) if self.named else None,
+            expected_fingerprint=self.named.expected_fingerprint if self.named else None,
+            user_namespace=bool(self.named and self.named.user_namespace),
         )
 
 
 # Within one trace, a @step called again with equal arguments is the same node: its body is not traced again.
 # Without this, bodies that call their upstream steps (instead of taking StepRefs) trace exponentially often.
 _MEMO: ContextVar[dict[Any, StepNode] | None] = ContextVar("marin_exec_step_memo", default=None)
-
-
-def _memo_key(definition: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """A hashable key for a call by content *and type*, or None when an argument cannot be keyed (traced every time).
-
-    Equality alone is not enough: ``1 == 1.0 == True`` and ``0.0 == -0.0``, yet a versioned value encodes each of
-    them differently, so two such calls are two steps with two paths.
-    """
-    try:
-        key = (
-            id(definition),
-            tuple(_typed(a) for a in args),
-            tuple(sorted((k, _typed(v)) for k, v in kwargs.items())),
-        )
-        hash(key)
-    except TypeError:
-        return None
-    return key
-
-
-def _typed(value: Any) -> Any:
-    """``value`` as a hashable tree that tells apart what the version encoding tells apart."""
-    kind = type(value)
-    if kind is float:
-        return (kind, repr(value))  # 0.0 / -0.0, and nan equal to itself
-    if kind in (str, int, bool, bytes, type(None)) or isinstance(value, StepRef):
-        return (kind, value)
-    if kind in (list, tuple) or (isinstance(value, tuple) and not dataclasses.is_dataclass(value)):
-        return (kind, tuple(_typed(v) for v in value))
-    if isinstance(value, dict):
-        return (kind, tuple((_typed(k), _typed(v)) for k, v in value.items()))
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return (kind, tuple(_typed(getattr(value, f.name)) for f in dataclasses.fields(value)))
-    return (kind, value)
 
 
 def step(
@@ -264,12 +237,18 @@ def step(
     env_vars: dict[str, str] | None = None,
     pip_dependency_groups: list[str] | None = None,
     override_output_path: str | None = None,
+    version: Any = None,
+    expected_fingerprint: str | None = None,
+    user_namespace: bool = False,
 ) -> Callable[[Callable[P, Any]], Callable[P, StepRef]]:
     """Declare a step: calling the function traces its body and returns a ``StepRef`` (nothing runs).
 
-    ``name``, ``description`` and ``override_output_path`` may contain ``{param}`` placeholders filled from the
-    call's arguments, defaults included. The body returns one deferred call (a job step) or nothing (a group).
-    The name is required: it is the step's identity and output path, so it is never derived from the function.
+    ``name``, ``description``, ``version`` and ``override_output_path`` may contain ``{param}`` placeholders filled
+    from the call's arguments, defaults included. The body returns one deferred call (a job step) or nothing (a
+    group). The name is required: it is the step's identity and output path, so it is never derived from the
+    function. ``version`` (``"2026.12.06"``, ``"dev"``, ``RUN_VERSION``) makes a named step at
+    ``{prefix}/{name}/{version}`` (DESIGN §4b); ``user_namespace=True`` puts a mutable one under ``users/{user}/``;
+    ``expected_fingerprint`` stops the run before anything runs when the config's fingerprint differs.
     """
     if not isinstance(name, str):
         shown = getattr(name, "__name__", repr(name))
@@ -303,6 +282,7 @@ def step(
             resources=resources,
             env_vars=env_vars,
             pip_dependency_groups=pip_dependency_groups,
+            named=NamedOptions.parse(version, expected_fingerprint, user_namespace, fn, signature),
         )
 
         @functools.wraps(fn)

@@ -33,6 +33,7 @@ class StepRef:
     blocking: bool = True
     hardcoded_path: str | None = None
     frame: Any = dataclasses.field(default=None, repr=False)
+    on_prefix: bool = False  # ``under_prefix``: ``hardcoded_path`` is relative to the run's prefix, not identity
 
     # -- building references ----------------------------------------------------------------------------------
 
@@ -46,6 +47,17 @@ class StepRef:
                 f"StepRef.hardcoded({path!r}){_while_tracing()}: give a non-empty str path such as 'raw/external/v1'"
             )
         return StepRef(hardcoded_path=path)
+
+    @staticmethod
+    def under_prefix(path: str | os.PathLike[str] = "") -> StepRef:
+        """A path under the run's prefix that is *where* the step runs, not what it is (Marin's ``ctx.prefix``):
+        the function gets ``{prefix}/{path}``, the fingerprint records ``<prefix>/{path}``, no hash includes it."""
+        path = os.fspath(path) if isinstance(path, os.PathLike) else path
+        if not isinstance(path, str) or path.startswith("/") or "://" in path or ".." in path.split("/"):
+            raise TracingError(
+                f"StepRef.under_prefix({path!r}){_while_tracing()}: give a relative path such as 'cache/tokenizers'"
+            )
+        return StepRef(hardcoded_path=path.strip("/"), on_prefix=True)
 
     def __truediv__(self, subpath: str | os.PathLike[str]) -> StepRef:
         """The path ``subpath`` under this reference: ``tokenized / "data" / "train.jsonl"``."""
@@ -138,7 +150,9 @@ class StepRef:
 
     def __repr__(self) -> str:
         """Reads like source: ``tokenized/shakespeare/"data"``, ``output("ckpt")``, ``StepRef.hardcoded("raw")``."""
-        if self.hardcoded_path is not None:
+        if self.on_prefix:
+            text = f'StepRef.under_prefix("{self.hardcoded_path}")'
+        elif self.hardcoded_path is not None:
             text = f'StepRef.hardcoded("{self.hardcoded_path}")'
         elif self.frame is not None:
             text = f'output("{self.subpath}")' if self.subpath else "output()"
@@ -149,6 +163,8 @@ class StepRef:
 
     def describe(self) -> str:
         """What the reference stands for, for messages: ``the output path of step 'data/raw'``."""
+        if self.on_prefix:
+            return "a path under the run's prefix"
         if self.hardcoded_path is not None:
             return "a hard-coded input"
         if self.frame is not None:
