@@ -114,9 +114,9 @@ def _median_import(results: dict[str, Any], system: str) -> float | None:
 
 def _error(case: dict, system: str) -> str | None:
     data = case.get(system, {})
-    for part in (data, data.get("fresh", {}), data.get("cached", {})):
+    for label, part in (("", data), ("fresh run: ", data.get("fresh", {})), ("cached re-run: ", data.get("cached", {}))):
         if isinstance(part, dict) and "error" in part:
-            return str(part["error"])
+            return label + str(part["error"])
     return None
 
 
@@ -164,6 +164,13 @@ def render(results: dict[str, Any], import_s: float | None, peer227: str | None,
         for system, label in (("stepspec", "0.2.227 StepRunner"), ("lazy", "0.2.227 lazy run"), ("old", "0.2.20")):
             if (error := _error(case, system)) is not None:
                 out.append(f"- {label}, {key}: {error}")
+    if peer020:
+        out.append("- 0.2.20's 200-chain is not run (200 s more; its 20-chain shows the same 1 s per level)")
+    out += [
+        "- runner call: the `StepRunner.run` / `run(...)` call alone, in a process that has imported and built the "
+        "graph; whole process: the cached re-run as a user waits for it (interpreter, import, build, run). "
+        "Marin 0.2.20's cached re-run shares the process with its fresh run (marin_peer_bench.py)."
+    ]
     out += ["", *render_limits(results, import_s)]
     if not peer227:
         out.append("- Marin 0.2.227 not measured: no peer venv (benchmarks/peer/install_peer_227.sh)")
