@@ -114,7 +114,8 @@ def _median_import(results: dict[str, Any], system: str) -> float | None:
 
 def _error(case: dict, system: str) -> str | None:
     data = case.get(system, {})
-    for label, part in (("", data), ("fresh run: ", data.get("fresh", {})), ("cached re-run: ", data.get("cached", {}))):
+    parts = (("", data), ("fresh run: ", data.get("fresh", {})), ("cached re-run: ", data.get("cached", {})))
+    for label, part in parts:
         if isinstance(part, dict) and "error" in part:
             return label + str(part["error"])
     return None
