@@ -80,7 +80,8 @@ def collect(
 
 
 def _get(case: dict, system: str, phase: str, key: str) -> float | None:
-    value = case.get(system, {}).get(phase, {}).get(key)
+    data = case.get(system, {}).get(phase, {})
+    value = None if "error" in data else data.get(key)  # a failed run's wall time is no measurement
     return value if isinstance(value, (int, float)) else None
 
 
