@@ -2,14 +2,16 @@
 
     .venv/bin/python benchmarks/run_all.py                 # everything (about 22 minutes on 2 cores)
     .venv/bin/python benchmarks/run_all.py --quick         # a small subset (3–5 minutes)
-    .venv/bin/python benchmarks/run_all.py --no-peer       # without Marin's executor (/work/peer-venv)
+    .venv/bin/python benchmarks/run_all.py --no-peer       # without Marin's executors (/work/peer-venv, /work/peer-227)
+    .venv/bin/python benchmarks/run_all.py --peer-only     # only the side-by-side with Marin 0.2.227/0.2.20 (~10 min)
 
 Graphs (workloads.py): chain, fan-out/fan-in, diamond lattice, realistic sweep, at 200, 1,000 and 10,000 steps,
 built as StepSpecs and, once ``marin_exec.compile.compiler`` has landed, traced from ``@step``/``deferred`` code. For
 each: trace/build + dry run, fresh run, fully cached re-run (in a new process, as a user's re-run is), peak RSS.
-Then import time, per-step overhead, the same dry/cached runs on ``gs://`` against fake-gcs-server, Marin side
-by side (its ``StepRunner`` polls with a 1 s sleep: its 200-chain is scaled from a 20-chain unless
-``--peer-chain 200``), and ``bench_remote.py`` if present. Medians of ``--repeats`` runs; fresh 10,000-step runs
+Then import time, per-step overhead, the same dry/cached runs on ``gs://`` against fake-gcs-server, today's Marin
+(0.2.227: ``StepRunner`` and lazy ``run``, bench_peer.py) and the June one (0.2.20) side by side (their runners
+poll with a 1 s sleep; the June 200-chain is scaled from a 20-chain unless ``--peer-chain 200``), and
+``bench_remote.py`` if present. Medians of ``--repeats`` runs; fresh 10,000-step runs
 once. The machine is shared, so the header records the load average before and after.
 
 It writes only under a temp dir (deleted at the end) and leaves the repository alone; ``--out`` saves the report.
@@ -34,10 +36,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import bench_peer
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 PYTHON = sys.executable
 PEER_PYTHON = os.environ.get("PEER_PYTHON", "/work/peer-venv/bin/python")
+PEER227_PYTHON = os.environ.get("PEER227_PYTHON", "/work/peer-227/bin/python")
 SHAPES = ("chain", "fanout", "diamond", "sweep")
 TMPFS = "/dev/shm"
 NA_TRACING = "n/a (tracing not landed)"
@@ -60,6 +65,8 @@ TARGETS = {
 class Settings:
     quick: bool
     peer: bool
+    peer227: bool
+    peer_only: bool
     gcs: bool
     remote: bool
     repeats: int
@@ -85,6 +92,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return Settings(
         quick=args.quick,
         peer=not args.no_peer and Path(PEER_PYTHON).exists(),
+        peer227=not args.no_peer and Path(PEER227_PYTHON).exists(),
+        peer_only=args.peer_only,
         gcs=not args.no_gcs,
         remote=not args.no_remote,
         repeats=args.repeats,
@@ -232,6 +241,55 @@ def run_peer(s: Settings) -> dict[str, Any]:
     return out
 
 
+def _peer227() -> str | None:
+    return PEER227_PYTHON if Path(PEER227_PYTHON).exists() else None
+
+
+def run_peer_227(s: Settings, work: Path) -> dict[str, Any]:
+    if not (s.peer227 or s.peer):
+        return {"skipped": f"--no-peer, or no peer venv at {PEER227_PYTHON} nor {PEER_PYTHON}"}
+    peer020 = PEER_PYTHON if s.peer else None
+    return bench_peer.collect(child, progress, work / "peer", s.repeats, _peer227() if s.peer227 else None, peer020)
+
+
+def compile_bytecode() -> None:
+    """Write marin_exec's .pyc files, as installing a package does: with PYTHONDONTWRITEBYTECODE=1 in the
+    environment (as on this machine kind) every import would compile the sources again, which no user sees."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    subprocess.run([PYTHON, "-m", "compileall", "-q", str(REPO / "marin_exec")], env=env, check=False)
+
+
+def collect_peer_only(s: Settings) -> dict[str, Any]:
+    """Only what compares with Marin: ``import marin_exec`` and bench_peer.py's graphs."""
+    results: dict[str, Any] = {"started": time.time(), "load_before": os.getloadavg()}
+    work = Path(tempfile.mkdtemp(prefix="marin-bench-peer-"))
+    compile_bytecode()
+    try:
+        progress("import marin_exec")
+        results["import"] = median_of([child(["bench_import.py"]) for _ in range(max(5, s.repeats))])
+        results["peer227"] = run_peer_227(s, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    results["load_after"] = os.getloadavg()
+    results["finished"] = time.time()
+    return results
+
+
+def render_peer_227(results: dict, s: Settings) -> list[str]:
+    peer = results.get("peer227", {})
+    if "skipped" in peer:
+        return [f"skipped: {peer['skipped']}"]
+    old = PEER_PYTHON if s.peer else None
+    return bench_peer.render(peer, results["import"].get("import_s"), _peer227() if s.peer227 else None, old)
+
+
+def render_peer_only(results: dict, s: Settings, command: str) -> str:
+    out = _header(results, s, command, "peer comparisons only")
+    out += ["", "### Side by side with Marin 0.2.227 (today) and 0.2.20 (June)", ""]
+    out += render_peer_227(results, s)
+    return "\n".join(out) + "\n"
+
+
 def run_remote(s: Settings) -> str:
     script = HERE / "bench_remote.py"
     if not script.exists():
@@ -288,6 +346,7 @@ def collect(s: Settings) -> dict[str, Any]:
                 shutil.rmtree(work / "local", ignore_errors=True)
         results["gcs"] = run_gcs_cases(s, work) if s.gcs else {"skipped": "--no-gcs"}
         results["peer"] = run_peer(s) if s.peer else {"skipped": "--no-peer or no peer venv at " + PEER_PYTHON}
+        results["peer227"] = run_peer_227(s, work)
         if s.remote:
             progress("bench_remote.py")
             results["remote"] = run_remote(s)
@@ -343,11 +402,11 @@ def frontend_cases(results: dict, frontend: str) -> Iterator[tuple[str, int, dic
             yield parts[1], int(parts[2]), case
 
 
-def render(results: dict, s: Settings, command: str) -> str:
+def _header(results: dict, s: Settings, command: str, what: str) -> list[str]:
     out: list[str] = []
     started = datetime.datetime.fromtimestamp(results["started"], tz=datetime.UTC)
     minutes = (results["finished"] - results["started"]) / 60
-    out.append(f"Command: `{command}` ({'quick subset' if s.quick else 'full suite'}, {minutes:.1f} min)  ")
+    out.append(f"Command: `{command}` ({what}, {minutes:.1f} min)  ")
     out.append(
         f"Machine: {os.cpu_count()} cores (`nproc` {_nproc()}), {_cpu_model()}, Python {platform.python_version()}, "
         f"{platform.system()} {platform.release()}  "
@@ -356,6 +415,11 @@ def render(results: dict, s: Settings, command: str) -> str:
     after = ", ".join(f"{x:.2f}" for x in results["load_after"])
     out.append(f"Date: {started:%Y-%m-%d %H:%M} UTC; load average before {before}, after {after} (shared machine)  ")
     out.append(f"marin_exec commit: {_git_commit()}; medians of {s.repeats} runs (fresh 10,000-step runs: 1)")
+    return out
+
+
+def render(results: dict, s: Settings, command: str) -> str:
+    out = _header(results, s, command, "quick subset" if s.quick else "full suite")
     out.append("")
     traced_na = results["local"].get("traced/unavailable")
     out += render_targets(results, s, traced_na)
@@ -390,7 +454,9 @@ def render(results: dict, s: Settings, command: str) -> str:
             f"{secs(results['startup']['import_s'])} wall, against {secs(results['startup']['bare_s'])} for "
             "`python -c pass`."
         )
-    out += ["", "### Side by side with Marin's executor (marin-core, /work/peer-venv)", ""]
+    out += ["", "### Side by side with today's Marin (marin-core 0.2.227, /work/peer-227) and 0.2.20", ""]
+    out += render_peer_227(results, s)
+    out += ["", "### Side by side with Marin's June executor (marin-core 0.2.20, /work/peer-venv)", ""]
     out += render_peer(results, s)
     out += ["", "### remote() (bench_remote.py)", "", results.get("remote", "not run")]
     return "\n".join(out) + "\n"
@@ -736,7 +802,8 @@ def _git_commit() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a small subset (3-5 minutes)")
-    parser.add_argument("--no-peer", action="store_true", help="skip Marin's executor")
+    parser.add_argument("--no-peer", action="store_true", help="skip Marin's executors")
+    parser.add_argument("--peer-only", action="store_true", help="only the side-by-side with Marin (~10 minutes)")
     parser.add_argument("--no-gcs", action="store_true", help="skip the gs:// cases on fake-gcs-server")
     parser.add_argument("--no-remote", action="store_true", help="skip bench_remote.py")
     parser.add_argument(
@@ -749,8 +816,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     s = settings_from(args)
     command = " ".join([".venv/bin/python benchmarks/run_all.py", *(argv if argv is not None else sys.argv[1:])])
-    results = collect(s)
-    report = render(results, s, command)
+    results = collect_peer_only(s) if s.peer_only else collect(s)
+    report = render_peer_only(results, s, command) if s.peer_only else render(results, s, command)
     print(report)
     if args.out:
         args.out.write_text(report)

@@ -42,4 +42,9 @@ if ! "$PEER_VENV/bin/python" -c 'import git' 2>/dev/null; then
   "$UV" pip install --python "$PEER_VENV/bin/python" gitpython
 fi
 
+# uv does not compile bytecode (pip does): without .pyc files every import compiles Marin's dependencies from source
+# where PYTHONDONTWRITEBYTECODE=1 is set, overstating its import time. compileall skips what is up to date.
+env -u PYTHONDONTWRITEBYTECODE "$PEER_VENV/bin/python" -m compileall -q -j 0 \
+  "$("$PEER_VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" >/dev/null || true
+
 echo "install_peer: ready: $PEER_VENV/bin/python (marin-core $MARIN_CORE_VERSION)"

@@ -56,5 +56,11 @@ if ! "$PEER227_VENV/bin/python" -c 'import git' 2>/dev/null; then
   "$UV" pip install --python "$PEER227_VENV/bin/python" gitpython
 fi
 
+# uv does not compile bytecode; pip does, so a user's import reads .pyc files. Without them every import of Marin
+# compiles jax, levanter and the rest from source (PYTHONDONTWRITEBYTECODE=1 is set on this machine kind), which
+# would overstate its import time. compileall skips what is already up to date.
+env -u PYTHONDONTWRITEBYTECODE "$PEER227_VENV/bin/python" -m compileall -q -j 0 \
+  "$("$PEER227_VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" >/dev/null || true
+
 "$PEER227_VENV/bin/python" -c 'import marin.execution.lazy, marin.execution.step_runner'
 echo "install_peer_227: ready: $PEER227_VENV/bin/python (marin-core $MARIN_CORE_VERSION)"
