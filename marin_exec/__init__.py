@@ -16,6 +16,7 @@ from marin_exec.errors import (
     TracingError,
     VersioningError,
 )
+from marin_exec.extras import __getattr__ as __getattr__
 from marin_exec.run.cli import ExecutorMainConfig, executor_main, parse_experiment_args, run_executor
 from marin_exec.run.run_report import RunReport
 from marin_exec.run.runner import StepRunner
@@ -57,6 +58,7 @@ __all__ = [
     "PreviousStepFailed",
     "RemoteCallable",
     "RemoteStepFailed",
+    "ResourceConfig",
     "RunReport",
     "RunSettings",
     "StatusFile",

@@ -174,7 +174,7 @@ class StepSpec:
         """``disk_cached(distributed_lock(fn))`` as a picklable function of the output path, remote if resourced."""
         if self.fn is None:
             return functools.partial(_refuse_to_run, self.name)
-        from marin_exec.runtime.step_job import StepJob, finished_elsewhere, note_job_outcome, run_step
+        from marin_exec.runtime.step_job import StepJob, finished_elsewhere, note_job_outcome, run_replica, run_step
 
         job = StepJob(
             fn=self.fn,  # type: ignore[arg-type]
@@ -193,6 +193,7 @@ class StepSpec:
             pip_dependency_groups=self.pip_dependency_groups,
             done_elsewhere=functools.partial(finished_elsewhere, self.name),
             after_job=functools.partial(note_job_outcome, self.name),
+            replica_fn=functools.partial(run_replica, job),
         )
 
     def _info_record(self) -> dict[str, Any]:
