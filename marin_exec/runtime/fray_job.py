@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 _JOB_NAME_MAX = 48  # before the unique suffix
 _DEFAULT_CLIENT_THREADS = 32
 _DEFAULT_DISK = "16g"
+# Environment variables a step may name in ``env_vars`` that are credentials: sent as secrets instead.
+SECRET_NAMES = ("HF_TOKEN", "WANDB_API_KEY")
 
 
 class RemoteFunction(Protocol):
@@ -74,6 +76,9 @@ def build_job_request(
     if extras is None:
         extras = {"tpu": ["tpu"], "gpu": ["gpu"]}.get(resources.device.kind, [])
     env_vars = dict(remote_callable.env_vars)
+    # Credentials travel as Fray/Iris secrets (files on the worker: HF_TOKEN_PATH, rigging's get_secret), never as
+    # environment values in the spec. The host's own are forwarded by Iris itself (secret_behavior INHERIT).
+    secrets = {name: env_vars.pop(name) for name in SECRET_NAMES if name in env_vars}
     pythonpath = _workspace_pythonpath()
     if pythonpath:
         env_vars.setdefault("PYTHONPATH", pythonpath)
@@ -85,7 +90,7 @@ def build_job_request(
             args=[remote_callable.fn, settings_fields, tuple(args), dict(kwargs or {}), remote_callable.replica_fn],
         ),
         resources=resources,
-        environment=create_environment(env_vars=env_vars, extras=list(extras)),
+        environment=create_environment(env_vars=env_vars, extras=list(extras), secrets=secrets),
     )
 
 
