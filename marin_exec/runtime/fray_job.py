@@ -142,7 +142,8 @@ def resolve_client() -> Client:
 
 
 def describe_resources(resources: ResourceConfig | None) -> str:
-    """A short description for the dry run: ``tpu v5litepod-16 x1 (cpu=32, ram=128g)``, ``gpu H100 x8``, ..."""
+    """A short description for the dry run: ``tpu v5litepod-16 x1 (4 hosts, each cpu=56, ram=96g)``, ``gpu H100 x8``,
+    ... (a TPU slice of several hosts is a job of that many replicas, each running the step's function)."""
     if resources is None:
         return "in the runner's thread"
     from fray.types import GpuConfig, TpuConfig
@@ -151,7 +152,8 @@ def describe_resources(resources: ResourceConfig | None) -> str:
     if isinstance(device, TpuConfig):
         variants = "|".join([device.variant, *(resources.device_alternatives or [])])
         slices = max(1, resources.replicas // device.vm_count())
-        text = f"tpu {variants} x{slices} (cpu={resources.cpu:g}, ram={resources.ram})"
+        hosts = f"{resources.replicas} hosts, each " if resources.replicas > 1 else ""
+        text = f"tpu {variants} x{slices} ({hosts}cpu={resources.cpu:g}, ram={resources.ram})"
     elif isinstance(device, GpuConfig):
         variants = "|".join([device.variant, *(resources.device_alternatives or [])])
         text = f"gpu {variants} x{device.count}"
