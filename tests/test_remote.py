@@ -254,3 +254,18 @@ def test_wait_all_failure_becomes_remote_step_failed_naming_the_job():
     failure = job_failure(failed, job_id="/alice/tokenize-1a2b3c4d", step_name="tokenized/data")
     assert isinstance(failure, RemoteStepFailed)
     assert "/alice/tokenize-1a2b3c4d" in str(failure) and "tokenized/data" in str(failure)
+
+
+# -- the README's remote examples -----------------------------------------------------------------------------
+
+
+def test_the_fray_and_iris_imports_of_the_readme_work_on_the_installed_fray():
+    import re
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", readme, re.S)
+    pattern = r"(from|import) (fray|iris|marin_exec)\b"
+    imports = [line.split("#")[0].strip() for block in blocks for line in block.splitlines() if re.match(pattern, line)]
+    assert any(line.startswith("from fray") for line in imports)
+    for line in imports:
+        exec(line, {})  # fray/__init__ re-exports nothing since 0.2.227: `from fray import X` fails here
