@@ -37,13 +37,13 @@ def step_noop(output_path: str) -> None:
 
 def _step_runs(client: object, prefix: str, n: int) -> tuple[list[float], list[float]]:
     """Seconds per ``StepRunner.run`` of one fresh step, with and without resources, interleaved."""
-    from fray import ResourceConfig
+    from marin_exec import ResourceConfig
 
     runner = StepRunner(client=client)
     with_resources: list[float] = []
     without: list[float] = []
     for i in range(-5, n):  # the first five of each kind warm up imports and caches
-        for resources, samples in ((ResourceConfig.with_cpu(), with_resources), (None, without)):
+        for resources, samples in ((ResourceConfig.with_cpu(disk="1g"), with_resources), (None, without)):
             kind = "remote" if resources is not None else "local"
             spec = StepSpec(
                 name=f"bench/{kind}", fn=step_noop, hash_attrs={"i": i}, resources=resources, output_path_prefix=prefix
@@ -76,14 +76,14 @@ def main() -> None:
     parser.add_argument("--iris-jobs", type=int, default=10)
     options = parser.parse_args()
 
-    import fray
+    from fray.local_backend import LocalClient
 
     work = Path(tempfile.mkdtemp(prefix="bench_remote_"))
     target = str(work / "out.txt")
     remote_touch = remote(touch)
     rows = [_row("direct call", _timings(lambda: touch(target), options.local_calls))]
     rows.append(_row("build_job_request only", _timings(lambda: build_job_request(remote_touch, (target,)), 200)))
-    local = fray.LocalClient()
+    local = LocalClient()
     with run_settings(fray_client=local):
         remote_touch(target)  # warm-up: imports, thread start
         rows.append(_row("remote call, LocalClient", _timings(lambda: remote_touch(target), options.local_calls)))
@@ -96,7 +96,7 @@ def main() -> None:
 
     import iris.version
     from fray.iris_backend import FrayIrisClient
-    from iris.client import LocalClientConfig
+    from iris.client.client import LocalClientConfig
     from iris.client.local_client import make_local_client
 
     iris.version._CACHED = datetime.date.today().isoformat()

@@ -17,6 +17,7 @@ from marin_exec.errors import (
     TracingError,
     VersioningError,
 )
+from marin_exec.extras import __getattr__ as __getattr__
 from marin_exec.named_versions import RUN_VERSION
 from marin_exec.run.cli import ExecutorMainConfig, executor_main, parse_experiment_args, run_executor
 from marin_exec.run.run_report import RunReport
@@ -62,6 +63,7 @@ __all__ = [
     "PreviousStepFailed",
     "RemoteCallable",
     "RemoteStepFailed",
+    "ResourceConfig",
     "RunReport",
     "RunSettings",
     "StatusFile",

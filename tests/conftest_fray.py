@@ -21,18 +21,22 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from fray import LocalClient
     from fray.iris_backend import FrayIrisClient
+    from fray.local_backend import LocalClient
     from iris.client import IrisClient
+
+
+_WORKER_DISK_GIB = 128
 
 
 @pytest.fixture
 def fray_local_client() -> Iterator[LocalClient]:
     """A fresh Fray LocalClient, set as fray's current client for the test."""
-    import fray
+    import fray.current_client
+    import fray.local_backend
 
-    client = fray.LocalClient(max_threads=4)
-    with fray.set_current_client(client):
+    client = fray.local_backend.LocalClient(max_threads=4)
+    with fray.current_client.set_current_client(client):
         yield client
     client.shutdown(wait=True)
 
@@ -41,8 +45,6 @@ def fray_local_client() -> Iterator[LocalClient]:
 def iris_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IrisClient]:
     """An IrisClient connected to an in-process Iris LocalCluster, shut down at the end of the session."""
     import iris.version
-    from iris.client import LocalClientConfig
-    from iris.client.local_client import make_local_client
 
     with pytest.MonkeyPatch.context() as patch:
         # The controller refuses root jobs from a client build older than 14 days; the wheel is older
@@ -50,21 +52,39 @@ def iris_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IrisClien
         patch.setattr(iris.version, "_CACHED", datetime.date.today().isoformat())
         with pytest.MonkeyPatch.context() as home_patch:
             home_patch.setenv("HOME", str(tmp_path_factory.mktemp("iris-home")))
-            client = make_local_client(LocalClientConfig(max_workers=1))
+            client = start_local_iris(max_workers=1)
         try:
             yield client
         finally:
             client.shutdown()
 
 
+def start_local_iris(*, max_workers: int) -> IrisClient:
+    """Iris's in-process cluster (``iris.client.local_client.make_local_client``) with workers offering 128 GiB of
+    disk instead of 50: Fray's default request is 64g since 0.2.227, so a ``ResourceConfig.with_cpu()`` step would
+    be refused as unschedulable there, though any real worker takes it. The disk is not reserved or checked."""
+    from iris.client.client import IrisClient
+    from iris.cluster.client import RemoteClusterClient
+    from iris.cluster.local_cluster import LocalCluster, make_local_cluster_config
+
+    config = make_local_cluster_config(max_workers)
+    for name, group in list(config.scale_groups.items()):
+        resources = group.resources.model_copy(update={"disk_bytes": _WORKER_DISK_GIB * 1024**3})
+        config.scale_groups[name] = group.model_copy(update={"resources": resources})
+    cluster = LocalCluster(config)
+    address = cluster.start()
+    return IrisClient(RemoteClusterClient(controller_address=address, timeout_ms=30000), controller=cluster)
+
+
 @pytest.fixture
 def fray_iris_client(iris_cluster: IrisClient) -> Iterator[FrayIrisClient]:
     """The session's Iris cluster seen through Fray, set as fray's current client for the test."""
-    import fray
+    import fray.current_client
+    import fray.local_backend
     from fray.iris_backend import FrayIrisClient
 
     client = FrayIrisClient.from_iris_client(iris_cluster)
-    with fray.set_current_client(client):
+    with fray.current_client.set_current_client(client):
         yield client
 
 

@@ -58,7 +58,7 @@ def build(prefix: str | None = None, remote: bool | None = None) -> list[StepSpe
         remote = os.environ.get("INTERRUPT_REMOTE") == "1"
     resources = None
     if remote:
-        from fray import ResourceConfig
+        from fray.types import ResourceConfig
 
         resources = ResourceConfig()
     first = StepSpec(

@@ -189,9 +189,9 @@ def test_run_executor_leaves_the_garbage_collector_as_it_found_it(prefix):
 
     from marin_exec import run_executor
 
-    assert gc.get_freeze_count() == 0
+    frozen_before = gc.get_freeze_count()  # not 0 on Python 3.12: the interpreter starts with objects frozen
     run_executor([StepSpec(name="gc/probe", fn=lambda p: None)], ExecutorMainConfig(prefix=prefix))
-    assert gc.get_freeze_count() == 0
+    assert gc.get_freeze_count() <= frozen_before
     assert gc.isenabled()
 
 

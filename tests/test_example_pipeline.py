@@ -62,7 +62,7 @@ def test_a_versioned_value_changed_on_the_command_line_reruns_downstream_only(pr
 def test_the_tpu_variant_dry_runs_on_a_machine_without_tpus_and_shows_resources(prefix):
     proc = _script("tiny_lm_tpu.py", "--dry_run", "true", prefix=prefix)
     assert proc.returncode == 0, proc.stderr
-    assert "runs as a Fray job: tpu v5litepod-16" in proc.stdout
+    assert "runs as a Fray job: tpu v5litepod-16 x1 (4 hosts, each" in proc.stdout  # every host runs the step
 
 
 def test_the_tpu_variant_compiles_its_train_step_with_resources_and_the_tpu_group(prefix):

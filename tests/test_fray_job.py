@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from fray import ResourceConfig
+from fray.types import ResourceConfig
 
 from marin_exec.runtime.fray_job import build_job_request, describe_resources, job_name
 from marin_exec.runtime.remote import remote
@@ -66,8 +66,9 @@ def test_job_request_carries_the_tpu_resources_and_env_vars():
 @pytest.mark.parametrize(
     ("resources", "text"),
     [
-        (ResourceConfig.with_tpu("v5litepod-16"), "tpu v5litepod-16 x1 (cpu=32, ram=128g)"),
-        (ResourceConfig.with_tpu("v5litepod-16", slice_count=2), "tpu v5litepod-16 x2 (cpu=32, ram=128g)"),
+        (ResourceConfig.with_tpu("v5litepod-16"), "tpu v5litepod-16 x1 (4 hosts, each cpu=56, ram=96g)"),
+        (ResourceConfig.with_tpu("v5litepod-16", slice_count=2), "tpu v5litepod-16 x2 (8 hosts, each cpu=56, ram=96g)"),
+        (ResourceConfig.with_tpu("v5litepod-8"), "tpu v5litepod-8 x1 (cpu=56, ram=96g)"),
         (ResourceConfig.with_gpu("H100", count=8), "gpu H100 x8"),
         (ResourceConfig(), "cpu 1, ram 4g"),
         (ResourceConfig(cpu=0.5, ram="2g", regions=["us-central1"], preemptible=False),

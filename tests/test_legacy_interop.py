@@ -186,7 +186,7 @@ def test_override_output_path_is_under_the_prefix_and_warns_when_it_differs(
 
 
 def test_an_executor_step_with_resources_runs_as_a_fray_job(tmp_path: pathlib.Path, fray_local_client: Any) -> None:
-    from fray import ResourceConfig
+    from fray.types import ResourceConfig
 
     remote = dataclasses.replace(_legacy_raw(), resources=ResourceConfig(cpu=1, ram="1g"))
     _run([remote], tmp_path)

@@ -19,7 +19,7 @@ SEEN: list[tuple[Any, float | None]] = []  # (config, budget in GB during the ca
 
 
 def read_mirrors(config: Any) -> None:
-    from rigging.filesystem import _mirror_budget_ctx
+    from rigging.filesystem.cross_region import _mirror_budget_ctx
 
     budget = _mirror_budget_ctx.get()
     SEEN.append((config, None if budget is None else budget.limit_bytes / 2**30))
@@ -48,7 +48,7 @@ def test_a_step_config_holding_marins_mirrored_runs_under_the_largest_budget(tmp
 def test_an_executor_step_with_resources_runs_under_the_budget_inside_its_fray_job(
     tmp_path: pathlib.Path, fray_local_client: Any
 ) -> None:
-    from fray import ResourceConfig
+    from fray.types import ResourceConfig
 
     run_executor([_mirroring(resources=ResourceConfig(cpu=1, ram="1g"))], ExecutorMainConfig(prefix=str(tmp_path)))
     assert len(fray_local_client._jobs) == 1
@@ -69,8 +69,8 @@ def test_the_budget_changes_no_path_and_the_provenance_names_the_function(tmp_pa
 def test_without_rigging_a_mirrored_step_fails_naming_what_to_install(
     tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(sys.modules, "rigging.filesystem", None)  # import rigging.filesystem raises ImportError
+    monkeypatch.setitem(sys.modules, "rigging.filesystem.cross_region", None)  # its import raises ImportError
     with pytest.raises(StepsFailed) as failed:
         run_executor([_mirroring()], ExecutorMainConfig(prefix=str(tmp_path)))
-    assert "install marin-rigging" in str(failed.value.__cause__) and "budget of 7 GB" in str(failed.value.__cause__)
+    assert "marin_exec[fray]" in str(failed.value.__cause__) and "budget of 7 GB" in str(failed.value.__cause__)
     assert SEEN == []

@@ -14,9 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-import fray
+import fray.current_client
+import fray.local_backend
 import pytest
-from fray import ResourceConfig
+from fray.types import ResourceConfig
 
 from marin_exec import (
     STATUS_FAILED,
@@ -118,7 +119,7 @@ class RecordingClient:
 
 def _make_client(backend: str, request: pytest.FixtureRequest) -> Any:
     if backend == "local":
-        return fray.LocalClient(max_threads=4)
+        return fray.local_backend.LocalClient(max_threads=4)
     from fray.iris_backend import FrayIrisClient
 
     return FrayIrisClient.from_iris_client(request.getfixturevalue("iris_cluster"))
@@ -141,8 +142,8 @@ def iris_client(iris_cluster: Any) -> Any:
 
 
 @pytest.fixture
-def local_client() -> Iterator[fray.LocalClient]:
-    client = fray.LocalClient(max_threads=4)
+def local_client() -> Iterator[fray.local_backend.LocalClient]:
+    client = fray.local_backend.LocalClient(max_threads=4)
     yield client
     client.shutdown(wait=True)
 
@@ -289,20 +290,20 @@ def _independent_remote_steps(count: int) -> list[StepSpec]:
 def test_every_remote_step_of_a_run_goes_to_the_runners_client(local_client, prefix):
     given = RecordingClient(local_client)
     elsewhere = RecordingClient(local_client)
-    with fray.set_current_client(elsewhere):
+    with fray.current_client.set_current_client(elsewhere):
         StepRunner(client=given).run(_independent_remote_steps(3), max_concurrent=3)
     assert (len(given.submissions), len(elsewhere.submissions)) == (3, 0)
 
 
 def test_without_a_client_the_remote_steps_of_a_run_share_one_default_client(prefix, monkeypatch):
     submitted_to: list[Any] = []
-    real_submit = fray.LocalClient.submit
+    real_submit = fray.local_backend.LocalClient.submit
 
-    def spy(self: fray.LocalClient, request: Any, adopt_existing: bool = True) -> Any:
+    def spy(self: fray.local_backend.LocalClient, request: Any, adopt_existing: bool = True) -> Any:
         submitted_to.append(self)
         return real_submit(self, request, adopt_existing=adopt_existing)
 
-    monkeypatch.setattr(fray.LocalClient, "submit", spy)
+    monkeypatch.setattr(fray.local_backend.LocalClient, "submit", spy)
     StepRunner().run(_independent_remote_steps(3), max_concurrent=3)
     assert len(submitted_to) == 3
     assert all(client is submitted_to[0] for client in submitted_to)

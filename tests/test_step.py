@@ -487,12 +487,13 @@ def test_a_paused_block_that_made_many_objects_leaves_them_collectable_and_nothi
     class Cycle:
         pass
 
+    frozen_before = gc.get_freeze_count()  # not 0 on Python 3.12: the interpreter starts with objects frozen
     with gc_paused():
         kept = [[] for _ in range(150_000)]  # more than the promotion threshold: promoted, not scanned
         garbage = Cycle()
         garbage.me = garbage  # type: ignore[attr-defined]
         gone = weakref.ref(garbage)
         del garbage
-    assert gc.isenabled() and gc.get_freeze_count() == 0 and len(kept) == 150_000
+    assert gc.isenabled() and gc.get_freeze_count() <= frozen_before and len(kept) == 150_000
     gc.collect()
     assert gone() is None

@@ -30,7 +30,10 @@ def record(config: Any) -> None:
 def record_mirrored(config: Any) -> None:
     """`record`, and the cross-region budget rigging's mirror:// filesystem has during the call: Marin's executor
     sets it for a step whose config holds `mirrored` values (rigging has no public getter, hence the private name)."""
-    from rigging.filesystem import _mirror_budget_ctx
+    try:  # rigging >= 0.2.227 (a package); Marin 0.2.20's peer venv has the older module
+        from rigging.filesystem.cross_region import _mirror_budget_ctx
+    except ImportError:
+        from rigging.filesystem import _mirror_budget_ctx
 
     budget = _mirror_budget_ctx.get()
     BUDGETS.append(None if budget is None else budget.limit_bytes / 2**30)

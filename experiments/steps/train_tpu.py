@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from fray import ResourceConfig
-
 from experiments.lib.train import TrainConfig
 from experiments.steps.train import train_model
-from marin_exec import StepRef, output, step, versioned
+from marin_exec import ResourceConfig, StepRef, output, step, versioned
 
 
 @step(

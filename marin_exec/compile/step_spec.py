@@ -253,6 +253,7 @@ class StepSpec:
             finished_elsewhere,
             launch_provenance,
             note_job_outcome,
+            run_replica,
             run_step,
         )
 
@@ -276,6 +277,7 @@ class StepSpec:
             pip_dependency_groups=self.pip_dependency_groups,
             done_elsewhere=functools.partial(finished_elsewhere, self.name),
             after_job=functools.partial(note_job_outcome, self.name),
+            replica_fn=functools.partial(run_replica, job),
         )
 
     def _info_record(self) -> dict[str, Any]:

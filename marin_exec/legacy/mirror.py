@@ -1,5 +1,5 @@
 """Marin's mirror budget: a step whose config holds ``mirrored(path, budget_gb=N)`` values runs its function inside
-``rigging.filesystem.mirror_budget(max N)``, as Marin's executor does.
+``rigging.filesystem.cross_region.mirror_budget(max N)``, as Marin's executor does.
 
 That context gives the ``mirror://`` filesystem (rigging's ``MirrorFileSystem``, which the function reads the
 ``mirror://p`` paths with) a fresh cross-region transfer budget of that many GB for the call, instead of the
@@ -62,8 +62,9 @@ def _wrapper(fn: Callable[..., Any], budget_gb: float) -> Callable[..., Any]:
 
 
 class MirrorBudgeted:
-    """``fn`` run inside ``rigging.filesystem.mirror_budget(budget_gb)``. It reads as ``fn`` to ``inspect``, to
-    provenance and to artifact typing (``functools.update_wrapper``); picklable for Fray jobs when ``fn`` is."""
+    """``fn`` run inside ``rigging.filesystem.cross_region.mirror_budget(budget_gb)``. It reads as ``fn`` to
+    ``inspect``, to provenance and to artifact typing (``functools.update_wrapper``); picklable for Fray jobs when
+    ``fn`` is."""
 
     def __init__(self, fn: Callable[..., Any], budget_gb: float) -> None:
         self.fn = fn
@@ -72,11 +73,11 @@ class MirrorBudgeted:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:
-            from rigging.filesystem import mirror_budget
+            from rigging.filesystem.cross_region import mirror_budget
         except ImportError as e:
             raise LegacyValueError(
                 f"{qualified_name(self.fn)}: its config reads mirrored() paths with a budget of {self.budget_gb} GB, "
-                "which needs rigging's mirror:// filesystem; install marin-rigging (it comes with marin-fray)"
+                "which needs rigging's mirror:// filesystem: pip install 'marin_exec[fray]' (it brings marin-rigging)"
             ) from e
         with mirror_budget(self.budget_gb):
             return self.fn(*args, **kwargs)

@@ -32,7 +32,7 @@ from marin_exec.run.run_report import RunReport
 from marin_exec.run.runner import StepRunner
 from marin_exec.run.stop import RunStop, StopLevel
 from marin_exec.settings import DEFAULT_PROGRESS_INTERVAL, run_settings
-from marin_exec.trace.context import gc_paused
+from marin_exec.trace.context import gc_paused, nothing_frozen_by_caller
 
 logger = logging.getLogger(__name__)
 
@@ -204,7 +204,7 @@ def _gc_paused_for_run() -> Iterator[None]:
 
     A caller that froze objects itself keeps managing its own freezing: nothing is frozen or unfrozen then.
     """
-    ours = gc.get_freeze_count() == 0
+    ours = nothing_frozen_by_caller()
     try:
         yield
     finally:
@@ -299,7 +299,7 @@ def _compile_without_gc(steps: Sequence[Any], prefix: str) -> CompiledSteps:
     """
     with gc_paused():
         compiled = compile_steps(steps, prefix)
-        if gc.get_freeze_count() == 0:  # unfrozen again by _gc_paused_for_run when the run ends
+        if nothing_frozen_by_caller():  # unfrozen again by _gc_paused_for_run when the run ends
             gc.freeze()  # before the collector is back: its first pass would scan the whole plan once more
     return compiled
 

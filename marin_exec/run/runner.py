@@ -76,9 +76,9 @@ class StepRunner:
             )
             refuse_unsafe(current_run_settings(), max_concurrent)  # before any step starts
             if self.client is not None:
-                import fray
+                from fray.current_client import set_current_client
 
-                stack.enter_context(fray.set_current_client(self.client))
+                stack.enter_context(set_current_client(self.client))
             run = _Run(max_concurrent=max_concurrent, dry_run=dry_run, force_run_failed=force_run_failed, stop=stop)
             return run.execute(steps, run_only)
 

@@ -25,12 +25,16 @@ from marin_exec.runtime.remote_failure import abandon_job_process, exit_with_err
 from marin_exec.settings import RunSettings, current_run_settings, run_settings
 
 if TYPE_CHECKING:
-    from fray import Client, JobRequest, ResourceConfig
+    from fray.client import Client
+    from fray.types import JobRequest, ResourceConfig
 
 logger = logging.getLogger(__name__)
 
 _JOB_NAME_MAX = 48  # before the unique suffix
 _DEFAULT_CLIENT_THREADS = 32
+_DEFAULT_DISK = "16g"
+# Environment variables a step may name in ``env_vars`` that are credentials: sent as secrets instead.
+SECRET_NAMES = ("HF_TOKEN", "WANDB_API_KEY")
 
 
 class RemoteFunction(Protocol):
@@ -38,6 +42,8 @@ class RemoteFunction(Protocol):
 
     @property
     def fn(self) -> Callable[..., Any]: ...
+    @property
+    def replica_fn(self) -> Callable[..., Any] | None: ...
     @property
     def resources(self) -> ResourceConfig | None: ...
     @property
@@ -56,7 +62,8 @@ def build_job_request(
     settings: RunSettings | None = None,
 ) -> JobRequest:
     """The Fray ``JobRequest`` that runs ``remote_callable.fn(*args, **kwargs)`` under ``settings``."""
-    from fray import Entrypoint, JobRequest, ResourceConfig, create_environment
+    fray_types(remote_callable.step_name)
+    from fray.types import Entrypoint, JobRequest, create_environment
 
     settings = settings or current_run_settings()
     settings_fields = {
@@ -64,11 +71,14 @@ def build_job_request(
         for field in dataclasses.fields(settings)
         if field.name not in ("fray_client", "on_lost_lease")  # objects of this process: the job has its own
     }
-    resources = remote_callable.resources or ResourceConfig()
+    resources = remote_callable.resources or default_resources(remote_callable.step_name)
     extras = remote_callable.pip_dependency_groups
     if extras is None:
         extras = {"tpu": ["tpu"], "gpu": ["gpu"]}.get(resources.device.kind, [])
     env_vars = dict(remote_callable.env_vars)
+    # Credentials travel as Fray/Iris secrets (files on the worker: HF_TOKEN_PATH, rigging's get_secret), never as
+    # environment values in the spec. The host's own are forwarded by Iris itself (secret_behavior INHERIT).
+    secrets = {name: env_vars.pop(name) for name in SECRET_NAMES if name in env_vars}
     pythonpath = _workspace_pythonpath()
     if pythonpath:
         env_vars.setdefault("PYTHONPATH", pythonpath)
@@ -76,11 +86,28 @@ def build_job_request(
     return JobRequest(
         name=job_name(remote_callable.step_name),
         entrypoint=Entrypoint.from_callable(
-            _job_main, args=[remote_callable.fn, settings_fields, tuple(args), dict(kwargs or {})]
+            _job_main,
+            args=[remote_callable.fn, settings_fields, tuple(args), dict(kwargs or {}), remote_callable.replica_fn],
         ),
         resources=resources,
-        environment=create_environment(env_vars=env_vars, extras=list(extras)),
+        environment=create_environment(env_vars=env_vars, extras=list(extras), secrets=secrets),
     )
+
+
+def default_resources(step_name: str = "remote()") -> ResourceConfig:
+    """What ``remote()`` asks for when given no resources: 1 CPU, 4g of RAM and 16g of disk.
+
+    Fray's own default disk is 64g since 0.2.227, more than a worker of Iris's in-process cluster offers (50 GiB),
+    so a bare ``remote(fn)`` would never be scheduled there; 16g is what it asked for before.
+    """
+    return fray_types(step_name).ResourceConfig.with_cpu(disk=_DEFAULT_DISK)
+
+
+def fray_types(step_name: str) -> types.ModuleType:
+    """``fray.types``, or a one-line error naming the ``[fray]`` extra when Fray is not installed."""
+    from marin_exec.extras import import_extra
+
+    return import_extra("fray.types", extra="fray", needed_for=f"{step_name}: a step with resources (a Fray job)")
 
 
 def job_name(step_name: str) -> str:
@@ -108,23 +135,25 @@ def resolve_client() -> Client:
     from iris.client.client import get_iris_ctx
 
     if get_iris_ctx() is not None:  # inside an Iris task: submit child jobs to the same cluster
-        import fray
+        from fray.current_client import current_client
 
-        return fray.current_client()
+        return current_client()
     return _process_default_client()
 
 
 def describe_resources(resources: ResourceConfig | None) -> str:
-    """A short description for the dry run: ``tpu v5litepod-16 x1 (cpu=32, ram=128g)``, ``gpu H100 x8``, ..."""
+    """A short description for the dry run: ``tpu v5litepod-16 x1 (4 hosts, each cpu=56, ram=96g)``, ``gpu H100 x8``,
+    ... (a TPU slice of several hosts is a job of that many replicas, each running the step's function)."""
     if resources is None:
         return "in the runner's thread"
-    from fray import GpuConfig, TpuConfig
+    from fray.types import GpuConfig, TpuConfig
 
     device = resources.device
     if isinstance(device, TpuConfig):
         variants = "|".join([device.variant, *(resources.device_alternatives or [])])
         slices = max(1, resources.replicas // device.vm_count())
-        text = f"tpu {variants} x{slices} (cpu={resources.cpu:g}, ram={resources.ram})"
+        hosts = f"{resources.replicas} hosts, each " if resources.replicas > 1 else ""
+        text = f"tpu {variants} x{slices} ({hosts}cpu={resources.cpu:g}, ram={resources.ram})"
     elif isinstance(device, GpuConfig):
         variants = "|".join([device.variant, *(resources.device_alternatives or [])])
         text = f"gpu {variants} x{device.count}"
@@ -141,29 +170,49 @@ def describe_resources(resources: ResourceConfig | None) -> str:
     return text
 
 
-def _job_main(fn: Callable[..., Any], settings_fields: dict[str, Any], args: tuple, kwargs: dict) -> None:
-    """Entry point of every job: re-establish the caller's run settings, then call ``fn``."""
+def _job_main(
+    fn: Callable[..., Any],
+    settings_fields: dict[str, Any],
+    args: tuple,
+    kwargs: dict,
+    replica_fn: Callable[..., Any] | None = None,
+) -> None:
+    """Entry point of every task of a job: re-establish the caller's run settings, then call ``fn`` (task 0) or
+    ``replica_fn`` (the other replicas of a multi-host job, when given; else ``fn`` there too)."""
     # In Iris's per-job process, a lost lease ends the job at once (the step belongs to another worker now). A
     # LocalClient job is a thread of the caller's process: there the heartbeat's flag ends the step instead.
     on_lost = abandon_job_process if in_iris_task_process() else None
+    target = fn if replica_fn is None or replica_index() == 0 else replica_fn
     with run_settings(**settings_fields, on_lost_lease=on_lost):
         try:
-            fn(*args, **kwargs)
+            target(*args, **kwargs)
         except Exception as exc:
             if in_iris_task_process():
                 exit_with_error_record(exc)
             raise
 
 
+def replica_index() -> int:
+    """Which task of its job this process is (0 for the first, and outside a multi-task Iris job).
+
+    Iris numbers the tasks of a job (``/user/job/<index>``, in ``IRIS_TASK_ID``); Fray's LocalClient runs one task
+    whatever the replica count, in a thread of the caller, which is task 0.
+    """
+    if not in_iris_task_process():
+        return 0
+    from iris.cluster.client.job_info import get_job_info
+
+    info = get_job_info()
+    return 0 if info is None else info.task_index
+
+
 def _fray_explicit_client() -> Client | None:
     """The client set with ``fray.set_current_client``, without fray's fallback of a fresh LocalClient."""
-    import importlib
+    import fray.current_client
 
-    variable = getattr(importlib.import_module("fray.current_client"), "_current_client_var", None)
+    variable = getattr(fray.current_client, "_current_client_var", None)
     if variable is None:  # fray changed its internals: accept its own resolution
-        import fray
-
-        return fray.current_client()
+        return fray.current_client.current_client()
     return variable.get()
 
 
@@ -175,7 +224,7 @@ def _process_default_client() -> Client:
     global _default_client
     with _default_client_lock:
         if _default_client is None:
-            from fray import LocalClient
+            from fray.local_backend import LocalClient
 
             logger.info(
                 f"no Fray client set: using one LocalClient for this process ({_DEFAULT_CLIENT_THREADS} threads)"

@@ -30,7 +30,8 @@ from marin_exec.naming import qualified_name
 from marin_exec.settings import current_run_settings, run_settings
 
 if TYPE_CHECKING:
-    from fray import JobHandle, ResourceConfig
+    from fray.client import JobHandle
+    from fray.types import ResourceConfig
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,9 @@ class RemoteCallable:
     ``after_job``, if given, is called after a job succeeded with the call id the job ran under (the run setting
     ``call_id``), the seconds since submission and the call's arguments (StepSpec uses it to tell a job that ran
     the step from one that found another worker had finished it).
+    ``replica_fn``, if given, is what the replicas after the first of a multi-host job (several tasks: a TPU slice
+    of several hosts) call with the same arguments, instead of ``fn`` (StepSpec: the user function alone, while
+    task 0 runs the locked, committing chain around it).
     """
 
     fn: Callable[..., Any]
@@ -54,6 +58,7 @@ class RemoteCallable:
     pip_dependency_groups: list[str] | None = None
     done_elsewhere: Callable[..., bool] | None = None
     after_job: Callable[..., None] | None = None
+    replica_fn: Callable[..., Any] | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.fn, RemoteCallable):
@@ -64,9 +69,9 @@ class RemoteCallable:
         if not callable(self.fn):
             raise StepDefinitionError(f"remote() needs a function, got {self.fn!r} of type {type(self.fn).__name__}")
         if self.resources is None:
-            from fray import ResourceConfig
+            from marin_exec.runtime.fray_job import default_resources
 
-            object.__setattr__(self, "resources", ResourceConfig())
+            object.__setattr__(self, "resources", default_resources(self.step_name))
         object.__setattr__(self, "env_vars", dict(self.env_vars or {}))
         if self.pip_dependency_groups is not None:
             object.__setattr__(self, "pip_dependency_groups", list(self.pip_dependency_groups))
@@ -126,7 +131,7 @@ class RemoteJob:
 
     def wait(self) -> None:
         """Block until the job ends; raise the normalised failure if it did not succeed."""
-        from fray import JobStatus
+        from fray.types import JobStatus
 
         from marin_exec.runtime.remote_failure import PASS_THROUGH_SIGNALS, job_failure, unfinished_job_failure
 
@@ -187,8 +192,9 @@ def remote(
 ) -> RemoteCallable | Callable[[Callable[..., Any]], RemoteCallable]:
     """Make ``fn`` run as a Fray job when called. Usable as ``@remote``, ``@remote(...)`` or ``remote(fn, ...)``.
 
-    ``resources`` defaults to one CPU (``fray.ResourceConfig()``). ``pip_dependency_groups`` are the uv extras
-    the worker installs; left None they follow the device: ``["tpu"]``, ``["gpu"]`` or none for CPU.
+    ``resources`` defaults to 1 CPU, 4g of RAM and 16g of disk (``runtime.fray_job.default_resources``).
+    ``pip_dependency_groups`` are the uv extras the worker installs; left None they follow the device: ``["tpu"]``,
+    ``["gpu"]`` or none for CPU.
     """
     wrap = functools.partial(
         RemoteCallable,

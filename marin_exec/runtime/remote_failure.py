@@ -36,13 +36,13 @@ def job_failure(exc: BaseException, *, job_id: str, step_name: str) -> Exception
     Fray's local backend raises the worker's exception itself, Iris raises ``JobFailedError`` whose text ends
     with the worker's last stderr line, and ``fray.wait_all`` raises ``fray.JobFailed`` with the status only.
     """
-    from fray import JobFailed
+    from fray.client import JobFailed
     from iris.client import JobFailedError
 
     if isinstance(exc, PASS_THROUGH_SIGNALS):
         return exc
     if isinstance(exc, JobFailedError):
-        text = exc.status.error or str(exc)
+        text = getattr(exc.status, "error_message", None) or str(exc)
         record = _parse_error_record(text)
         if record is None:  # not raised through the job's entry point (or cut short): only the last stderr line
             match = _SIGNAL_LINE.search(text)

@@ -30,7 +30,7 @@ from marin_exec.runtime.distributed_lock import distributed_lock
 from marin_exec.runtime.unsaveable import raise_unsaveable
 from marin_exec.settings import current_run_settings
 from marin_exec.status.failure import earlier_attempts, write_error_record
-from marin_exec.status.status import STATUS_SUCCESS, Lease, join, wait_for_holder
+from marin_exec.status.status import STATUS_FAILED, STATUS_SUCCESS, Lease, join, wait_for_holder
 from marin_exec.status.step_status import INFO_FILENAME, clear_success, has_our_marker, read_statuses
 from marin_exec.storage.artifact import Artifact, UnsaveableValue
 from marin_exec.storage.store import store_for
@@ -105,6 +105,20 @@ def run_step(job: StepJob, output_path: str) -> Any:
         )
         clear_success(output_path)
         return run()
+
+
+def run_replica(job: StepJob, output_path: str) -> None:
+    """A multi-host step's replica after the first (DESIGN §7): the user function alone, beside task 0, which holds
+    the step's one lease and alone commits (artifact, info, SUCCESS). Never waits for the lease: a replica that
+    waited would keep task 0's collective (JAX needs every host) from forming. Its result is dropped.
+
+    A step that already succeeded (or failed before, without force) is not run: task 0 finds the same and ends.
+    """
+    status = read_statuses([output_path])[0]
+    if status == STATUS_SUCCESS or (status == STATUS_FAILED and not current_run_settings().force_run_failed):
+        logger.info(f"{job.name}: replica not run, the step's status is {status}")
+        return
+    job.fn(output_path)
 
 
 def record_error(error: BaseException, output_path: str) -> None:

@@ -172,7 +172,9 @@ class S3Store(ObjectStore):
         return isinstance(error, ConnectionError | HTTPClientError | aiohttp.ClientError | TimeoutError)
 
     def _build_filesystem(self) -> Any:
-        import s3fs
+        from marin_exec.extras import import_extra
+
+        s3fs = import_extra("s3fs", extra="s3", needed_for="s3:// storage")
 
         fs = s3fs.S3FileSystem(
             use_listings_cache=False,
