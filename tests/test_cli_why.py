@@ -82,3 +82,26 @@ def test_a_plan_format_without_a_dry_run_or_unknown_is_one_error_line(prefix):
         assert proc.returncode == 1
         assert "--plan" in proc.stderr and "json, mermaid, dot" in proc.stderr and "Traceback" not in proc.stderr
     assert not pathlib.Path(prefix, RAW).exists()
+
+
+def test_an_unchanged_pipeline_rerun_in_new_processes_shows_no_drift(prefix):
+    """Issue 20 item 6: a set of strings was recorded in its iteration order (it differs with the string-hash seed
+    of each process) and an object by its default repr (its memory address differs): every rerun drifted."""
+    script = str(SCRIPT.parent / "rerun_experiment.py")
+
+    def rerun(seed: str, *flags: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        proc = subprocess.run(
+            [sys.executable, script, "--prefix", prefix, *flags], capture_output=True, text=True, cwd=prefix, env=env
+        )
+        assert proc.returncode == 0, proc.stderr
+        return proc
+
+    rerun("1")
+    [info] = pathlib.Path(prefix).glob("models/stable-*/.executor_info")
+    assert "object at 0x" in json.loads(info.read_text())["config"]["tokenizer"]
+
+    dry, real = rerun("2", "--dry_run", "true"), rerun("3")
+
+    assert "[done]" in dry.stdout and "drift" not in dry.stdout
+    assert "1 cached" in real.stdout and "cached, but" not in real.stderr

@@ -233,3 +233,36 @@ def test_find_earlier_in_directories_spread_under_a_prefix_on_every_backend(stor
 
     found = find_earlier(steps)
     assert found == [None, Earlier(f"{store_root}/run/b/deep/s-aaaaaa", "b/s-aaaaaa", {"version": {}}), None]
+
+
+LONG = "gs://marin-us-central2/tokenized/fineweb-edu/llama3/shard-{}"  # longer than a shown value
+
+
+def test_values_that_differ_only_past_the_shown_length_are_compared_in_full_and_shown_by_where_they_differ(prefix):
+    """Issue 20 item 5: values were compared after cutting them to 40 characters, so these two looked equal."""
+    before = _raw(prefix, LONG.format("0001"))
+    _ran(before)
+
+    why = _why(_raw(prefix, LONG.format("0002")))
+    drift = config_drift({"data": LONG.format("0002")}, {"config": {"data": LONG.format("0001")}})
+
+    assert (
+        why
+        == f'url: ...web-edu/llama3/shard-0001" \u2192 ...web-edu/llama3/shard-0002" (was raw/corpus-{before.hash_id})'
+    )
+    assert (
+        drift == 'unversioned config differs: data ...web-edu/llama3/shard-0001" \u2192 ...web-edu/llama3/shard-0002"'
+    )
+
+
+def test_a_value_known_only_by_its_default_repr_is_not_comparable_and_never_drifts():
+    """Issue 20 item 6: a default repr holds a memory address, which differs in every process."""
+    recorded = {"config": {"tok": "<tok.Tokenizer object at 0x7f3a2c1b5e50>", "fn": "<function f at 0x7f3a2c>"}}
+
+    assert (
+        config_drift({"tok": "<tok.Tokenizer object at 0x7f00aa00bb10>", "fn": "<function f at 0x7f11>"}, recorded)
+        is None
+    )
+    assert config_drift(
+        {"tok": "<tok.Tokenizer object at 0x7f00aa00bb10>", "fn": "<function g at 0x7f11>"}, recorded
+    ) == ('unversioned config differs: fn "<function f at 0x7f3a2c>" \u2192 "<function g at 0x7f11>"')

@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
+import re
 from collections.abc import Iterable, Sequence
 from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import TYPE_CHECKING, Any
@@ -32,6 +34,8 @@ logger = logging.getLogger(__name__)
 ARROW = "\u2192"
 MAX_VALUE_CHARS = 40
 MAX_DRIFT_KEYS = 3
+_AFTER_CHARS = 10  # characters shown after the first difference of two shortened values
+_ADDRESS = re.compile(r" at 0x[0-9A-Fa-f]+")
 _UNSET = object()
 
 
@@ -135,28 +139,50 @@ def _same_json(old: Any, new: Any) -> bool:
 
 
 def _diff(old: dict[str, Any], new: dict[str, Any], sep: str = ": ") -> list[str]:
+    """``key: before → after`` for each key whose full values differ (shortened only for display)."""
     lines = []
     for key in [*new, *(k for k in old if k not in new)]:
         a, b = old.get(key, _UNSET), new.get(key, _UNSET)
         if type(a) is type(b) and type(a) in (str, int, float, bool) and a == b:
             continue  # the common case, without encoding anything
-        before, after = _shown(old, key), _shown(new, key)
-        if before != after:
+        before, after = _text(old, key), _text(new, key)
+        if _comparable(before) != _comparable(after):
+            before, after = _shortened(before, after)
             lines.append(f"{key}{sep}{before} {ARROW} {after}")
     return lines
 
 
-def _shown(values: dict[str, Any], key: str) -> str:
+def _text(values: dict[str, Any], key: str) -> str:
+    """The value at ``key`` in full, as JSON writes it (``unset`` when missing)."""
     if key not in values:
         return "unset"
     value = values[key]
     kind = type(value)
     if kind is str:  # the common scalars as json.dumps writes them, without its per-call set-up
-        text = encode_basestring_ascii(value)
-    elif kind is int or kind is float and math.isfinite(value):
-        text = repr(value)
-    else:
-        text = json.dumps(value, sort_keys=True, default=repr)
+        return str(encode_basestring_ascii(value))
+    if kind is int or kind is float and math.isfinite(value):
+        return repr(value)
+    return json.dumps(value, sort_keys=True, default=repr)
+
+
+def _comparable(text: str) -> str:
+    """``text`` without memory addresses: a default ``repr`` (``<x.Y object at 0x7f...>``) differs in every process,
+    so only what else it says is compared; an object known by nothing else is not comparable, never drift."""
+    return _ADDRESS.sub(" at 0x?", text) if " at 0x" in text else text
+
+
+def _shortened(before: str, after: str) -> tuple[str, str]:
+    """Both texts cut to MAX_VALUE_CHARS for display, keeping where they first differ in view: two long paths that
+    differ at the end are shown by their ends (``...data/run-1" → ...data/run-2"``)."""
+    if len(before) <= MAX_VALUE_CHARS and len(after) <= MAX_VALUE_CHARS:
+        return before, after
+    first_difference = len(os.path.commonprefix([before, after]))
+    cut = max(0, first_difference + _AFTER_CHARS - (MAX_VALUE_CHARS - 3))
+    return _clip(before, cut), _clip(after, cut)
+
+
+def _clip(text: str, cut: int) -> str:
+    text = "..." + text[cut + 3 :] if cut > 0 else text
     return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 3] + "..."
 
 
