@@ -86,7 +86,7 @@ def _fails_once(output_path: str) -> None:
 
 def test_status_of_a_step_that_succeeded_after_a_failure_says_the_error_was_an_earlier_attempt(prefix):
     """Issue 20 item 8: a SUCCESS step showed an earlier attempt's error as its "last error", unqualified."""
-    from marin_exec import StepRunner, StepSpec, StepsFailed
+    from marin_exec import StepRunner, StepsFailed, StepSpec
 
     spec = StepSpec(name="models/flaky", fn=_fails_once, output_path_prefix=prefix)
     with pytest.raises(StepsFailed):
