@@ -266,3 +266,23 @@ def test_a_value_known_only_by_its_default_repr_is_not_comparable_and_never_drif
     assert config_drift(
         {"tok": "<tok.Tokenizer object at 0x7f00aa00bb10>", "fn": "<function g at 0x7f11>"}, recorded
     ) == ('unversioned config differs: fn "<function f at 0x7f3a2c>" \u2192 "<function g at 0x7f11>"')
+
+
+def _point(prefix: str, lr: float, epochs: int = 1) -> StepSpec:
+    return StepSpec(name="models/sweep", fn=_noop, hash_attrs={"lr": lr, "epochs": epochs}, output_path_prefix=prefix)
+
+
+def test_a_new_sweep_point_never_ran_even_though_its_siblings_of_the_same_name_did(prefix):
+    """Issue 20 item 7: a sibling's output, which is part of today's plan, is not an earlier output of another."""
+    _ran(_point(prefix, 0.1), _point(prefix, 0.2))
+    plan = [_point(prefix, 0.1), _point(prefix, 0.2), _point(prefix, 0.3)]
+
+    assert why_lines([plan[2]], plan) == ["never ran"]
+
+
+def test_a_run_warns_once_about_steps_that_share_a_name_with_their_count_and_what_differs(prefix, caplog):
+    StepRunner().run([_point(prefix, lr, epochs) for lr in (0.1, 0.2) for epochs in (1, 2)] + [_raw(prefix)])
+
+    warned = [r.getMessage() for r in caplog.records if "share the name" in r.getMessage()]
+    assert len(warned) == 1 and warned[0].startswith("models/sweep: 4 steps of this plan share the name (hashes ")
+    assert "and 1 more) and differ in lr, epochs: " in warned[0]
