@@ -20,13 +20,13 @@ from collections.abc import Iterable, Sequence
 from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import TYPE_CHECKING, Any
 
+from marin_exec.run.same_name import dependency_name_hash, sibling_search
 from marin_exec.status.status import join
 from marin_exec.storage.store import read_many
-from marin_exec.versioning import hash_version, version_json
 
 if TYPE_CHECKING:
     from marin_exec.compile.step_spec import StepSpec
-    from marin_exec.run.earlier import Closeness, Earlier
+    from marin_exec.run.earlier import Earlier
     from marin_exec.run.run_report import StepOutcome
 
 logger = logging.getLogger(__name__)
@@ -43,37 +43,14 @@ def why_lines(specs: Sequence[StepSpec], plan: Iterable[StepSpec] = ()) -> list[
     """``why_will_run`` of each spec (steps that will run and never ran at their own path), with batched reads.
 
     ``plan``: every step of today's plan (default: ``specs``). A step that shares its name with others of the plan
-    is compared with the earlier output closest to it, never with a sibling's output (``_siblings_search``)."""
+    is compared with the earlier output closest to it, never with a sibling's output (``same_name.sibling_search``)."""
     from marin_exec.run.earlier import find_earlier  # a dry run's search, not every run's: imported here
 
     versions = [_shallow(spec) for spec in specs]
-    exclude, closest = _siblings_search(specs, versions, plan)
+    exclude, closest = sibling_search(specs, versions, plan)
     steps = [(spec.name, spec.output_path) for spec in specs]
     earlier = find_earlier(steps, exclude=exclude, closest=closest)
     return [why_will_run(version, e) for version, e in zip(versions, earlier, strict=True)]
-
-
-def _siblings_search(
-    specs: Sequence[StepSpec], versions: Sequence[dict[str, Any]], plan: Iterable[StepSpec]
-) -> tuple[set[str], list[Closeness | None]]:
-    """For steps sharing a name with others of the plan: the siblings' output paths (not earlier outputs of one
-    another) and, per step, how close an earlier output is: same versioned keys first, then fewest changes."""
-    from marin_exec.run.same_name import same_name_groups
-
-    groups = same_name_groups(plan or specs)
-    if not groups:
-        return set(), []
-    exclude = {sibling.output_path for group in groups.values() for sibling in group}
-
-    def closeness(version: dict[str, Any]) -> Closeness:
-        def rate(info: dict[str, Any]) -> tuple[bool, int]:
-            recorded = info.get("version")
-            keys = _as_dict(recorded.get("config")).keys() if isinstance(recorded, dict) else None
-            return keys == _as_dict(version.get("config")).keys(), -len(what_changed(version, info))
-
-        return rate
-
-    return exclude, [closeness(v) if spec.name in groups else None for spec, v in zip(specs, versions, strict=True)]
 
 
 def _shallow(spec: StepSpec) -> dict[str, Any]:
@@ -224,7 +201,7 @@ def _dependency_changes(old: Iterable[Any], new: Iterable[Any], label: str) -> l
     after: dict[str, list[str]] = {}
     for entries, grouped in ((old, before), (new, after)):
         for entry in entries:
-            name_hash = _name_hash(entry)
+            name_hash = dependency_name_hash(entry)
             grouped.setdefault(_name_of(name_hash), []).append(name_hash)
     lines = []
     for name in dict.fromkeys([*after, *before]):
@@ -237,13 +214,6 @@ def _dependency_changes(old: Iterable[Any], new: Iterable[Any], label: str) -> l
         lines += [f"new {label} {a}" for a in now[len(was) :]]
         lines += [f"{label} {b} removed" for b in was[len(now) :]]
     return lines
-
-
-def _name_hash(dependency: Any) -> str:
-    """``name-hash`` of a dependency entry: kept as is, or computed from a nested version dict."""
-    if isinstance(dependency, dict):
-        return f"{dependency.get('name')}-{hash_version(version_json(dependency))}"
-    return str(dependency)
 
 
 def _name_of(name_hash: str) -> str:
