@@ -286,3 +286,14 @@ def test_a_run_warns_once_about_steps_that_share_a_name_with_their_count_and_wha
     warned = [r.getMessage() for r in caplog.records if "share the name" in r.getMessage()]
     assert len(warned) == 1 and warned[0].startswith("models/sweep: 4 steps of this plan share the name (hashes ")
     assert "and 1 more) and differ in lr, epochs: " in warned[0]
+
+
+def test_every_point_of_a_sweep_wider_than_the_read_limit_is_compared_with_its_own_earlier_output(prefix):
+    from marin_exec.run.earlier import MAX_READ
+
+    lrs = [round(0.1 * i, 1) for i in range(1, MAX_READ + 3)]
+    before = [_point(prefix, lr) for lr in lrs]
+    _ran(*before)
+    today = [_point(prefix, lr, epochs=2) for lr in lrs]
+
+    assert why_lines(today, today) == [f"epochs: 1 \u2192 2 (was {b.name_with_hash})" for b in before]

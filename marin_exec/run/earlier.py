@@ -77,7 +77,9 @@ def find_earlier(
             continue
         parent, stem, own = w
         entries = by_stem.get(parent, {}).get(stem, [])
-        found = [(f"{parent}/{e}", mtime) for e, mtime in entries if e != own and f"{parent}/{e}" not in exclude]
+        found = [(f"{parent}/{e}", mtime) for e, mtime in entries if e != own]
+        if exclude:
+            found = [(path, mtime) for path, mtime in found if path not in exclude]
         limit = MAX_READ if i >= len(closest) or closest[i] is None else MAX_READ_CLOSEST
         candidates.append(found if len(found) <= limit else _newest(found, limit))
     paths = list(dict.fromkeys(path for found in candidates for path, _ in found))  # siblings share candidates
