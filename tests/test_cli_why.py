@@ -87,3 +87,55 @@ def test_a_plan_format_without_a_dry_run_or_unknown_is_one_usage_error_line_sayi
     assert "add --dry_run true" in shown[0] and "unknown format 'yaml'; use one of json, mermaid, dot" in shown[1]
     assert not pathlib.Path(prefix, RAW).exists()
     assert_golden("plan_flag", "".join(shown))
+
+
+def test_an_unchanged_pipeline_rerun_in_new_processes_shows_no_drift(prefix):
+    """Issue 20 item 6: a set of strings was recorded in its iteration order (it differs with the string-hash seed
+    of each process) and an object by its default repr (its memory address differs): every rerun drifted."""
+    script = str(SCRIPT.parent / "rerun_experiment.py")
+
+    def rerun(seed: str, *flags: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        proc = subprocess.run(
+            [sys.executable, script, "--prefix", prefix, *flags], capture_output=True, text=True, cwd=prefix, env=env
+        )
+        assert proc.returncode == 0, proc.stderr
+        return proc
+
+    rerun("1")
+    [info] = pathlib.Path(prefix).glob("models/stable-*/.executor_info")
+    assert "object at 0x" in json.loads(info.read_text())["config"]["tokenizer"]
+
+    dry, real = rerun("2", "--dry_run", "true"), rerun("3")
+
+    assert "[done]" in dry.stdout and "drift" not in dry.stdout
+    assert "1 cached" in real.stdout and "cached, but" not in real.stderr
+
+
+def _warnings(stderr: str) -> list[str]:
+    return [line.split(" WARNING ", 1)[1] for line in stderr.splitlines() if " WARNING " in line]
+
+
+def test_a_sweep_whose_steps_share_a_name_is_warned_about_and_each_point_is_compared_with_its_own_earlier_output(
+    prefix,
+):
+    """Issue 20 item 7: three steps named models/sweep (lr left out of the name) got no warning, and every
+    why-line compared with whichever earlier output ended last (``lr: 0.3 → 0.1``), a sibling's."""
+    script = str(SCRIPT.parent / "sweep_experiment.py")
+
+    def sweep(*flags: str) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            [sys.executable, script, "--prefix", prefix, *flags], capture_output=True, text=True, cwd=prefix
+        )
+        assert proc.returncode == 0, proc.stderr
+        return proc
+
+    ran = sweep()
+    dry = sweep("--dry_run", "true", "--epochs", "2")
+
+    shown = ["# the sweep ran at epochs 1; a dry run at epochs 2", *_warnings(dry.stderr)]
+    _golden("dry_run_sweep.txt", "\n".join([*shown, dry.stdout]).replace(prefix, "PREFIX"))
+    assert _warnings(ran.stderr) == [
+        "models/sweep: 3 steps of this plan share the name (hashes 5e2d6c, b489f7, d3b0cf) and differ in lr: the "
+        "plan, logs and why-lines cannot tell them apart; put what differs in each step's name"
+    ]

@@ -77,6 +77,32 @@ def test_status_shows_the_last_error_line(prefix, holder):
     assert "  last error: KeyError: 'train'\n" in proc.stdout
 
 
+def _fails_once(output_path: str) -> None:
+    marker = pathlib.Path(output_path).parent / "failed-once"
+    if not marker.exists():
+        marker.touch()
+        raise KeyError("train")
+
+
+def test_status_of_a_step_that_succeeded_after_a_failure_says_the_error_was_an_earlier_attempt(prefix):
+    """Issue 20 item 8: a SUCCESS step showed an earlier attempt's error as its "last error", unqualified."""
+    from marin_exec import StepRunner, StepsFailed, StepSpec
+
+    spec = StepSpec(name="models/flaky", fn=_fails_once, output_path_prefix=prefix)
+    with pytest.raises(StepsFailed):
+        StepRunner().run([spec])
+    StepRunner().run([spec])
+
+    proc = _marin_exec("status", prefix)
+
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == (
+        f"{spec.name_with_hash}: SUCCESS\n"
+        "  lease: free\n"
+        "  the last attempt succeeded; an earlier one failed: KeyError: 'train'\n"
+    )
+
+
 def test_unlock_refuses_a_live_lease_without_force_and_removes_it_with_force(prefix, holder):
     lock = pathlib.Path(prefix, MODEL, ".executor_status.lock")
 

@@ -233,3 +233,67 @@ def test_find_earlier_in_directories_spread_under_a_prefix_on_every_backend(stor
 
     found = find_earlier(steps)
     assert found == [None, Earlier(f"{store_root}/run/b/deep/s-aaaaaa", "b/s-aaaaaa", {"version": {}}), None]
+
+
+LONG = "gs://marin-us-central2/tokenized/fineweb-edu/llama3/shard-{}"  # longer than a shown value
+
+
+def test_values_that_differ_only_past_the_shown_length_are_compared_in_full_and_shown_by_where_they_differ(prefix):
+    """Issue 20 item 5: values were compared after cutting them to 40 characters, so these two looked equal."""
+    before = _raw(prefix, LONG.format("0001"))
+    _ran(before)
+
+    why = _why(_raw(prefix, LONG.format("0002")))
+    drift = config_drift({"data": LONG.format("0002")}, {"config": {"data": LONG.format("0001")}})
+
+    assert (
+        why
+        == f'url: ...web-edu/llama3/shard-0001" \u2192 ...web-edu/llama3/shard-0002" (was raw/corpus-{before.hash_id})'
+    )
+    assert (
+        drift == 'unversioned config differs: data ...web-edu/llama3/shard-0001" \u2192 ...web-edu/llama3/shard-0002"'
+    )
+
+
+def test_a_value_known_only_by_its_default_repr_is_not_comparable_and_never_drifts():
+    """Issue 20 item 6: a default repr holds a memory address, which differs in every process."""
+    recorded = {"config": {"tok": "<tok.Tokenizer object at 0x7f3a2c1b5e50>", "fn": "<function f at 0x7f3a2c>"}}
+
+    assert (
+        config_drift({"tok": "<tok.Tokenizer object at 0x7f00aa00bb10>", "fn": "<function f at 0x7f11>"}, recorded)
+        is None
+    )
+    assert config_drift(
+        {"tok": "<tok.Tokenizer object at 0x7f00aa00bb10>", "fn": "<function g at 0x7f11>"}, recorded
+    ) == ('unversioned config differs: fn "<function f at 0x7f3a2c>" \u2192 "<function g at 0x7f11>"')
+
+
+def _point(prefix: str, lr: float, epochs: int = 1) -> StepSpec:
+    return StepSpec(name="models/sweep", fn=_noop, hash_attrs={"lr": lr, "epochs": epochs}, output_path_prefix=prefix)
+
+
+def test_a_new_sweep_point_never_ran_even_though_its_siblings_of_the_same_name_did(prefix):
+    """Issue 20 item 7: a sibling's output, which is part of today's plan, is not an earlier output of another."""
+    _ran(_point(prefix, 0.1), _point(prefix, 0.2))
+    plan = [_point(prefix, 0.1), _point(prefix, 0.2), _point(prefix, 0.3)]
+
+    assert why_lines([plan[2]], plan) == ["never ran"]
+
+
+def test_a_run_warns_once_about_steps_that_share_a_name_with_their_count_and_what_differs(prefix, caplog):
+    StepRunner().run([_point(prefix, lr, epochs) for lr in (0.1, 0.2) for epochs in (1, 2)] + [_raw(prefix)])
+
+    warned = [r.getMessage() for r in caplog.records if "share the name" in r.getMessage()]
+    assert len(warned) == 1 and warned[0].startswith("models/sweep: 4 steps of this plan share the name (hashes ")
+    assert "and 1 more) and differ in lr, epochs: " in warned[0]
+
+
+def test_every_point_of_a_sweep_wider_than_the_read_limit_is_compared_with_its_own_earlier_output(prefix):
+    from marin_exec.run.earlier import MAX_READ
+
+    lrs = [round(0.1 * i, 1) for i in range(1, MAX_READ + 3)]
+    before = [_point(prefix, lr) for lr in lrs]
+    _ran(*before)
+    today = [_point(prefix, lr, epochs=2) for lr in lrs]
+
+    assert why_lines(today, today) == [f"epochs: 1 \u2192 2 (was {b.name_with_hash})" for b in before]

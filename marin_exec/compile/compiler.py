@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -253,16 +254,22 @@ def _config_info(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str
 
 
 def _json_data(value: Any, output_path: str) -> Any:
-    """Plain data for provenance: the step's own output marker as its path, sets as lists, the rest by ``repr``."""
+    """Plain data for provenance: the step's own output marker as its path, sets as sorted lists (their iteration
+    order differs between processes: it would read as drift on every rerun), the rest by ``repr``."""
 
     def unknown(item: Any, key: str) -> Any:  # no intercept: plain data takes its fast path for everything else
         if isinstance(item, OwnOutput):
             return item.under(output_path)
         if isinstance(item, (set, frozenset)):
-            return [_json_data(v, output_path) for v in item]
+            return sorted((_json_data(v, output_path) for v in item), key=_canonical)
         return as_repr(item, key)
 
     return to_plain(value, unknown=unknown, str_keys=True)
+
+
+def _canonical(value: Any) -> str:
+    """A sort key for plain data of any mix of types: its JSON text with sorted keys."""
+    return json.dumps(value, sort_keys=True, default=repr)
 
 
 # -- one path, one step ---------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import json
 import os
 import posixpath
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from marin_exec.status.status import join
@@ -24,6 +24,10 @@ from marin_exec.storage.store import read_many
 _HASHED = re.compile(r"-[0-9a-f]{6}$")
 #: At most this many earlier outputs of one step have their .executor_info read (the most recently modified ones).
 MAX_READ = 4
+#: ... and of a step whose earlier output is the closest one (a step sharing its name with others of the plan).
+MAX_READ_CLOSEST = 256
+#: How close a recorded ``.executor_info`` is to a step (higher is closer), for ``find_earlier``'s ``closest``.
+Closeness = Callable[[dict[str, Any]], tuple[Any, ...]]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,13 +40,22 @@ class Earlier:
     info: dict[str, Any] | None
 
 
-def find_earlier(steps: Sequence[tuple[str, str]]) -> list[Earlier | None]:
+def find_earlier(
+    steps: Sequence[tuple[str, str]],
+    *,
+    exclude: Collection[str] = (),
+    closest: Sequence[Closeness | None] = (),
+) -> list[Earlier | None]:
     """For each ``(name, output_path)``, the most recent other output ``{name}-??????`` in the same directory,
     with its ``.executor_info``; None where there is none (or the path is pinned and has no hash suffix).
 
     Most recent: the latest recorded ``end_time``, else the latest modification time, else the last name; of a step
     with more than MAX_READ earlier outputs only the MAX_READ last modified are read. Costs one listing per parent
     directory and one batched read of the candidates' ``.executor_info``.
+
+    Paths in ``exclude`` (other steps' outputs in today's plan) are never an earlier output. Where ``closest[i]``
+    is given, step i's earlier output is the one whose info it rates closest (then the most recent), of up to
+    MAX_READ_CLOSEST: steps that share a name tell their own earlier outputs from their siblings' this way.
     """
     wanted: list[tuple[str, str, str] | None] = []  # (parent, stem, own basename) per step
     for name, output_path in steps:
@@ -58,29 +71,35 @@ def find_earlier(steps: Sequence[tuple[str, str]]) -> list[Earlier | None]:
             if _HASHED.search(entry):
                 index.setdefault(entry[:-7], []).append((entry, mtime))
     candidates: list[list[tuple[str, float | None]]] = []
-    for w in wanted:
+    for i, w in enumerate(wanted):
         if w is None:
             candidates.append([])
             continue
         parent, stem, own = w
-        found = [(f"{parent}/{entry}", mtime) for entry, mtime in by_stem.get(parent, {}).get(stem, []) if entry != own]
-        candidates.append(found if len(found) <= MAX_READ else _newest(found))
-    paths = [path for found in candidates for path, _ in found]
-    infos = iter(read_many([join(path, INFO_FILENAME) for path in paths]))
+        entries = by_stem.get(parent, {}).get(stem, [])
+        found = [(f"{parent}/{e}", mtime) for e, mtime in entries if e != own]
+        if exclude:
+            found = [(path, mtime) for path, mtime in found if path not in exclude]
+        limit = MAX_READ if i >= len(closest) or closest[i] is None else MAX_READ_CLOSEST
+        candidates.append(found if len(found) <= limit else _newest(found, limit))
+    paths = list(dict.fromkeys(path for found in candidates for path, _ in found))  # siblings share candidates
+    info_of = dict(zip(paths, map(_parse_info, read_many([join(path, INFO_FILENAME) for path in paths])), strict=True))
     results: list[Earlier | None] = []
-    for (name, _), found in zip(steps, candidates, strict=True):
-        options = [(path, mtime, _parse_info(next(infos))) for path, mtime in found]
-        results.append(_most_recent(name, options))
+    for i, ((name, _), found) in enumerate(zip(steps, candidates, strict=True)):
+        options = [(path, mtime, info_of[path]) for path, mtime in found]
+        results.append(_most_recent(name, options, closest[i] if i < len(closest) else None))
     return results
 
 
-def _newest(found: list[tuple[str, float | None]]) -> list[tuple[str, float | None]]:
-    """The MAX_READ most recently modified of many candidates (local listings carry no times: stat them)."""
+def _newest(found: list[tuple[str, float | None]], limit: int) -> list[tuple[str, float | None]]:
+    """The ``limit`` most recently modified of many candidates (local listings carry no times: stat them)."""
     timed = [(path, _local_mtime(path) if mtime is None else mtime) for path, mtime in found]
-    return sorted(timed, key=lambda c: (c[1] or 0.0, c[0]))[-MAX_READ:]
+    return sorted(timed, key=lambda c: (c[1] or 0.0, c[0]))[-limit:]
 
 
-def _most_recent(name: str, options: list[tuple[str, float | None, dict[str, Any] | None]]) -> Earlier | None:
+def _most_recent(
+    name: str, options: list[tuple[str, float | None, dict[str, Any] | None]], closest: Closeness | None = None
+) -> Earlier | None:
     if not options:
         return None
     with_info = [o for o in options if o[2] is not None] or options
@@ -92,7 +111,11 @@ def _most_recent(name: str, options: list[tuple[str, float | None, dict[str, Any
         end = info.get("end_time") if info is not None else None
         return (end if isinstance(end, str) else "", mtime or 0.0, path)
 
-    path, _, info = max(with_info, key=recency)
+    def rank(option: tuple[str, float | None, dict[str, Any] | None]) -> tuple[Any, ...]:
+        info = option[2]
+        return (closest(info) if closest is not None and info is not None else (), *recency(option))
+
+    path, _, info = max(with_info, key=rank)
     return Earlier(path, f"{name}{path[-7:]}", info)
 
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from marin_exec.settings import DEFAULT_CLOCK_SKEW_ALLOWANCE, DEFAULT_LEASE_TIMEOUT
 from marin_exec.status.failure import read_error_record
 from marin_exec.status.lease_record import DEAD, FREE, LIVE, LeaseView, describe_lease, parse_record
-from marin_exec.status.status import LOCK_FILENAME, STATUS_FILENAME, STATUS_RUNNING, join, parse_status
+from marin_exec.status.status import LOCK_FILENAME, STATUS_FILENAME, STATUS_RUNNING, STATUS_SUCCESS, join, parse_status
 from marin_exec.storage.store import store_for
 
 STATE_TEXT = {LIVE: "live", "stale": "stale", DEAD: "dead-on-this-host", FREE: "free"}
@@ -84,8 +84,15 @@ def describe(step: StepView, *, root: str) -> list[str]:
         pid = f" pid {lease.pid}" if lease.pid is not None else ""
         lines.append(f"  lease: {STATE_TEXT[lease.state]}, held by {lease.holder}{where}{pid}, heartbeat {age}")
     if step.error_line:
-        lines.append(f"  last error: {step.error_line}")
+        lines.append(_error_text(step))
     return lines
+
+
+def _error_text(step: StepView) -> str:
+    """The last error line; for a step that succeeded since, said to be an earlier attempt's (the record stays)."""
+    if step.status != STATUS_SUCCESS:
+        return f"  last error: {step.error_line}"
+    return f"  the last attempt succeeded; an earlier one failed: {step.error_line}"
 
 
 def lease_options(parser: argparse.ArgumentParser) -> None:

@@ -110,7 +110,7 @@ def explain(nodes: Iterable[RunNode]) -> None:
     fresh = [n for n in nodes if n.outcome.state == StepState.WILL_RUN and n.outcome.status is None]
     if fresh:
         try:
-            whys = why_lines([n.spec for n in fresh])
+            whys = why_lines([n.spec for n in fresh], [n.spec for n in nodes])
         except Exception as error:  # the plan itself was read; only the comparison with earlier outputs is lost
             whys = [f"never ran at this version (earlier outputs could not be read: {error!r})"] * len(fresh)
         for node, why in zip(fresh, whys, strict=True):

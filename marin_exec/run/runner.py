@@ -25,6 +25,7 @@ from marin_exec.run.input_feed import InputFeed
 from marin_exec.run.plan import classify, explain, read_plan_statuses, read_statuses
 from marin_exec.run.run_only import select
 from marin_exec.run.run_report import RunReport, StepOutcome, StepState
+from marin_exec.run.same_name import warn_same_names
 from marin_exec.run.status_readers import BATCH, OBJECT_STORE_READERS, READ_AHEAD, reader_pool
 from marin_exec.run.step_call import call_step, raise_failures, record_call
 from marin_exec.run.step_graph import RunNode, StepGraph
@@ -178,6 +179,8 @@ class _Run:
             self.in_flight -= 1
             if kind == "input_error":
                 raise item
+            if kind == "input_end":  # every step is known now: same-named steps are told once, with their count
+                warn_same_names(node.spec for node in self.graph.nodes.values())
             if future is not None and kind == "status":
                 self._on_statuses(item, future)
             elif future is not None and kind == "run":

@@ -14,13 +14,15 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
+import re
 from collections.abc import Iterable, Sequence
 from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import TYPE_CHECKING, Any
 
+from marin_exec.run.same_name import dependency_name_hash, sibling_search
 from marin_exec.status.status import join
 from marin_exec.storage.store import read_many
-from marin_exec.versioning import hash_version, version_json
 
 if TYPE_CHECKING:
     from marin_exec.compile.step_spec import StepSpec
@@ -32,15 +34,23 @@ logger = logging.getLogger(__name__)
 ARROW = "\u2192"
 MAX_VALUE_CHARS = 40
 MAX_DRIFT_KEYS = 3
+_AFTER_CHARS = 10  # characters shown after the first difference of two shortened values
+_ADDRESS = re.compile(r" at 0x[0-9A-Fa-f]+")
 _UNSET = object()
 
 
-def why_lines(specs: Sequence[StepSpec]) -> list[str]:
-    """``why_will_run`` of each spec (steps that will run and never ran at their own path), with batched reads."""
+def why_lines(specs: Sequence[StepSpec], plan: Iterable[StepSpec] = ()) -> list[str]:
+    """``why_will_run`` of each spec (steps that will run and never ran at their own path), with batched reads.
+
+    ``plan``: every step of today's plan (default: ``specs``). A step that shares its name with others of the plan
+    is compared with the earlier output closest to it, never with a sibling's output (``same_name.sibling_search``)."""
     from marin_exec.run.earlier import find_earlier  # a dry run's search, not every run's: imported here
 
-    earlier = find_earlier([(spec.name, spec.output_path) for spec in specs])
-    return [why_will_run(_shallow(spec), e) for spec, e in zip(specs, earlier, strict=True)]
+    versions = [_shallow(spec) for spec in specs]
+    exclude, closest = sibling_search(specs, versions, plan)
+    steps = [(spec.name, spec.output_path) for spec in specs]
+    earlier = find_earlier(steps, exclude=exclude, closest=closest)
+    return [why_will_run(version, e) for version, e in zip(versions, earlier, strict=True)]
 
 
 def _shallow(spec: StepSpec) -> dict[str, Any]:
@@ -140,28 +150,50 @@ def _same_json(old: Any, new: Any) -> bool:
 
 
 def _diff(old: dict[str, Any], new: dict[str, Any], sep: str = ": ") -> list[str]:
+    """``key: before → after`` for each key whose full values differ (shortened only for display)."""
     lines = []
     for key in [*new, *(k for k in old if k not in new)]:
         a, b = old.get(key, _UNSET), new.get(key, _UNSET)
         if type(a) is type(b) and type(a) in (str, int, float, bool) and a == b:
             continue  # the common case, without encoding anything
-        before, after = _shown(old, key), _shown(new, key)
-        if before != after:
+        before, after = _text(old, key), _text(new, key)
+        if _comparable(before) != _comparable(after):
+            before, after = _shortened(before, after)
             lines.append(f"{key}{sep}{before} {ARROW} {after}")
     return lines
 
 
-def _shown(values: dict[str, Any], key: str) -> str:
+def _text(values: dict[str, Any], key: str) -> str:
+    """The value at ``key`` in full, as JSON writes it (``unset`` when missing)."""
     if key not in values:
         return "unset"
     value = values[key]
     kind = type(value)
     if kind is str:  # the common scalars as json.dumps writes them, without its per-call set-up
-        text = encode_basestring_ascii(value)
-    elif kind is int or kind is float and math.isfinite(value):
-        text = repr(value)
-    else:
-        text = json.dumps(value, sort_keys=True, default=repr)
+        return str(encode_basestring_ascii(value))
+    if kind is int or kind is float and math.isfinite(value):
+        return repr(value)
+    return json.dumps(value, sort_keys=True, default=repr)
+
+
+def _comparable(text: str) -> str:
+    """``text`` without memory addresses: a default ``repr`` (``<x.Y object at 0x7f...>``) differs in every process,
+    so only what else it says is compared; an object known by nothing else is not comparable, never drift."""
+    return _ADDRESS.sub(" at 0x?", text) if " at 0x" in text else text
+
+
+def _shortened(before: str, after: str) -> tuple[str, str]:
+    """Both texts cut to MAX_VALUE_CHARS for display, keeping where they first differ in view: two long paths that
+    differ at the end are shown by their ends (``...data/run-1" → ...data/run-2"``)."""
+    if len(before) <= MAX_VALUE_CHARS and len(after) <= MAX_VALUE_CHARS:
+        return before, after
+    first_difference = len(os.path.commonprefix([before, after]))
+    cut = max(0, first_difference + _AFTER_CHARS - (MAX_VALUE_CHARS - 3))
+    return _clip(before, cut), _clip(after, cut)
+
+
+def _clip(text: str, cut: int) -> str:
+    text = "..." + text[cut + 3 :] if cut > 0 else text
     return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 3] + "..."
 
 
@@ -174,7 +206,7 @@ def _dependency_changes(old: Iterable[Any], new: Iterable[Any], label: str) -> l
     after: dict[str, list[str]] = {}
     for entries, grouped in ((old, before), (new, after)):
         for entry in entries:
-            name_hash = _name_hash(entry)
+            name_hash = dependency_name_hash(entry)
             grouped.setdefault(_name_of(name_hash), []).append(name_hash)
     lines = []
     for name in dict.fromkeys([*after, *before]):
@@ -187,13 +219,6 @@ def _dependency_changes(old: Iterable[Any], new: Iterable[Any], label: str) -> l
         lines += [f"new {label} {a}" for a in now[len(was) :]]
         lines += [f"{label} {b} removed" for b in was[len(now) :]]
     return lines
-
-
-def _name_hash(dependency: Any) -> str:
-    """``name-hash`` of a dependency entry: kept as is, or computed from a nested version dict."""
-    if isinstance(dependency, dict):
-        return f"{dependency.get('name')}-{hash_version(version_json(dependency))}"
-    return str(dependency)
 
 
 def _name_of(name_hash: str) -> str:
