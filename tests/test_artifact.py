@@ -19,7 +19,7 @@ import pydantic
 import pytest
 
 from marin_exec import Artifact
-from marin_exec.artifact_record import RECORD_FIELDS
+from marin_exec.artifact_record import RECORD_FIELDS, record_value
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -139,7 +139,7 @@ def test_numpy_scalars_zero_d_and_small_arrays_save_as_numbers(tmp_path: Path) -
     result = {"loss": np.float32(0.25), "steps": np.int64(3), "best": np.array(1.5), "ok": np.bool_(True)}
     Artifact.save({**result, "curve": np.array([[1, 2], [3, 4]], dtype=np.int16)}, str(tmp_path))
 
-    saved = json.loads((tmp_path / ".artifact.json").read_text())
+    saved = record_value(json.loads((tmp_path / ".artifact.json").read_text()))  # the value inside Marin's record
     assert saved == {"loss": 0.25, "steps": 3, "best": 1.5, "ok": True, "curve": [[1, 2], [3, 4]]}
     assert [type(saved[k]) for k in ("loss", "steps", "ok")] == [float, int, bool]
 
@@ -147,7 +147,7 @@ def test_numpy_scalars_zero_d_and_small_arrays_save_as_numbers(tmp_path: Path) -
 def test_a_set_saves_as_a_sorted_list_and_loads_as_a_set_when_annotated(tmp_path: Path) -> None:
     Artifact.save({"tags": {"web", "books", "code"}, "mixed": frozenset({2, "a", 1.5})}, str(tmp_path))
 
-    saved = json.loads((tmp_path / ".artifact.json").read_text())
+    saved = record_value(json.loads((tmp_path / ".artifact.json").read_text()))
     assert saved == {"tags": ["books", "code", "web"], "mixed": ["a", 1.5, 2]}  # mixed: by JSON text ("a" first)
     assert Artifact.load(str(tmp_path), type=dict[str, set[Any]])["tags"] == {"web", "books", "code"}
 
