@@ -35,6 +35,7 @@ from marin_exec import (
     run_settings,
     worker_id,
 )
+from marin_exec.status.lease_record import parse_record
 
 WAIT = 10.0  # generous bound for events that happen within milliseconds; only reached when a test fails
 
@@ -43,9 +44,10 @@ WAIT = 10.0  # generous bound for events that happen within milliseconds; only r
 
 
 def lease_holder(output_path: str) -> str | None:
-    """The worker id in the step's lease file, or None when there is no lease file."""
+    """The owner in the step's lease file (None when there is no lease file, or it is released)."""
     path = Path(output_path, ".executor_status.lock")
-    return json.loads(path.read_bytes())["worker_id"] if path.exists() else None
+    record = parse_record(path.read_bytes()) if path.exists() else None
+    return None if record is None else record["worker_id"]
 
 
 def write_lease(output_path: str, worker: str, age: float = 0.0) -> None:

@@ -25,7 +25,7 @@ import pytest
 
 from marin_exec.run.inspect_steps import inspect_step
 from marin_exec.run.unlock_steps import LiveLease, unlock
-from marin_exec.status.lease_record import DEAD, LIVE, STALE, describe_lease, this_boot, this_host
+from marin_exec.status.lease_record import DEAD, LIVE, STALE, describe_lease, parse_record, this_boot, this_host
 from marin_exec.status.status import LOCK_FILENAME, join
 from tests import interrupt_pipeline
 from tests.fault_workers import wait_for
@@ -70,7 +70,9 @@ class Runs:
         started = self.signals / "started-hold"
         wait_for(lambda: started.exists() or proc.poll() is not None, "hold to start")
         assert started.exists(), proc.communicate()[1]
-        return json.loads(self.lock.read_text())
+        record = parse_record(self.lock.read_bytes())
+        assert record is not None
+        return record
 
     def executions(self) -> list[str]:
         return (self.signals / "executions").read_text().split()[::2]
@@ -147,14 +149,18 @@ def _lease_changed_twice(lock: pathlib.Path, holder: str) -> bool:
 
     def changed() -> bool:
         data = lock.read_bytes() if lock.exists() else b"{}"
-        if json.loads(data).get("worker_id") != holder:
+        if _owner(data) != holder:
             return True
         if data != seen[-1]:
             seen.append(data)
         return len(seen) > 2
 
     wait_for(changed, "two heartbeats of the first run")
-    return json.loads(lock.read_bytes()).get("worker_id") == holder
+    return _owner(lock.read_bytes()) == holder
+
+
+def _owner(data: bytes) -> str | None:
+    return (parse_record(data) or {}).get("worker_id")
 
 
 def test_a_run_with_short_leases_never_takes_over_a_healthy_run_with_long_ones(runs: Runs) -> None:

@@ -25,6 +25,7 @@ from marin_exec.status.lease_record import (
     LIVE,
     STALE,
     describe_lease,
+    parse_record,
     this_boot,
     this_host,
     this_pid_namespace,
@@ -94,8 +95,8 @@ def test_the_written_record_names_host_pid_boot_step_and_start(tmp_path: Path) -
     lease = Lease(str(tmp_path / "step"), timeout=60, step="train/model")
     before = time.time()
     assert lease.try_acquire()
-    record = json.loads(Path(lease.path).read_bytes())
-    assert record["worker_id"] == lease.owner and record["timestamp"] >= before
+    record = parse_record(Path(lease.path).read_bytes())
+    assert record is not None and record["worker_id"] == lease.owner and record["timestamp"] >= before
     assert (record["host"], record["pid"], record["boot_id"]) == (this_host(), os.getpid(), this_boot())
     assert record["step"] == "train/model" and before <= record["started"] <= record["timestamp"]
 

@@ -26,6 +26,7 @@ from marin_exec import (
     LeaseLostError,
     StatusFile,
 )
+from marin_exec.status.lease_record import parse_record
 
 from .forkserver import worker_context
 
@@ -54,7 +55,8 @@ def _write(path: str, data: bytes) -> None:
 
 def _lease_holder(output_path: str) -> str | None:
     data = _read(f"{output_path}/.executor_status.lock")
-    return None if data is None else json.loads(data)["worker_id"]
+    record = None if data is None else parse_record(data)
+    return None if record is None else record["worker_id"]
 
 
 def _write_lease(output_path: str, worker: str, age: float) -> None:

@@ -16,7 +16,14 @@ from collections.abc import Sequence
 
 from marin_exec.errors import MarinExecError, StorageConflict
 from marin_exec.run.inspect_steps import STATE_TEXT, describe, find_steps, inspect_step, lease_options
-from marin_exec.status.lease_record import FREE, LIVE, UNLOCKED_FILENAME, describe_lease, parse_record
+from marin_exec.status.lease_record import (
+    FREE,
+    LIVE,
+    UNLOCKED_FILENAME,
+    describe_lease,
+    parse_record,
+    released_record,
+)
 from marin_exec.status.status import LOCK_FILENAME, join, worker_id
 from marin_exec.storage.store import store_for
 
@@ -43,9 +50,8 @@ def unlock(output_path: str, *, force: bool, lease_timeout: float, clock_skew_al
     if view.state == LIVE:  # the holder is told who removed its lease (Lease._lost_message reads this record)
         removal = {"holder": view.holder, "removed_by": f"unlock --force ({worker_id()})", "timestamp": time.time()}
         store.write(join(output_path, UNLOCKED_FILENAME), json.dumps(removal).encode())
-    released = json.dumps({"worker_id": None, "released_by": f"unlock {worker_id()}", "timestamp": time.time()})
     try:
-        token = store.swap(path, released.encode(), found[1])
+        token = store.swap(path, released_record(f"unlock {worker_id()}"), found[1])
     except StorageConflict as conflict:
         message = f"{output_path}: the lease changed while unlocking (its holder refreshed it); run status again"
         raise LiveLease(message) from conflict

@@ -1,14 +1,21 @@
 """The lease record (DESIGN §5, §5a): what a holder writes, and what one read of it says about the holder.
 
-A record is JSON ``{"worker_id", "timestamp", "host", "pid", "pid_ns", "boot_id", "step", "started",
-"lease_timeout", "heartbeat_interval"}``; Marin reads the first two. ``describe_lease`` judges a record from a single
-read, without watching it over time: *dead* when it was written on this machine (same host, boot and PID namespace)
-by a process that no longer exists, *stale* when its written age is beyond the lease timeout (plus the clock-skew
-allowance when another machine wrote it, whose clock may differ), *free* when released, else *live*. The timeout is
-the larger of the judge's own and the one the holder recorded (``judged_timeout``): a holder is only ever judged by
-a timeout at least as long as the one its heartbeat was set for. Records of older writers lack the newer fields and
-are judged as before, except that one without a PID namespace is never *dead* at once. Waiters judge staleness by
-observation instead (``status.Lease``); this module gives them the fast paths. It reads and writes no storage.
+On disk a record is JSON with exactly Marin's two keys, ``{"worker_id", "timestamp"}``: Marin's runner builds its
+lease dataclass from every key of the file and fails on any other. The holder's facts (host, pid, PID namespace,
+boot id, step, start, lease timeout, heartbeat interval) ride inside ``worker_id``, after the owner, as
+``"<owner> marin_exec{...JSON...}"``; Marin only compares a worker id with its own and logs it. ``parse_record``
+unpacks them, and reads the records of older marin_exec versions (the facts as keys of their own) and Marin's plain
+ones (no facts) alike. A released lease reads as free here and, with timestamp 0, as stale to Marin, which may take
+it over at once.
+
+``describe_lease`` judges a record from a single read, without watching it over time: *dead* when it was written on
+this machine (same host, boot and PID namespace) by a process that no longer exists, *stale* when its written age is
+beyond the lease timeout (plus the clock-skew allowance when another machine wrote it, whose clock may differ),
+*free* when released, else *live*. The timeout is the larger of the judge's own and the one the holder recorded
+(``judged_timeout``): a holder is only ever judged by a timeout at least as long as the one its heartbeat was set
+for. Records without the newer facts are judged as before, except that one without a PID namespace is never *dead*
+at once. Waiters judge staleness by observation instead (``status.Lease``); this module gives them the fast paths.
+It reads and writes no storage.
 """
 
 from __future__ import annotations
@@ -16,11 +23,21 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import logging
 import os
 import time
 from typing import Any
 
+logger = logging.getLogger(__name__)
+
 LIVE, STALE, DEAD, FREE = "live", "stale", "dead", "free"
+
+# Between the owner and the holder's facts inside ``worker_id``; no Marin worker id (host-thread, or a task attempt
+# followed by one) contains it.
+_FACTS = " marin_exec"
+# Marin's runner (rigging.filesystem.distributed_lock, 0.2.227) calls a lease stale this many seconds after its
+# timestamp and takes it over: a marin_exec holder whose heartbeat is this slow looks dead to Marin between beats.
+MARIN_STALE_AFTER = 90.0
 
 
 @functools.cache
@@ -59,9 +76,7 @@ def make_record(owner: str, timing: tuple[float, float | None], *, step: str, st
     ``timing`` is the holder's lease timeout and heartbeat interval (None: not known), recorded so that whoever judges
     the lease gives it at least the time its holder was set up for (``judged_timeout``)."""
     lease_timeout, heartbeat_interval = timing
-    record: dict[str, Any] = {
-        "worker_id": owner,
-        "timestamp": time.time(),
+    facts: dict[str, Any] = {
         "host": this_host(),
         "pid": os.getpid(),
         "pid_ns": this_pid_namespace(),
@@ -71,8 +86,35 @@ def make_record(owner: str, timing: tuple[float, float | None], *, step: str, st
         "lease_timeout": lease_timeout,
     }
     if heartbeat_interval is not None:
-        record["heartbeat_interval"] = heartbeat_interval
-    return json.dumps(record).encode()
+        facts["heartbeat_interval"] = heartbeat_interval
+    return _marin_record(f"{owner}{_FACTS}{json.dumps(facts)}", time.time())
+
+
+def released_record(released_by: str) -> bytes:
+    """The record a release or ``unlock`` swaps in before deleting the lease file (where a store cannot delete on a
+    condition, it stays until then): free to marin_exec, stale to Marin (timestamp 0), and unique to its releaser."""
+    facts = {"released_by": released_by, "released_at": time.time()}
+    return _marin_record(f"released{_FACTS}{json.dumps(facts)}", 0.0)
+
+
+def _marin_record(worker_id: str, timestamp: float) -> bytes:
+    return json.dumps({"worker_id": worker_id, "timestamp": timestamp}).encode()
+
+
+def warn_if_marin_would_take_over(heartbeat_interval: float | None) -> None:
+    """Warn (once per process and interval) when a holder's heartbeat is too slow for Marin's runners, which would
+    take its lease over between two beats and run the step a second time."""
+    if heartbeat_interval is not None and heartbeat_interval >= MARIN_STALE_AFTER:
+        _warn_marin_takes_over(heartbeat_interval)
+
+
+@functools.cache
+def _warn_marin_takes_over(heartbeat_interval: float) -> None:
+    logger.warning(
+        f"heartbeat_interval={heartbeat_interval:g} s: Marin's runners call a lease stale {MARIN_STALE_AFTER:g} s "
+        "after its last refresh and take it over, so a Marin run of the same outputs would run their steps a second "
+        f"time; use a heartbeat well under {MARIN_STALE_AFTER:g} s (default 30) where Marin may run them too"
+    )
 
 
 def judged_timeout(record: dict[str, Any], own: float) -> float:
@@ -85,11 +127,37 @@ def judged_timeout(record: dict[str, Any], own: float) -> float:
 
 
 def parse_record(data: bytes) -> dict[str, Any] | None:
+    """A lease file's record with the holder's facts as keys (``worker_id`` the owner, None once released); None
+    when the bytes are no JSON object. Records of older marin_exec versions already have the facts as keys."""
     try:
         record = json.loads(data)
     except ValueError:
         return None
-    return record if isinstance(record, dict) else None
+    if not isinstance(record, dict):
+        return None
+    holder = record.get("worker_id")
+    unpacked = _unpack(holder) if isinstance(holder, str) else None
+    if unpacked is None:
+        return record
+    owner, facts = unpacked
+    return {**facts, **record, "worker_id": None if "released_by" in facts else owner}
+
+
+def _unpack(worker_id: str) -> tuple[str, dict[str, Any]] | None:
+    """``worker_id`` split into the owner and the facts after it (None: a plain worker id, e.g. Marin's).
+
+    The first separator after which the rest is one JSON object is ours: an owner that contains the separator cannot
+    end in a whole JSON object that swallows the facts written after it (their quotes end any string it opened)."""
+    start = worker_id.find(_FACTS)
+    while start >= 0:
+        try:
+            facts = json.loads(worker_id[start + len(_FACTS) :])
+        except ValueError:
+            facts = None
+        if isinstance(facts, dict):
+            return worker_id[:start], facts
+        start = worker_id.find(_FACTS, start + 1)
+    return None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -24,7 +24,9 @@ from marin_exec.status.lease_record import (
     lost_lease_message,
     make_record,
     parse_record,
+    released_record,
     this_host,
+    warn_if_marin_would_take_over,
 )
 from marin_exec.storage.protocol import Token
 from marin_exec.storage.store import store_for
@@ -122,8 +124,8 @@ class Lease:
     clock (so clock skew between machines does not matter), or at once when one read says so (``describe_lease``:
     written here by a dead process, or written longer ago than that timeout + ``clock_skew_allowance``). Every
     transition is a create-only or compare-and-swap on the backend, so of several workers racing, exactly one
-    wins. A released lease is written as ``{"worker_id": null}`` and then deleted if still unchanged, so release
-    is safe even where a conditional delete is not enforced.
+    wins. Where the store cannot delete on a condition, a released lease is first swapped for a released record
+    (``lease_record.released_record``) and then deleted if still unchanged, so release is safe even there.
     """
 
     def __init__(
@@ -140,6 +142,7 @@ class Lease:
         self.path = join(output_path, LOCK_FILENAME)
         self.timeout = timeout
         self.heartbeat_interval = heartbeat_interval  # recorded for whoever judges our lease (None: not known)
+        warn_if_marin_would_take_over(heartbeat_interval)
         self.clock_skew_allowance = clock_skew_allowance
         self.step = step or output_path
         self._started = 0.0  # when this Lease last acquired
@@ -257,7 +260,8 @@ class Lease:
             self._store.delete_if(self.path, token)
             return
         try:
-            released = self._store.swap(self.path, self._released_record(), token)
+            # Unique bytes per releaser: object stores recognise a lost-reply retry of our own write by its content.
+            released = self._store.swap(self.path, released_record(self.owner), token)
         except StorageConflict:
             return
         self._store.delete_if(self.path, released)
@@ -266,10 +270,6 @@ class Lease:
     def _notify_released() -> None:
         with _RELEASED:
             _RELEASED.notify_all()
-
-    def _released_record(self) -> bytes:
-        # Unique bytes per releaser: object stores recognise a lost-reply retry of our own write by its content.
-        return json.dumps({"worker_id": None, "released_by": self.owner, "timestamp": time.time()}).encode()
 
     def _view(self, record: dict[str, Any]) -> Any:
         return describe_lease(record, timeout=self.timeout, clock_skew_allowance=self.clock_skew_allowance)
