@@ -125,6 +125,12 @@ class StepSpec:
     def name_with_hash(self) -> str:
         return f"{self.name}-{self.hash_id}"
 
+    @property
+    def mutable(self) -> bool:
+        """Whether the output rebuilds on every run (a ``dev`` version), so a SUCCESS never makes it "built" and the
+        pruned walk (DESIGN §5b) always reaches its inputs. False for hashed steps: their path changes instead."""
+        return False
+
     @cached_property
     def output_path(self) -> str:
         override = self.override_output_path

@@ -225,6 +225,7 @@ def _run_compiled(
     if config.plan is not None and (config.plan not in FORMATS or not config.dry_run):
         raise MarinExecError(f"--plan {config.plan}: use one of {', '.join(FORMATS)}, together with --dry_run true")
     forced = forced_steps(compiled.specs, config.force_rerun, config.run_only) if config.force_rerun else []
+    options["rebuild"] = {spec.output_path for spec, _ in forced}  # the walk reaches what they need
     if config.dry_run:
         plan = runner.run(compiled.specs, dry_run=True, **options)
         show_forced(plan, forced)

@@ -1,10 +1,11 @@
 """``StepRunner``: call each step's ``executable_fn(output_path)`` once its dependencies are done (DESIGN §3).
 
-It de-duplicates by output path, reads every status read-only (concurrently, in batches, as soon as steps are
-known) and skips a SUCCESS without calling anything, runs ready steps on a bounded thread pool, never runs
-dependents of a failure, wakes only when a step finishes (no sleeps), and obeys a ``RunStop`` (start nothing new,
-or return at once). A dry run's verdicts are ``run.plan``'s. It knows steps only through their public fields and
-methods (``read_status``/``read_statuses``, ``executable_fn``): it never inspects or wraps a function, and it
+It de-duplicates by output path and walks from its input steps toward their inputs (``run.prune``, DESIGN §5b),
+reading statuses read-only in concurrent batches, wave by wave: a built step is skipped without calling anything and
+what it needs is neither scheduled nor read. It runs ready steps on a bounded thread pool, never runs dependents of a
+failure, wakes only when a step finishes (no sleeps), and obeys a ``RunStop`` (start nothing new, or return at once).
+A dry run's verdicts are ``run.plan``'s. It knows steps only through their public fields and methods
+(``read_status``/``read_statuses``, ``executable_fn``, ``mutable``): it never inspects or wraps a function, and it
 installs no signal handler and releases no lease (the CLI does, around it).
 """
 
@@ -16,14 +17,14 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from marin_exec.progress import Silent, current_progress
 from marin_exec.run.input_feed import InputFeed
 from marin_exec.run.plan import classify, explain, read_plan_statuses, read_statuses
-from marin_exec.run.run_only import select
+from marin_exec.run.prune import PrunedOutputGone, confirm_pruned, input_steps, is_built, mark_pruned
 from marin_exec.run.run_report import RunReport, StepOutcome, StepState
 from marin_exec.run.status_readers import BATCH, OBJECT_STORE_READERS, READ_AHEAD, reader_pool
 from marin_exec.run.step_call import call_step, raise_failures, record_call
@@ -31,7 +32,6 @@ from marin_exec.run.step_graph import RunNode, StepGraph
 from marin_exec.run.stop import RunStop, StopLevel, mark_stopped
 from marin_exec.run.why import warn_drift
 from marin_exec.settings import run_settings
-from marin_exec.status.status import STATUS_SUCCESS
 
 if TYPE_CHECKING:  # the runner knows steps only through this contract's fields and methods
     from marin_exec.compile.step_spec import StepSpec
@@ -61,9 +61,12 @@ class StepRunner:
         lease_timeout: float | None = None,
         clock_skew_allowance: float | None = None,
         stop: RunStop | None = None,
+        rebuild: Collection[str] = (),
     ) -> RunReport:
         """Run (or, with ``dry_run``, only look up) every step and what it needs; StepsFailed if any failed. With
-        ``stop`` (``run.stop``) another thread may end the run early: the report then holds its failures too."""
+        ``stop`` (``run.stop``) another thread may end the run early: the report then holds its failures too.
+        ``rebuild``: output paths never taken as built, so the walk reaches their inputs (``--force_rerun``'s, which
+        a dry run does not clear)."""
         with contextlib.ExitStack() as stack:
             stack.enter_context(
                 run_settings(
@@ -79,6 +82,7 @@ class StepRunner:
 
                 stack.enter_context(fray.set_current_client(self.client))
             run = _Run(max_concurrent=max_concurrent, dry_run=dry_run, force_run_failed=force_run_failed, stop=stop)
+            run.rebuild = frozenset(rebuild)
             return run.execute(steps, run_only)
 
 
@@ -99,10 +103,11 @@ class _Run:
         self.starting = threading.Lock()  # a step starts, or is skipped by a stop, under this lock
         self.cached: list[StepOutcome] = []  # cached steps whose drift is not yet checked
         self.progress = (None if dry_run else current_progress()) or Silent()  # the lock reports its own waits
+        self.rebuild: frozenset[str] = frozenset()  # output paths never taken as built
 
     def execute(self, steps: Iterable[StepSpec], run_only: list[str] | None) -> RunReport:
         start = time.monotonic()
-        roots, unmatched, self.graph.done = select(steps, run_only) if run_only else (iter(steps), [], set())
+        roots, unmatched = input_steps(steps, run_only)  # run.prune: where the walk starts
         # No ``with``: its exit would wait for every step thread, and a stopped run must not wait for a blocked one.
         self.workers = ThreadPoolExecutor(self.max_concurrent, thread_name_prefix="marin-step")
         self.readers: ThreadPoolExecutor | None = None  # sized for the store of the first step read
@@ -122,13 +127,15 @@ class _Run:
         self._shut_down(wait=not self.stop.level)
         if self.stop.level:
             self._mark_stopped()
+        mark_pruned(self.graph.nodes.values())
         outcomes = {path: node.outcome for path, node in self.graph.nodes.items()}
         report = RunReport(outcomes, self.dry_run, time.monotonic() - start, unmatched)
         if self.dry_run:
             if self.first_error is not None:
                 raise self.first_error
-            classify(self.graph.nodes.values(), self.force_run_failed)
-            explain(self.graph.nodes.values())
+            needed = [node for node in self.graph.nodes.values() if node.needed]
+            classify(needed, self.force_run_failed)
+            explain(needed)
         elif not self.stop.level:  # a stopped run's caller reads the failures in the report
             raise_failures(report, self.first_error)
         return report
@@ -171,8 +178,10 @@ class _Run:
                 continue
             if kind == "add":
                 for spec in self.feed.take():
-                    self.graph.add(spec, self._on_registered)
-                    self._hold_permit(self.graph.by_id[id(spec)])
+                    self.graph.add(spec, lambda node: None)  # nothing is read until the walk needs it
+                    node = self.graph.by_id[id(spec)]
+                    self._need(node)
+                    self._hold_permit(node)
                 continue
             self.in_flight -= 1
             if kind == "input_error":
@@ -209,8 +218,12 @@ class _Run:
             self._submit("status", self.readers, self.unread[start : start + BATCH], read)
         self.unread = []
 
-    def _on_registered(self, node: RunNode) -> None:
-        """A new step joined the run (its deps are linked): count what it waits for, queue its status read."""
+    def _need(self, node: RunNode) -> None:
+        """``node`` is part of the pruned walk (an input step, or an input of a step found not built): count what it
+        waits for and queue its status read. Steps never needed are pruned (``plan.mark_pruned``)."""
+        if node.needed:
+            return
+        node.needed = True
         for dep in node.deps:
             if dep.outcome.state in (StepState.FAILED, StepState.DEP_FAILED):
                 self._mark_dep_failed(node, dep)
@@ -218,7 +231,7 @@ class _Run:
                 node.waiting += 1
         self.unread.append(node)
         self.progress.add_total(1)
-        if len(self.unread) >= OBJECT_STORE_READERS * BATCH:  # a long burst of input: start reading meanwhile
+        if len(self.unread) >= OBJECT_STORE_READERS * BATCH:  # a wide wave: start reading meanwhile
             self._start_status_reads()
 
     def _on_statuses(self, nodes: list[RunNode], future: Future[Any]) -> None:
@@ -236,12 +249,15 @@ class _Run:
                 self.first_error = status
         else:
             node.outcome.status = status
+        if not is_built(node.spec, node.outcome.status, self.rebuild):  # what it needs joins the walk
+            for dep in node.deps:
+                self._need(dep)
         if self.dry_run:
             self._release(node)
             return
         if node.outcome.state == StepState.DEP_FAILED:
             return
-        if node.outcome.status == STATUS_SUCCESS:
+        if is_built(node.spec, node.outcome.status, self.rebuild):
             logger.debug(f"{node.spec.name}: skip, already done ({node.spec.output_path})")  # the Summary counts them
             self.cached.append(node.outcome)
             if len(self.cached) >= BATCH and self.readers is not None:  # drift: read the recorded config meanwhile
@@ -266,6 +282,15 @@ class _Run:
         self.running.discard(node)
         if node not in self.started:  # stopped while it was queued: mark_stopped says so
             return
+        gone = future.exception()
+        if isinstance(gone, PrunedOutputGone):  # not called: a step it needs is no longer built (run.prune)
+            logger.error(str(gone))
+            self.first_error = self.first_error or gone
+            gone.node.outcome.state, gone.node.outcome.error = StepState.FAILED, gone
+            node.outcome.state = StepState.PENDING  # blocked by it, below
+            for dependent in gone.node.dependents:
+                self._mark_dep_failed(dependent, gone.node)
+            return
         error = record_call(node.spec.name, node.outcome, future)
         if error is None:
             self._settle(node, StepState.RAN)
@@ -279,6 +304,8 @@ class _Run:
         self.progress.step_finished(node.spec.output_path, state)
         self._release(node)
         for dependent in node.dependents:
+            if not dependent.needed:  # counts what it waits for when (if) the walk needs it
+                continue
             if state in (StepState.RAN, StepState.CACHED):
                 dependent.waiting -= 1
                 self._maybe_start(dependent)
@@ -289,7 +316,7 @@ class _Run:
         pending = [(node, cause)]
         while pending:
             current, because = pending.pop()
-            if current.outcome.state in _SETTLED_OR_RUNNING:
+            if current.outcome.state in _SETTLED_OR_RUNNING or not current.needed:
                 continue
             current.outcome.state = StepState.DEP_FAILED
             self.progress.step_finished(current.spec.output_path, StepState.DEP_FAILED)
@@ -305,4 +332,5 @@ class _Run:
             if self.stop.level:
                 return _NOT_STARTED
             self.started[node] = time.monotonic()
+        confirm_pruned(node)
         return call_step(node.spec)
