@@ -18,7 +18,8 @@ needed it is blocked. This module reads statuses only through the step's public 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Sequence
+import logging
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from marin_exec.errors import MarinExecError
@@ -30,6 +31,8 @@ from marin_exec.status.status import STATUS_SUCCESS
 
 if TYPE_CHECKING:
     from marin_exec.compile.step_spec import StepSpec
+
+logger = logging.getLogger(__name__)
 
 
 class PrunedOutputGone(MarinExecError):
@@ -65,7 +68,7 @@ def mark_pruned(nodes: Iterable[RunNode]) -> None:
         built = next((because.get(id(d)) or d.spec.name for d in node.dependents if id(d) in because or d.needed), "")
         because[id(node)] = built
         node.outcome.state = StepState.PRUNED
-        node.outcome.reason = f"not needed: {built}, which needs it, is already built; its status was not read"
+        node.outcome.reason = f"not needed: {built}, which needs it, is already built"
 
 
 def confirm_pruned(node: RunNode) -> None:
@@ -82,3 +85,13 @@ def confirm_pruned(node: RunNode) -> None:
                 f"the steps it needs were pruned from this run; rerun to rebuild it and its inputs",
                 dep,
             )
+
+
+def fail_gone(error: PrunedOutputGone, node: RunNode, block: Callable[[RunNode, RunNode], None]) -> None:
+    """The run's verdict when ``node`` was not called because ``confirm_pruned`` raised: the step no longer built
+    failed, and ``block(dependent, failed)`` blocks what needs it, ``node`` included."""
+    logger.error(str(error))
+    error.node.outcome.state, error.node.outcome.error = StepState.FAILED, error
+    node.outcome.state = StepState.PENDING  # not called, so blocked like the rest
+    for dependent in error.node.dependents:
+        block(dependent, error.node)

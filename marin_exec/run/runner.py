@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from marin_exec.progress import Silent, current_progress
 from marin_exec.run.input_feed import InputFeed
 from marin_exec.run.plan import classify, explain, read_plan_statuses, read_statuses
-from marin_exec.run.prune import PrunedOutputGone, confirm_pruned, input_steps, is_built, mark_pruned
+from marin_exec.run.prune import PrunedOutputGone, confirm_pruned, fail_gone, input_steps, is_built, mark_pruned
 from marin_exec.run.run_report import RunReport, StepOutcome, StepState
 from marin_exec.run.status_readers import BATCH, OBJECT_STORE_READERS, READ_AHEAD, reader_pool
 from marin_exec.run.step_call import call_step, raise_failures, record_call
@@ -282,15 +282,9 @@ class _Run:
         self.running.discard(node)
         if node not in self.started:  # stopped while it was queued: mark_stopped says so
             return
-        gone = future.exception()
-        if isinstance(gone, PrunedOutputGone):  # not called: a step it needs is no longer built (run.prune)
-            logger.error(str(gone))
+        if isinstance(gone := future.exception(), PrunedOutputGone):  # not called: an input is no longer built
             self.first_error = self.first_error or gone
-            gone.node.outcome.state, gone.node.outcome.error = StepState.FAILED, gone
-            node.outcome.state = StepState.PENDING  # blocked by it, below
-            for dependent in gone.node.dependents:
-                self._mark_dep_failed(dependent, gone.node)
-            return
+            return fail_gone(gone, node, self._mark_dep_failed)
         error = record_call(node.spec.name, node.outcome, future)
         if error is None:
             self._settle(node, StepState.RAN)
