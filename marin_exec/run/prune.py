@@ -95,3 +95,25 @@ def fail_gone(error: PrunedOutputGone, node: RunNode, block: Callable[[RunNode, 
     node.outcome.state = StepState.PENDING  # not called, so blocked like the rest
     for dependent in error.node.dependents:
         block(dependent, error.node)
+
+
+def read_ahead(nodes: list[RunNode], budget: int) -> list[RunNode]:
+    """Up to ``budget`` steps below ``nodes`` (breadth first) whose status is not read yet, marked requested: read
+    with them, so a walk through steps that are not built (a fresh deep chain) does not take one round of reads per
+    step. The runner's budget is the number of steps found not built so far: a built graph is read at its terminals
+    only, and no more steps are read in vain than were found to need running."""
+    out: list[RunNode] = []
+    seen: set[int] = set()
+    frontier = list(nodes)
+    while frontier and len(out) < budget and len(seen) < 8 * budget:
+        below: list[RunNode] = []
+        for dep in (d for node in frontier for d in node.deps):
+            if id(dep) in seen or len(out) >= budget:
+                continue
+            seen.add(id(dep))
+            below.append(dep)
+            if not dep.requested:
+                dep.requested = True
+                out.append(dep)
+        frontier = below
+    return out

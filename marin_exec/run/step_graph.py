@@ -8,15 +8,19 @@ node. ``terminals`` gives the steps of a plan that nothing else in it needs: the
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from marin_exec.errors import CycleError, PathCollisionError
 from marin_exec.naming import qualified_name
-from marin_exec.run.run_report import StepOutcome
+from marin_exec.run.run_report import StepOutcome, StepState
 
 if TYPE_CHECKING:
     from marin_exec.compile.step_spec import StepSpec
+
+logger = logging.getLogger("marin_exec.run.runner")  # the runner's log: what it decided
+_SETTLED_OR_RUNNING = (StepState.DEP_FAILED, StepState.FAILED, StepState.RAN, StepState.CACHED, StepState.RUNNING)
 
 
 class RunNode:
@@ -32,6 +36,8 @@ class RunNode:
         "submitted",
         "permits",
         "needed",
+        "requested",
+        "read",
     )
 
     def __init__(self, spec: StepSpec) -> None:
@@ -46,6 +52,8 @@ class RunNode:
         # Part of the pruned walk (DESIGN §5b): an input step, or needed by a step found not built. Only needed
         # steps have their status read; the others stay "pruned" unless something needs them later.
         self.needed = False
+        self.requested = False  # its status read is queued or done (needed, or read ahead: ``run.prune.read_ahead``)
+        self.read: Any = None  # what that read gave (a status, None, or the exception), judged once needed
 
 
 class StepGraph:
@@ -111,6 +119,24 @@ class StepGraph:
             node.deps.append(dep)
             dep.dependents.append(node)
         on_new(node)
+
+
+def mark_dep_failed(node: RunNode, cause: RunNode) -> list[RunNode]:
+    """Mark ``node`` and what needs it, transitively, blocked by the failed ``cause`` (steps the walk needs and that
+    are neither settled nor running); returns those marked."""
+    marked: list[RunNode] = []
+    pending = [(node, cause)]
+    while pending:
+        current, because = pending.pop()
+        if current.outcome.state in _SETTLED_OR_RUNNING or not current.needed:
+            continue
+        current.outcome.state = StepState.DEP_FAILED
+        current.outcome.reason = f"depends on {because.spec.name}, which failed"
+        current.outcome.blocked_by = because.spec.name_with_hash
+        logger.warning(f"{current.spec.name}: not run: {current.outcome.reason}")
+        marked.append(current)
+        pending.extend((d, current) for d in current.dependents)
+    return marked
 
 
 def terminals(steps: Sequence[StepSpec]) -> list[StepSpec]:
