@@ -27,7 +27,8 @@ REFUSED = "refused"  # failed in an earlier run, and --force_run_failed false: n
 BLOCKED = "blocked"
 INTERRUPTED = "interrupted"
 NOT_STARTED = "not started"  # a stopped run (Ctrl-C) never started them
-OUTCOMES = (RAN_HERE, FINISHED_ELSEWHERE, CACHED, FAILED, REFUSED, BLOCKED, INTERRUPTED, NOT_STARTED)
+PRUNED = "pruned"  # never needed: what needs them is already built (DESIGN §5b); neither run nor read
+OUTCOMES = (RAN_HERE, FINISHED_ELSEWHERE, CACHED, PRUNED, FAILED, REFUSED, BLOCKED, INTERRUPTED, NOT_STARTED)
 _OUTCOME_OF_STATE = {
     StepState.RAN: RAN_HERE,
     StepState.CACHED: CACHED,
@@ -35,6 +36,7 @@ _OUTCOME_OF_STATE = {
     StepState.DEP_FAILED: BLOCKED,
     StepState.INTERRUPTED: INTERRUPTED,
     StepState.NOT_STARTED: NOT_STARTED,
+    StepState.PRUNED: PRUNED,
 }
 MAX_NAMED = 5  # steps not started that the summary names (then how many more)
 # Outcomes that a rerun can change (after a fix, for a failure).
