@@ -305,7 +305,7 @@ def test_a_clean_run_prints_its_summary_and_no_rerun_hint(tmp_path):
 
     assert first.returncode == 0, first.stderr
     assert "Summary: 2 ran here, 0 cached in" in first.stdout
-    assert "Summary: 0 ran here, 2 cached in" in second.stdout
+    assert "Summary: 0 ran here, 1 cached, 1 pruned in" in second.stdout
     assert "to rerun" not in first.stderr + second.stderr
 
 

@@ -97,7 +97,7 @@ def test_a_forced_rerun_is_recorded_as_ran_here_not_cached(tmp_path):
 
     runs = sorted((tmp_path / "out" / "experiments" / "runs").glob("exp-*.json"))
     rows = {row["name"].rsplit("-", 1)[0]: row["outcome"] for row in json.loads(runs[-1].read_text())["steps"]}
-    assert rows == {"data/a": "cached", "tok/b": "cached", "model/c": "ran here", "other/d": "cached"}
+    assert rows == {"data/a": "pruned", "tok/b": "cached", "model/c": "ran here", "other/d": "cached"}
 
 
 def _done(output_path: str) -> dict:

@@ -20,8 +20,9 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "marin_exec"
 # Lower layers never import higher ones. The shared bottom is the package's top-level modules.
 LAYERS = {"bottom": 0, "storage": 1, "status": 2, "runtime": 3, "trace": 4, "compile": 5, "run": 6, "__init__": 7}
 # marin_exec.legacy speaks Marin's vocabulary at every layer, so each of its modules sits in the layer of what it does:
-# the vocabulary at the bottom, lowering ExecutorSteps to traced nodes in trace, Marin's Executor and the migrate
-# commands in run, and its public surface at the top.
+# the vocabulary at the bottom, lowering ExecutorSteps to traced nodes in trace, Marin's Executor, the migrate
+# commands and its kind (what the one door for foreign steps, trace.foreign, loads by name) in run, and its public
+# surface at the top. No module outside it imports it: see FOREIGN_KINDS.
 LEGACY_LAYERS = {
     "types": "bottom",
     "shapes": "bottom",
@@ -33,6 +34,7 @@ LEGACY_LAYERS = {
     "executor": "run",
     "migrate": "run",
     "migrate_check": "run",
+    "kind": "run",
     "legacy": "__init__",
 }
 WRAPPERS = {"marin_exec.runtime.disk_cache", "marin_exec.runtime.distributed_lock", "marin_exec.runtime.remote"}
@@ -111,6 +113,33 @@ def test_imports_made_only_for_type_checking_are_not_counted():
 def test_every_import_points_to_the_same_layer_or_a_lower_one():
     upward = [(a, b) for a, b in _graph().edges if _layer(b) > _layer(a)]
     assert upward == [], f"imports that point up the layers {LAYERS}: {upward}"
+
+
+# Packages for steps other libraries define (issue 19): they enter through marin_exec.trace.foreign, which imports
+# their ``kind`` modules by name when it meets such an object. Nothing else imports them, so the core never climbs
+# to them (``run/cli.py`` and ``trace/step.py`` once did).
+FOREIGN_KINDS = ("marin_exec.legacy", "marin_exec.lazy")
+
+
+def test_no_module_outside_a_foreign_kind_imports_it():
+    def inside(module: str, package: str) -> bool:
+        return module == package or module.startswith(package + ".")
+
+    climbs = [
+        (a, b) for a, b in _graph().edges for package in FOREIGN_KINDS if inside(b, package) and not inside(a, package)
+    ]
+    assert climbs == [], f"imports of a foreign kind's package from outside it (use marin_exec.trace.foreign): {climbs}"
+
+
+def test_the_foreign_door_names_each_kind_module_and_each_exposes_a_kind():
+    import importlib
+
+    from marin_exec.trace import foreign
+
+    for name in foreign.KIND_MODULES:
+        assert any(name.startswith(package + ".") for package in FOREIGN_KINDS), name
+        kind = importlib.import_module(name).KIND
+        assert callable(kind.recognises) and callable(kind.lower_steps) and callable(kind.lower_config)
 
 
 def test_the_runner_cannot_reach_a_wrapper_module_through_its_imports():

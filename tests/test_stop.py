@@ -46,8 +46,8 @@ def _pipeline(prefix: str, blocking: Blocking) -> tuple[StepSpec, StepSpec, Step
 def _run_in_thread(steps: list[StepSpec], stop: RunStop) -> tuple[threading.Thread, dict[str, Any]]:
     result: dict[str, Any] = {}
 
-    def run() -> None:
-        result["report"] = StepRunner().run(steps, max_concurrent=1, stop=stop)
+    def run() -> None:  # as a generator: each step is asked for, in this order (a list would start from its ends)
+        result["report"] = StepRunner().run(iter(steps), max_concurrent=1, stop=stop)
 
     thread = threading.Thread(target=run)
     thread.start()

@@ -84,10 +84,10 @@ def executor_main(
     from marin_exec.run.run_files import rerun_command
 
     steps, description, config = _positional(steps_or_config, steps, description, config)
-    if max_concurrent is not None or type(steps).__name__ == "ExecutorMainConfig":
-        from marin_exec.legacy.executor import marin_call
+    if max_concurrent is not None or type(steps).__name__ == "ExecutorMainConfig":  # Marin's spelling
+        from marin_exec.trace.foreign import main_call
 
-        steps, description, config = marin_call(steps, description, config, max_concurrent, ExecutorMainConfig)
+        steps, description, config = main_call(steps, description, config, max_concurrent, ExecutorMainConfig)
     if config is None:
         config = parse_args(sys.argv[1:])
     _configure_logging()
@@ -239,6 +239,7 @@ def _run_compiled(
     # dev versions rebuild every run: looked for only when the plan has named steps (an attribute read per step)
     rebuilt = config.force_rerun or any(spec.named_version is not None for spec in compiled.specs)
     forced = forced_steps(compiled.specs, config.force_rerun or [], config.run_only) if rebuilt else []
+    options["rebuild"] = {spec.output_path for spec, _ in forced}  # the walk reaches what they need
     if config.dry_run:
         plan = runner.run(compiled.specs, dry_run=True, **options)
         show_forced(plan, forced)
@@ -287,11 +288,12 @@ def _compile_without_gc(steps: Sequence[Any], prefix: str) -> CompiledSteps:
 
 
 def compile_steps(steps: Sequence[Any], prefix: str) -> CompiledSteps:
-    """StepSpecs pass through; StepRefs from tracing go through the compiler."""
-    if any(type(s).__name__ in ("ExecutorStep", "InputName") for s in steps):  # issue 13: lowered to StepRefs
-        from marin_exec.legacy.lowering import lower_steps
+    """StepSpecs pass through; StepRefs from tracing go through the compiler; foreign steps (ExecutorSteps) are
+    lowered to StepRefs first, through the one door for them (``trace.foreign``)."""
+    from marin_exec.trace.foreign import lower_steps
+    from marin_exec.trace.step_ref import StepRef
 
-        steps = lower_steps(steps)
+    steps = lower_steps(steps, lambda s: isinstance(s, StepSpec | StepRef))
     specs = [s for s in steps if isinstance(s, StepSpec)]
     refs = [s for s in steps if not isinstance(s, StepSpec)]
     groups: list[GroupView] = []

@@ -20,6 +20,7 @@ PLAN_STATES = (
     StepState.RUNNING_ELSEWHERE,
     StepState.FAILED_BEFORE,
     StepState.BLOCKED,
+    StepState.PRUNED,
 )
 
 
@@ -83,7 +84,8 @@ def render_plan(
         step_lines(spec, "  " if groups else "")
     if lines[-1] != "":
         lines.append("")
-    lines.append("Summary: " + summarize(report, PLAN_STATES) + ". Dry run: nothing was run or written.")
+    states = PLAN_STATES if report.count(StepState.PRUNED) else PLAN_STATES[:-1]  # said when there are some
+    lines.append("Summary: " + summarize(report, states) + ". Dry run: nothing was run or written.")
     if report.unmatched_patterns:
         lines.append(f"Warning: --run_only patterns matched no step: {', '.join(report.unmatched_patterns)}")
     return "\n".join(lines)

@@ -25,7 +25,8 @@ class StepState(enum.StrEnum):
     CACHED = "cached"
     FAILED = "failed"
     DEP_FAILED = "dep_failed"
-    NOT_SELECTED = "not_selected"
+    # Never needed: every step that needs it is already built (DESIGN §5b). A run and a dry run.
+    PRUNED = "pruned"
     # Outcomes of a stopped run (run.stop): running when it stopped, or never started.
     INTERRUPTED = "interrupted"
     NOT_STARTED = "not started"

@@ -1,11 +1,11 @@
 """``StepRunner``: call each step's ``executable_fn(output_path)`` once its dependencies are done (DESIGN §3).
 
-It de-duplicates by output path, reads every status read-only (concurrently, in batches, as soon as steps are
-known) and skips a SUCCESS without calling anything, runs ready steps on a bounded thread pool, never runs
-dependents of a failure, wakes only when a step finishes (no sleeps), and obeys a ``RunStop`` (start nothing new,
-or return at once). A dry run's verdicts are ``run.plan``'s. It knows steps only through their public fields and
-methods (``read_status``/``read_statuses``, ``executable_fn``): it never inspects or wraps a function, and it
-installs no signal handler and releases no lease (the CLI does, around it).
+It de-duplicates by output path and walks from its input steps toward their inputs (``run.prune``, DESIGN §5b),
+reading statuses in concurrent batches: a built step is skipped uncalled and what it needs is neither scheduled nor
+read. It runs ready steps on a bounded thread pool, never runs dependents of a failure, wakes only when a step
+finishes (no sleeps), and obeys a ``RunStop``. A dry run's verdicts are ``run.plan``'s. It knows steps only through
+their public fields and methods (``read_status(es)``, ``executable_fn``, ``mutable``): it never inspects or wraps a
+function, installs no signal handler and releases no lease (the CLI does, around it).
 """
 
 from __future__ import annotations
@@ -16,22 +16,21 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from marin_exec.progress import Silent, current_progress
+from marin_exec.run import prune
 from marin_exec.run.input_feed import InputFeed
 from marin_exec.run.plan import classify, explain, read_plan_statuses, read_statuses
-from marin_exec.run.run_only import select
 from marin_exec.run.run_report import RunReport, StepOutcome, StepState
 from marin_exec.run.status_readers import BATCH, OBJECT_STORE_READERS, READ_AHEAD, reader_pool
 from marin_exec.run.step_call import call_step, raise_failures, record_call
-from marin_exec.run.step_graph import RunNode, StepGraph
+from marin_exec.run.step_graph import RunNode, StepGraph, mark_dep_failed
 from marin_exec.run.stop import RunStop, StopLevel, mark_stopped
 from marin_exec.run.why import warn_drift
 from marin_exec.settings import run_settings
-from marin_exec.status.status import STATUS_SUCCESS
 
 if TYPE_CHECKING:  # the runner knows steps only through this contract's fields and methods
     from marin_exec.compile.step_spec import StepSpec
@@ -40,7 +39,6 @@ logger = logging.getLogger(__name__)
 
 _NOT_STARTED: Any = object()
 _SETTLED = (StepState.DEP_FAILED, StepState.FAILED, StepState.RAN, StepState.CACHED)
-_SETTLED_OR_RUNNING = (*_SETTLED, StepState.RUNNING)
 
 
 class StepRunner:
@@ -61,9 +59,11 @@ class StepRunner:
         lease_timeout: float | None = None,
         clock_skew_allowance: float | None = None,
         stop: RunStop | None = None,
+        rebuild: Collection[str] = (),
     ) -> RunReport:
-        """Run (or, with ``dry_run``, only look up) every step and what it needs; StepsFailed if any failed. With
-        ``stop`` (``run.stop``) another thread may end the run early: the report then holds its failures too."""
+        """Run (or, with ``dry_run``, only look up) every step and what it needs; StepsFailed if any failed. ``stop``
+        (``run.stop``) lets another thread end the run early (the report holds its failures). ``rebuild``: output
+        paths never taken as built, so the walk reaches their inputs (``--force_rerun``'s: a dry run clears none)."""
         with contextlib.ExitStack() as stack:
             stack.enter_context(
                 run_settings(
@@ -79,6 +79,7 @@ class StepRunner:
 
                 stack.enter_context(fray.set_current_client(self.client))
             run = _Run(max_concurrent=max_concurrent, dry_run=dry_run, force_run_failed=force_run_failed, stop=stop)
+            run.rebuild = frozenset(rebuild)  # output paths never taken as built
             return run.execute(steps, run_only)
 
 
@@ -99,10 +100,12 @@ class _Run:
         self.starting = threading.Lock()  # a step starts, or is skipped by a stop, under this lock
         self.cached: list[StepOutcome] = []  # cached steps whose drift is not yet checked
         self.progress = (None if dry_run else current_progress()) or Silent()  # the lock reports its own waits
+        self.rebuild: frozenset[str] = frozenset()
+        self.not_built = 0  # needed steps found not built: how far below the walk statuses are read ahead
 
     def execute(self, steps: Iterable[StepSpec], run_only: list[str] | None) -> RunReport:
         start = time.monotonic()
-        roots, unmatched, self.graph.done = select(steps, run_only) if run_only else (iter(steps), [], set())
+        roots, unmatched = prune.input_steps(steps, run_only)  # run.prune: where the walk starts
         # No ``with``: its exit would wait for every step thread, and a stopped run must not wait for a blocked one.
         self.workers = ThreadPoolExecutor(self.max_concurrent, thread_name_prefix="marin-step")
         self.readers: ThreadPoolExecutor | None = None  # sized for the store of the first step read
@@ -122,13 +125,15 @@ class _Run:
         self._shut_down(wait=not self.stop.level)
         if self.stop.level:
             self._mark_stopped()
+        prune.mark_pruned(self.graph.nodes.values())
         outcomes = {path: node.outcome for path, node in self.graph.nodes.items()}
         report = RunReport(outcomes, self.dry_run, time.monotonic() - start, unmatched)
         if self.dry_run:
             if self.first_error is not None:
                 raise self.first_error
-            classify(self.graph.nodes.values(), self.force_run_failed)
-            explain(self.graph.nodes.values())
+            needed = [node for node in self.graph.nodes.values() if node.needed]
+            classify(needed, self.force_run_failed)
+            explain(needed)
         elif not self.stop.level:  # a stopped run's caller reads the failures in the report
             raise_failures(report, self.first_error)
         return report
@@ -171,8 +176,11 @@ class _Run:
                 continue
             if kind == "add":
                 for spec in self.feed.take():
-                    self.graph.add(spec, self._on_registered)
-                    self._hold_permit(self.graph.by_id[id(spec)])
+                    self.graph.add(spec, lambda node: None)  # nothing is read until the walk needs it
+                    node = self.graph.by_id[id(spec)]
+                    if self._need(node):
+                        self._judge([node])
+                    self._hold_permit(node)
                 continue
             self.in_flight -= 1
             if kind == "input_error":
@@ -198,10 +206,11 @@ class _Run:
         future.add_done_callback(lambda f: self.events.put((kind, item, f)))
 
     def _start_status_reads(self) -> None:
-        """Hand the unread steps to the readers in full batches (the read-ahead trickles steps in: splitting each
-        trickle over all readers made batches of 16 and cost a 10,000-step cached re-run ~0.5 s)."""
+        """Hand the unread steps, and as many below them as were found not built so far (``prune.read_ahead``), to
+        the readers in full batches (batches of 16 cost a 10,000-step cached re-run ~0.5 s)."""
         if not self.unread:
             return
+        self.unread += prune.read_ahead(self.unread, min(self.not_built, OBJECT_STORE_READERS * BATCH))
         read = read_plan_statuses if self.dry_run else read_statuses
         if self.readers is None:
             self.readers = reader_pool(self.unread[0].spec.output_path)
@@ -209,26 +218,46 @@ class _Run:
             self._submit("status", self.readers, self.unread[start : start + BATCH], read)
         self.unread = []
 
-    def _on_registered(self, node: RunNode) -> None:
-        """A new step joined the run (its deps are linked): count what it waits for, queue its status read."""
+    def _need(self, node: RunNode) -> bool:
+        """``node`` joins the pruned walk (an input step, or an input of a step found not built): count what it waits
+        for, queue its status read; True if that was read ahead, so it is to be judged now. Steps never needed are
+        pruned (``prune.mark_pruned``)."""
+        if node.needed:
+            return False
+        node.needed = True
         for dep in node.deps:
             if dep.outcome.state in (StepState.FAILED, StepState.DEP_FAILED):
                 self._mark_dep_failed(node, dep)
             elif dep.outcome.state not in (StepState.RAN, StepState.CACHED):
                 node.waiting += 1
-        self.unread.append(node)
         self.progress.add_total(1)
-        if len(self.unread) >= OBJECT_STORE_READERS * BATCH:  # a long burst of input: start reading meanwhile
+        if node.requested:
+            return node.status_known
+        node.requested = True
+        self.unread.append(node)
+        if len(self.unread) >= OBJECT_STORE_READERS * BATCH:  # a wide wave: start reading meanwhile
             self._start_status_reads()
+        return False
 
     def _on_statuses(self, nodes: list[RunNode], future: Future[Any]) -> None:
         error = future.exception()
         statuses = [error] * len(nodes) if error is not None else future.result()
         for node, status in zip(nodes, statuses, strict=True):
-            self._on_status(node, status)
+            node.status_known, node.read = True, status
+        self._judge([node for node in nodes if node.needed])  # those read ahead wait until (if) they are needed
+
+    def _judge(self, nodes: list[RunNode]) -> None:
+        """Act on the status of needed steps; the inputs of one not built join the walk (those already read are
+        judged in turn, without recursion: a chain may be 10,000 deep)."""
+        pending = nodes[::-1]  # in the order given: the first may take the last free slot
+        while pending:
+            node = pending.pop()
+            self._on_status(node, node.read)
+            if not prune.is_built(node.spec, node.outcome.status, self.rebuild):
+                self.not_built += 1
+                pending.extend([dep for dep in node.deps if self._need(dep)][::-1])
 
     def _on_status(self, node: RunNode, status: str | None | BaseException) -> None:
-        node.status_known = True
         if isinstance(status, BaseException):
             node.outcome.status = None
             node.outcome.reason = f"status could not be read: {status!r}"
@@ -241,7 +270,7 @@ class _Run:
             return
         if node.outcome.state == StepState.DEP_FAILED:
             return
-        if node.outcome.status == STATUS_SUCCESS:
+        if prune.is_built(node.spec, node.outcome.status, self.rebuild):
             logger.debug(f"{node.spec.name}: skip, already done ({node.spec.output_path})")  # the Summary counts them
             self.cached.append(node.outcome)
             if len(self.cached) >= BATCH and self.readers is not None:  # drift: read the recorded config meanwhile
@@ -266,19 +295,20 @@ class _Run:
         self.running.discard(node)
         if node not in self.started:  # stopped while it was queued: mark_stopped says so
             return
+        if isinstance(gone := future.exception(), prune.PrunedOutputGone):  # not called: an input is no longer built
+            self.first_error = self.first_error or gone
+            return prune.fail_gone(gone, node, self._mark_dep_failed)
         error = record_call(node.spec.name, node.outcome, future)
-        if error is None:
-            self._settle(node, StepState.RAN)
-            return
-        if self.first_error is None:
-            self.first_error = error
-        self._settle(node, StepState.FAILED)
+        self.first_error = self.first_error or error
+        self._settle(node, StepState.RAN if error is None else StepState.FAILED)
 
     def _settle(self, node: RunNode, state: StepState) -> None:
         node.outcome.state = state
         self.progress.step_finished(node.spec.output_path, state)
         self._release(node)
         for dependent in node.dependents:
+            if not dependent.needed:  # counts what it waits for when (if) the walk needs it
+                continue
             if state in (StepState.RAN, StepState.CACHED):
                 dependent.waiting -= 1
                 self._maybe_start(dependent)
@@ -286,18 +316,9 @@ class _Run:
                 self._mark_dep_failed(dependent, node)
 
     def _mark_dep_failed(self, node: RunNode, cause: RunNode) -> None:
-        pending = [(node, cause)]
-        while pending:
-            current, because = pending.pop()
-            if current.outcome.state in _SETTLED_OR_RUNNING:
-                continue
-            current.outcome.state = StepState.DEP_FAILED
-            self.progress.step_finished(current.spec.output_path, StepState.DEP_FAILED)
-            self._release(current)
-            current.outcome.reason = f"depends on {because.spec.name}, which failed"
-            current.outcome.blocked_by = because.spec.name_with_hash
-            logger.warning(f"{current.spec.name}: not run: {current.outcome.reason}")
-            pending.extend((d, current) for d in current.dependents)
+        for blocked in mark_dep_failed(node, cause):
+            self.progress.step_finished(blocked.spec.output_path, StepState.DEP_FAILED)
+            self._release(blocked)
 
     def _call_step(self, node: RunNode) -> Any:
         """In a worker thread: call the step's function, unless the run was stopped while the step was queued."""
@@ -305,4 +326,5 @@ class _Run:
             if self.stop.level:
                 return _NOT_STARTED
             self.started[node] = time.monotonic()
+        prune.confirm_pruned(node)
         return call_step(node.spec)

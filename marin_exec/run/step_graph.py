@@ -2,20 +2,25 @@
 
 Steps are added as the input yields them, each with its unseen transitive deps (deps first, without recursion).
 Two specs with the same output path must be the same step (same name, version and function); they then share a
-node. This module reads no status and runs nothing.
+node. ``terminals`` gives the steps of a plan that nothing else in it needs: the runner's pruned walk starts there
+(DESIGN §5b). This module reads no status and runs nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+import logging
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from marin_exec.errors import CycleError, PathCollisionError
 from marin_exec.naming import qualified_name
-from marin_exec.run.run_report import StepOutcome
+from marin_exec.run.run_report import StepOutcome, StepState
 
 if TYPE_CHECKING:
     from marin_exec.compile.step_spec import StepSpec
+
+logger = logging.getLogger("marin_exec.run.runner")  # the runner's log: what it decided
+_SETTLED_OR_RUNNING = (StepState.DEP_FAILED, StepState.FAILED, StepState.RAN, StepState.CACHED, StepState.RUNNING)
 
 
 class RunNode:
@@ -29,8 +34,10 @@ class RunNode:
         "waiting",
         "status_known",
         "submitted",
-        "selected",
         "permits",
+        "needed",
+        "requested",
+        "read",
     )
 
     def __init__(self, spec: StepSpec) -> None:
@@ -42,6 +49,11 @@ class RunNode:
         self.status_known = False
         self.submitted = False
         self.permits = 0  # input steps pulled ahead that this node stands for (the runner's bounded read-ahead)
+        # Part of the pruned walk (DESIGN §5b): an input step, or needed by a step found not built. Only needed
+        # steps have their status read; the others stay "pruned" unless something needs them later.
+        self.needed = False
+        self.requested = False  # its status read is queued or done (needed, or read ahead: ``run.prune.read_ahead``)
+        self.read: Any = None  # what that read gave (a status, None, or the exception), judged once needed
 
 
 class StepGraph:
@@ -50,8 +62,6 @@ class StepGraph:
     def __init__(self) -> None:
         self.nodes: dict[str, RunNode] = {}
         self.by_id: dict[int, RunNode] = {}
-        # run_only: steps found done while selecting; what they needed is not part of the run.
-        self.done: set[int] = set()
 
     def add(self, root: StepSpec, on_new: Callable[[RunNode], None]) -> None:
         """Register ``root`` and its unseen transitive deps (deps first), without recursion; detect cycles.
@@ -68,7 +78,7 @@ class StepGraph:
                 if id(spec) in on_path:
                     raise _cycle_error(spec, [s for s, _ in stack] + [spec])
                 on_path[id(spec)] = spec
-            if i < len(spec.deps) and id(spec) not in self.done:
+            if i < len(spec.deps):
                 stack.append((spec, i + 1))
                 dep = spec.deps[i]
                 if id(dep) in on_path:
@@ -102,15 +112,69 @@ class StepGraph:
         self.by_id[id(spec)] = node
         seen: set[int] = set()
         for dep_spec in spec.deps:
-            dep = self.by_id.get(id(dep_spec))
-            if dep is None:  # a dep of a step found done by run_only: not waited for
-                continue
+            dep = self.by_id[id(dep_spec)]
             if id(dep) in seen:
                 continue
             seen.add(id(dep))
             node.deps.append(dep)
             dep.dependents.append(node)
         on_new(node)
+
+
+def mark_dep_failed(node: RunNode, cause: RunNode) -> list[RunNode]:
+    """Mark ``node`` and what needs it, transitively, blocked by the failed ``cause`` (steps the walk needs and that
+    are neither settled nor running); returns those marked."""
+    marked: list[RunNode] = []
+    pending = [(node, cause)]
+    while pending:
+        current, because = pending.pop()
+        if current.outcome.state in _SETTLED_OR_RUNNING or not current.needed:
+            continue
+        current.outcome.state = StepState.DEP_FAILED
+        current.outcome.reason = f"depends on {because.spec.name}, which failed"
+        current.outcome.blocked_by = because.spec.name_with_hash
+        logger.warning(f"{current.spec.name}: not run: {current.outcome.reason}")
+        marked.append(current)
+        pending.extend((d, current) for d in current.dependents)
+    return marked
+
+
+def terminals(steps: Sequence[StepSpec]) -> list[StepSpec]:
+    """The steps of ``steps`` that no step reachable from them needs (by output path), in their order, once each.
+
+    A depth-first walk of the whole plan without recursion and without I/O; a cycle is a CycleError, found before
+    any identity is computed (an identity of a cycle never ends).
+    """
+    needed: dict[int, StepSpec] = {}
+    state: dict[int, bool] = {}  # False: on the current path, True: finished
+    for root in steps:
+        if id(root) in state:
+            continue
+        state[id(root)] = False
+        stack: list[tuple[StepSpec, int]] = [(root, 0)]
+        while stack:
+            spec, i = stack[-1]
+            if i == len(spec.deps):
+                state[id(spec)] = True
+                stack.pop()
+                continue
+            stack[-1] = (spec, i + 1)
+            dep = spec.deps[i]
+            needed[id(dep)] = dep
+            seen = state.get(id(dep))
+            if seen is False:
+                raise _cycle_error(dep, [s for s, _ in stack] + [dep])
+            if seen is None:
+                state[id(dep)] = False
+                stack.append((dep, 0))
+    paths = {dep.output_path for dep in needed.values()}
+    chosen: set[int] = set()
+    out: list[StepSpec] = []
+    for spec in steps:  # two specs of one path both stay: the graph shares their node or refuses the collision
+        if id(spec) not in chosen and spec.output_path not in paths:
+            chosen.add(id(spec))
+            out.append(spec)
+    return out
 
 
 def _cycle_error(start: StepSpec, path: list[StepSpec]) -> CycleError:

@@ -24,7 +24,8 @@ FAILED = "failed"
 BLOCKED = "blocked"
 INTERRUPTED = "interrupted"
 NOT_STARTED = "not started"  # a stopped run (Ctrl-C) never started them
-OUTCOMES = (RAN_HERE, FINISHED_ELSEWHERE, CACHED, FAILED, BLOCKED, INTERRUPTED, NOT_STARTED)
+PRUNED = "pruned"  # never needed: what needs them is already built (DESIGN §5b); neither run nor read
+OUTCOMES = (RAN_HERE, FINISHED_ELSEWHERE, CACHED, PRUNED, FAILED, BLOCKED, INTERRUPTED, NOT_STARTED)
 _OUTCOME_OF_STATE = {
     StepState.RAN: RAN_HERE,
     StepState.CACHED: CACHED,
@@ -32,6 +33,7 @@ _OUTCOME_OF_STATE = {
     StepState.DEP_FAILED: BLOCKED,
     StepState.INTERRUPTED: INTERRUPTED,
     StepState.NOT_STARTED: NOT_STARTED,
+    StepState.PRUNED: PRUNED,
 }
 # Outcomes that a rerun can change (after a fix, for a failure).
 RERUNNABLE = (FAILED, BLOCKED, INTERRUPTED, NOT_STARTED)

@@ -297,11 +297,12 @@ def step(
 
 def _scan_config(call: DeferredCall, frame: Frame) -> tuple[tuple[str, Any], ...]:
     """``scan_config``, with Marin's placeholders (ExecutorStep, InputName, versioned, mirrored, THIS_OUTPUT_PATH)
-    rewritten by ``marin_exec.legacy`` first when the config holds any: understood or refused, never passed on."""
+    rewritten first by the foreign kind that knows them (``trace.foreign``: ``marin_exec.legacy``, loaded only when a
+    Marin object is met) when the config holds any: understood or refused, never passed on."""
     try:
         return scan_config(call, frame)
-    except MarinPlaceholderFound:
-        from marin_exec.legacy.traced import lower_marin_objects  # loaded only when a Marin object is met
+    except MarinPlaceholderFound as found:
+        from marin_exec.trace.foreign import lower_config
 
-        extra = lower_marin_objects(call, frame)
+        extra = lower_config(call, frame, found.kind)
         return scan_config(call, frame, _lowered=True) + tuple(extra)

@@ -1,0 +1,85 @@
+"""One door for foreign steps: objects another library defines enter marin_exec here, and only here.
+
+Marin's ExecutorStep world (``marin_exec.legacy``: its own classes, and Marin's recognised by shape) plugs in today;
+Marin's lazy artifact handles are meant to plug in the same way. A **kind** is a module named in ``KIND_MODULES``
+whose ``KIND`` object has:
+
+- ``recognises(obj) -> bool``: whether ``obj`` is one of its step objects, by shape (class name and attributes),
+  never by importing the foreign library (CI has no Marin);
+- ``lower_steps(items) -> list``: ``executor_main``'s items with its objects lowered to StepRefs of traced nodes
+  (or StepSpecs); items it does not recognise pass unchanged;
+- ``config_kinds`` (class names) and ``lower_config(call, frame) -> list[(key, identity)]``: a ``@step`` config
+  that holds one of its placeholders (the trace layer's config walk names the class it met), rewritten in place;
+- optionally ``main_call(steps, description, config, max_concurrent, config_class)``: ``executor_main`` called
+  with the foreign spelling (its config first, ``max_concurrent=``).
+
+Nothing registers at import time: the kinds' modules are imported the first time an object that no native type
+accounts for is met, so ``import marin_exec`` and a run of native steps never load them, and no module below them
+imports a kind's package (tests/test_layout.py forbids it). This module lowers nothing itself.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Protocol
+
+from marin_exec.errors import TracingError
+
+KIND_MODULES: list[str] = ["marin_exec.legacy.kind"]
+_loaded: list[ForeignKind] = []
+
+
+class ForeignKind(Protocol):
+    config_kinds: frozenset[str]
+
+    def recognises(self, obj: Any) -> bool: ...
+
+    def lower_steps(self, items: Sequence[Any]) -> list[Any]: ...
+
+    def lower_config(self, call: Any, frame: Any) -> list[tuple[str, Any]]: ...
+
+
+def add_kind(module: str) -> None:
+    """Make ``module`` (its ``KIND``) one more kind, tried after those already known; imported when first needed."""
+    if module not in KIND_MODULES:
+        KIND_MODULES.append(module)
+
+
+def kinds() -> list[ForeignKind]:
+    """Every kind, its module imported on the first call (and on the first call after ``add_kind``)."""
+    for module in KIND_MODULES[len(_loaded) :]:
+        _loaded.append(importlib.import_module(module).KIND)
+    return _loaded
+
+
+def lower_steps(items: Iterable[Any], native: Callable[[Any], bool]) -> list[Any]:
+    """``items`` with every foreign step object lowered by the kind that recognises it; ``native`` items (StepRefs,
+    StepSpecs) pass unchanged, and when all are native no kind is loaded. An object no kind recognises also passes
+    unchanged: the compiler says what it is."""
+    items = list(items)
+    if all(native(item) for item in items):
+        return items
+    for kind in kinds():
+        if any(not native(item) and kind.recognises(item) for item in items):
+            items = kind.lower_steps(items)
+    return items
+
+
+def lower_config(call: Any, frame: Any, class_name: str) -> list[tuple[str, Any]]:
+    """A ``@step`` config holding a foreign placeholder of class ``class_name``, rewritten in place by its kind;
+    the identity entries the rewritten config no longer shows."""
+    for kind in kinds():
+        if class_name in kind.config_kinds:
+            return kind.lower_config(call, frame)
+    raise TracingError(f"step '{getattr(frame, 'name', '?')}': no foreign kind lowers a {class_name} in a config")
+
+
+def main_call(steps: Any, description: Any, config: Any, max_concurrent: int | None, config_class: type) -> Any:
+    """``executor_main``'s ``(steps, description, config)`` when called with a foreign spelling, by the first kind
+    that accepts one; unchanged if none does."""
+    for kind in kinds():
+        call = getattr(kind, "main_call", None)
+        if call is not None:
+            return call(steps, description, config, max_concurrent, config_class)
+    return steps, description, config

@@ -1,0 +1,184 @@
+"""The pruned schedule (DESIGN §5b): a built step does not schedule, or read the status of, what it needs.
+
+Issue 19's measurement: after a finished raw -> tok chain, deleting ``raw/`` and running again downloaded raw again.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from marin_exec import ExecutorMainConfig, StepRunner, StepsFailed, StepSpec, run_executor
+from marin_exec.run.run_report import StepState
+from tests.hooked_store import PROTOCOL, hooked_store
+from tests.test_runner import Recorder
+
+
+def _chain(r: Recorder) -> tuple[StepSpec, StepSpec, StepSpec]:
+    raw = r.step("raw/corpus", url="https://example.org/corpus.txt")
+    tok = r.step("tok/corpus", [raw], tokenizer="llama3")
+    train = r.step("train/model", [tok], lr=3e-4)
+    return raw, tok, train
+
+
+def test_a_deleted_upstream_output_is_not_recomputed_when_what_needs_it_is_built(prefix):
+    r = Recorder()
+    raw = r.step("raw/corpus", url="https://example.org/corpus.txt")
+    tok = r.step("tok/corpus", [raw], tokenizer="llama3")
+    run_executor([raw, tok], ExecutorMainConfig(prefix=prefix))
+    assert r.calls == ["raw/corpus", "tok/corpus"]
+    shutil.rmtree(raw.output_path)  # the download is cleaned up once tokenized
+    r.calls.clear()
+
+    report = run_executor([raw, tok], ExecutorMainConfig(prefix=prefix))
+
+    assert r.calls == [], "a built step's deleted input was computed again"
+    assert report.outcomes[tok.output_path].state == StepState.CACHED
+    pruned = report.outcomes[raw.output_path]
+    assert pruned.state == StepState.PRUNED and "tok/corpus" in pruned.reason
+
+
+def test_a_dry_run_shows_the_inputs_of_a_built_step_as_pruned_with_why(prefix, capsys):
+    r = Recorder()
+    raw, tok, train = _chain(r)
+    StepRunner().run([tok])
+    shutil.rmtree(raw.output_path)
+
+    run_executor([raw, tok, train], ExecutorMainConfig(prefix=prefix, dry_run=True))
+
+    text = capsys.readouterr().out
+    assert "[pruned]" in text and "raw/corpus" in text
+    assert "why: not needed: tok/corpus, which needs it, is already built" in text
+    assert "1 pruned" in text and "1 will run" in text and "1 done" in text
+
+
+def test_pruned_steps_have_their_status_never_read(tmp_path):
+    store = hooked_store()
+    reads: list[int] = []
+    store.on_read[".executor_status"] = lambda: reads.append(1)
+    r = Recorder()
+    specs: list[StepSpec] = []
+    for i in range(30):
+        specs.append(
+            StepSpec(name=f"chain/s{i}", fn=lambda p: 1, deps=specs[-1:], output_path_prefix=f"{PROTOCOL}://{tmp_path}")
+        )
+    StepRunner().run(specs)
+    reads.clear()
+
+    report = StepRunner().run(specs)
+
+    assert len(reads) == 1, f"a cached re-run of a built chain read {len(reads)} statuses, not only its terminal's"
+    assert report.count(StepState.CACHED) == 1 and report.count(StepState.PRUNED) == 29
+    assert r.calls == []
+
+
+def test_a_step_not_built_brings_its_inputs_back_into_the_walk(prefix):
+    r = Recorder()
+    raw, tok, train = _chain(r)
+    StepRunner().run([train])
+    shutil.rmtree(train.output_path)  # train reruns, so tok is needed (and built); raw is not
+    shutil.rmtree(raw.output_path)
+    r.calls.clear()
+
+    report = StepRunner().run([raw, tok, train])
+
+    assert r.calls == ["train/model"]
+    assert report.outcomes[tok.output_path].state == StepState.CACHED
+    assert report.outcomes[raw.output_path].state == StepState.PRUNED
+
+
+def test_a_success_without_its_artifact_is_not_built_so_its_inputs_are_walked(prefix):
+    r = Recorder()
+    raw, tok, _ = _chain(r)
+    StepRunner().run([tok])
+    (__import__("pathlib").Path(tok.output_path) / ".artifact.json").unlink()  # the cache-hit test: not done
+    shutil.rmtree(raw.output_path)
+    r.calls.clear()
+
+    StepRunner().run([tok])
+
+    assert r.calls == ["raw/corpus", "tok/corpus"]
+
+
+def test_a_mutable_step_is_never_built_so_its_inputs_are_always_walked(prefix):
+    class Dev(StepSpec):
+        @property
+        def mutable(self) -> bool:
+            return True
+
+    r = Recorder()
+    raw = r.step("raw/corpus")
+    dev = Dev(name="tok/dev", fn=lambda p: r.calls.append("tok/dev"), deps=[raw])
+    StepRunner().run([dev])
+    shutil.rmtree(raw.output_path)
+    r.calls.clear()
+
+    StepRunner().run([dev])
+
+    assert "raw/corpus" in r.calls
+
+
+def test_a_generator_step_yielded_before_what_needs_it_is_run_as_asked(prefix):
+    r = Recorder()
+    raw, tok, _ = _chain(r)
+    StepRunner().run([tok])
+    shutil.rmtree(raw.output_path)
+    r.calls.clear()
+
+    StepRunner().run(s for s in [tok, raw])  # raw is asked for by itself: the runner cannot know it is unneeded
+
+    assert r.calls == ["raw/corpus"]
+
+
+def test_run_only_walks_from_the_matches_and_prunes_below_built_steps(prefix):
+    r = Recorder()
+    raw, tok, train = _chain(r)
+    StepRunner().run([tok])
+    shutil.rmtree(raw.output_path)
+    r.calls.clear()
+
+    report = StepRunner().run([train], run_only=["^train/"])
+
+    assert r.calls == ["train/model"]
+    assert report.outcomes[raw.output_path].state == StepState.PRUNED
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_force_rerun_reaches_a_step_below_a_built_one(prefix, dry_run, capsys):
+    r = Recorder()
+    raw, tok, train = _chain(r)
+    StepRunner().run([train])
+    r.calls.clear()
+
+    report = run_executor([train], ExecutorMainConfig(prefix=prefix, force_rerun=["^raw/"], dry_run=dry_run))
+
+    if dry_run:
+        states = {o.spec.name: o.state for o in report.outcomes.values()}
+        assert states == {"raw/corpus": "will run", "tok/corpus": "will run", "train/model": "will run"}
+    else:
+        assert r.calls == ["raw/corpus", "tok/corpus", "train/model"]
+
+
+def test_a_built_step_whose_output_goes_before_its_dependent_runs_fails_saying_rerun(prefix):
+    r = Recorder()
+    raw, tok, _ = _chain(r)
+    StepRunner().run([tok])
+    shutil.rmtree(raw.output_path)
+    r.calls.clear()
+
+    def cleans_up(output_path: str) -> None:  # runs while tok is cached and raw pruned: tok's output disappears
+        shutil.rmtree(tok.output_path)
+
+    other = StepSpec(name="other/slow", fn=cleans_up)
+    train = r.step("train/model", [tok, other])
+
+    with pytest.raises(StepsFailed) as raised:
+        StepRunner().run([train], max_concurrent=1)
+
+    report = raised.value.report
+    gone = report.outcomes[tok.output_path]
+    assert gone.state == StepState.FAILED and "rerun to rebuild it and its inputs" in str(gone.error)
+    assert "tok/corpus" in str(gone.error) and "status None" in str(gone.error)
+    assert report.outcomes[train.output_path].state == StepState.DEP_FAILED
+    assert r.calls == [], "a step ran on an input that is no longer built"
