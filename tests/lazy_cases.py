@@ -5,7 +5,9 @@ Imports neither package itself; tests/test_lazy_golden.py and tests/lazy_peer_ru
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +22,22 @@ VERSIONS = {
     "tokenized": "2026.12.06",
     "train": "2026.12.07",
 }
-CALLS: list[str] = []  # the output path each write_marker call was handed, in this process
+CALLS: list[str] = []  # what each write_marker call was handed (its inputs as text), in this process
 
 
 def write_marker(**inputs: Any) -> None:
     out = inputs.get("out")
-    CALLS.append(str(out))
+    CALLS.append(re.sub(r"0x[0-9a-f]+", "0x?", json.dumps(sorted(inputs.items()), default=_text)))
     if isinstance(out, str):
         os.makedirs(out, exist_ok=True)
         Path(out, "data.txt").write_text("done\n")
+
+
+def _text(value: Any) -> Any:
+    """What JSON cannot hold, as text the same in every process (a set's order is per process)."""
+    if isinstance(value, (set, frozenset)):
+        return sorted(map(repr, value))
+    return repr(value)
 
 
 def materialise(value: Any, handles: dict[str, Any], out: Any) -> Any:
