@@ -59,7 +59,7 @@ def test_every_golden_case_has_marins_path_fingerprint_and_payload(built):
 
 def test_every_record_is_marins_but_for_the_launch(built):
     handles, _, prefix, outside = built
-    for case, handle in handles.items():
+    for case in handles:
         golden = HANDLES[case]
         spec_path = pathlib.Path(_norm_path(golden["step_path"], prefix, outside))
         ours = spec_path / ".artifact.json"
