@@ -117,3 +117,15 @@ def test_a_hashed_step_records_its_fingerprint_too(tmp_path):
     assert json.loads(record["fingerprint_payload"]) == {"out": "<output_path>", "n": 2}
     info = json.loads(pathlib.Path(spec.output_path, ".executor_info").read_text())
     assert info["fingerprint"] == spec.fingerprint
+
+
+def test_a_spec_whose_function_writes_its_own_record_keeps_it(tmp_path):
+    def own(out: str) -> dict:
+        pathlib.Path(out).mkdir(parents=True, exist_ok=True)
+        pathlib.Path(out, ".artifact.json").write_text(json.dumps({"name": "own", "result": {"mine": True}}))
+        return {"ignored": True}
+
+    spec = StepSpec(name="own", fn=own, named_version="dev", writes_record=True, output_path_prefix=str(tmp_path))
+    StepRunner().run([spec])
+    assert json.loads(pathlib.Path(spec.output_path, ".artifact.json").read_text())["result"] == {"mine": True}
+    assert StepSpec.read_statuses([spec]) == ["SUCCESS"]

@@ -89,6 +89,8 @@ class StepSpec:
     expected_fingerprint: str | None = None
     # Adopted data (``adopt``): consumers read this location; the step's own path holds only status and record.
     adopt_source: str | None = None
+    # Marin's flag: ``fn`` writes its own ``.artifact.json`` record, so the commit writes none over it.
+    writes_record: bool = False
 
     def __post_init__(self) -> None:
         validate_step_name(self.name)
@@ -261,6 +263,7 @@ class StepSpec:
             info=self._info_record(),
             # provenance captured here, where the run is launched: a remote job records the launch, as Marin does
             record=None if self.pinned else {**record_fields(self), "provenance": launch_provenance()},
+            writes_record=self.writes_record,
         )
         call: Callable[[str], Any] = functools.partial(run_step, job)
         if self.resources is None:

@@ -48,6 +48,7 @@ class StepJob:
     # The identity fields of the step's ArtifactRecord (``compile.identity.record_fields``); None: a pinned step,
     # which writes no record and is built on SUCCESS alone (Marin's pin).
     record: dict[str, Any] | None = None
+    writes_record: bool = False  # ``fn`` writes its own record (Marin's ``StepSpec.writes_record``)
 
 
 class _IncompleteCommit(Exception):
@@ -60,7 +61,7 @@ def run_step(job: StepJob, output_path: str) -> Any:
 
     def save(result: Any, path: str) -> None:
         # Encoded before the fence, which blocks the heartbeat's refresh: a model's model_dump is user code.
-        if job.record is not None:
+        if job.record is not None and not job.writes_record:
             artifact = Artifact.encode(result, **_record(job, result, path, started))
             with fenced(path):  # each commit write under the lease on its own (DESIGN §5a)
                 Artifact.write(artifact, path)
