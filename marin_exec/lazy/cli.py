@@ -82,9 +82,11 @@ def _marin_context(default: str, overrides: dict[str, str]) -> Iterator[Any]:
 def print_plan(handles: list[Any]) -> None:
     """marin_exec's dry run of the handles: statuses, why-lines, then "Resolved versions" (mutable ones flagged)."""
     from marin_exec.lazy.lowering import _prefix, lower_handles
+    from marin_exec.lazy.shapes import graph_handles
     from marin_exec.run.cli import ExecutorMainConfig, run_executor
 
-    run_executor(lower_handles(handles), ExecutorMainConfig(prefix=_prefix(), dry_run=True))
+    every = lower_handles(graph_handles(handles))  # every handle, so each is in "Resolved versions"
+    run_executor(every, ExecutorMainConfig(prefix=_prefix(), dry_run=True))
 
 
 def run_here(handles: list[Any], max_concurrent: int) -> None:
