@@ -11,6 +11,7 @@ the default ``artifact_type`` is loaded from ``artifact`` when a handle is made 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import json
 from collections.abc import Callable, Mapping
@@ -116,7 +117,19 @@ OUT: Final = _Out()
 def _is_handle(value: Any) -> bool:
     from marin_exec.lazy.shapes import is_lazy_handle
 
-    return is_lazy_handle(value)
+    return type(value) is ArtifactStep or is_lazy_handle(value)
+
+
+@functools.lru_cache(maxsize=1024)  # an experiment applies a handful of functions to many inputs
+def _cached_signature(fn: Any) -> inspect.Signature:
+    return inspect.signature(fn)
+
+
+def _signature(fn: Any) -> inspect.Signature:
+    try:
+        return _cached_signature(fn)
+    except TypeError:  # an unhashable callable
+        return inspect.signature(fn)
 
 
 def _deps_of(inputs: Mapping[str, Any]) -> list[Any]:
@@ -135,6 +148,17 @@ def _deps_of(inputs: Mapping[str, Any]) -> list[Any]:
     for value in inputs.values():
         walk(value)
     return list(found.values())
+
+
+def _pulls(value: Any) -> bool:
+    """Whether ``value`` holds a handle or ``OUT`` (in lists, tuples, dicts too): resolved against the context."""
+    if _is_handle(value) or value is OUT or type(value).__name__ == "_OutSentinel":
+        return True
+    if isinstance(value, (list, tuple)):
+        return any(_pulls(item) for item in value)
+    if isinstance(value, dict):
+        return any(_pulls(item) for item in value.values())
+    return False
 
 
 def _resolved_input(value: Any, ctx: Any) -> Any:
@@ -167,13 +191,15 @@ def apply(
 
     version = resolve_version(name, version)
     try:
-        inspect.signature(fn).bind(**inputs)
+        _signature(fn).bind(**inputs)
     except TypeError as error:
         called = getattr(fn, "__name__", fn)
         raise TypeError(f"apply({name!r}): {called} does not take these inputs: {error}") from None
 
+    pulled = {key for key, value in inputs.items() if _pulls(value)}  # the rest are literals, used as given
+
     def build_config(ctx: Any) -> dict[str, Any]:
-        return {key: _resolved_input(value, ctx) for key, value in inputs.items()}
+        return {key: _resolved_input(value, ctx) if key in pulled else value for key, value in inputs.items()}
 
     def step_fn(config: dict[str, Any], _fn: Callable[..., Any] = fn) -> Any:
         return _fn(**config)
