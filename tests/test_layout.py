@@ -176,6 +176,7 @@ def test_importing_marin_exec_does_not_import_fray_or_asyncio():
 # a store other than the local one or Marin's ExecutorSteps need. Sources are compiled on every import where bytecode
 # is not cached, so each module costs the import milliseconds; these stdlib ones ~2-7 ms each (bench_import.py).
 LOADED_WHEN_USED = (
+    "marin_exec.lazy",
     "marin_exec.legacy",
     "marin_exec.progress_display",
     "marin_exec.run.earlier",

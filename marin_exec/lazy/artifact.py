@@ -23,13 +23,14 @@ from marin_exec.named_versions import CALVER_RE
 from marin_exec.named_versions import is_mutable_version as is_mutable_version
 from marin_exec.storage.store import store_for
 
-pydantic = require("pydantic", "pydantic>=2", "artifacts and records")
-BaseModel, ConfigDict, Field = pydantic.BaseModel, pydantic.ConfigDict, pydantic.Field
+require("pydantic", "pydantic>=2", "artifacts and records")  # absent: a one-line ImportError naming it
+
+from pydantic import BaseModel, ConfigDict, Field  # noqa: E402
 
 RECORD_FILENAME = ".artifact.json"
 INFO_FILENAME = ".executor_info"
 STEP_RUNNER_STUB = "step_runner"  # ``executor_version`` of the .executor_info Marin's runner writes at schedule time
-M = TypeVar("M", bound="BaseModel")
+M = TypeVar("M", bound=BaseModel)
 
 
 class ArtifactTypeMismatchError(Exception):
@@ -162,7 +163,7 @@ def read_artifact(output_path: str, schema: type[M]) -> M:
     record = read_record(output_path)
     if record is None or record.result is None:
         raise FileNotFoundError(f"no artifact value at {_located(output_path)}: its record has no result")
-    return schema.model_validate(record.result, context={"artifact_load": True})
+    return schema.model_validate(record.result, context={"artifact_load": True})  # type: ignore[no-any-return]
 
 
 def write_artifact(value: object, output_path: str) -> None:
