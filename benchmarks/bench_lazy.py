@@ -74,7 +74,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as root:
         os.environ["MARIN_PREFIX"] = root
         wide(args.wide)
-        deep(args.deep)
+        if args.deep:
+            deep(args.deep)
 
 
 if __name__ == "__main__":
