@@ -160,3 +160,55 @@ def test_importing_the_lazy_kind_needs_neither_pydantic_nor_click():
     assert out.strip() == (
         "marin_exec.lazy needs pydantic>=2 for artifacts and records: pip install 'pydantic>=2' (or marin_exec[lazy])"
     )
+
+
+def test_a_changed_recipe_at_the_same_version_warns_with_the_field_and_serves_the_cache(prefix, caplog):
+    lazy.run(lazy.apply("drifty", _write, version="2026.12.06", out=lazy.OUT, text="a", lr=0.0003))
+    changed = lazy.apply("drifty", _write, version="2026.12.06", out=lazy.OUT, text="b", lr=0.001)
+    with caplog.at_level("WARNING"):
+        lazy.run(changed)
+    assert "lr: 0.0003 -> 0.001" in caplog.text
+    assert pathlib.Path(prefix, "drifty/2026.12.06/data.txt").read_text() == "a"  # served, not rebuilt
+
+
+def test_build_options_enters_marins_own_build_context_when_marin_is_installed(prefix, tmp_path, monkeypatch):
+    package = tmp_path / "fake_marin" / "marin" / "execution"
+    package.mkdir(parents=True)
+    for init in (package.parent / "__init__.py", package / "__init__.py"):
+        init.write_text("")
+    (package / "build_context.py").write_text(
+        "import contextlib, dataclasses\n"
+        "ACTIVE = []\n"
+        "@dataclasses.dataclass\n"
+        "class VersionCodex:\n"
+        "    default: str\n"
+        "    overrides: dict\n"
+        "    def version_for(self, name): return self.overrides.get(name, self.default)\n"
+        "    def unused_overrides(self): return frozenset()\n"
+        "@dataclasses.dataclass\n"
+        "class BuildContext:\n"
+        "    versions: VersionCodex\n"
+        "@contextlib.contextmanager\n"
+        "def build_context(ctx):\n"
+        "    ACTIVE.append(ctx)\n"
+        "    yield ctx\n"
+        "    ACTIVE.pop()\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path / "fake_marin"))
+    import importlib
+
+    import click
+
+    seen: list[str] = []
+
+    @click.command()
+    @lazy.build_options
+    def main() -> Any:
+        marin = importlib.import_module("marin.execution.build_context")
+        seen.append(marin.ACTIVE[-1].versions.version_for("tok"))  # what a builder of Marin's package reads
+        return lazy.apply("tok", _write, out=lazy.OUT, text="t")  # and ours, deferred too
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version", "dev", "--override", "tok=2026.12.06", "--run"])
+    assert done.value.code == 0
+    assert seen == ["2026.12.06"] and pathlib.Path(prefix, "tok/2026.12.06/data.txt").exists()

@@ -102,7 +102,7 @@ def _spec(handle: Any, deps: list[StepSpec]) -> StepSpec:
         fn=LazyCall(handle, type_name(handle.artifact_type)),
         deps=deps,
         override_output_path=handle.override_path,
-        info={"description": None, "fn_name": qualified_name(handle.run), "config": None},
+        info={"description": None, "fn_name": qualified_name(handle.run), "config": {}},  # config: drift is checked
         named_version=handle.version,
         fingerprint_payload=payload,
         expected_fingerprint=expected,
