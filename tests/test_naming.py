@@ -29,7 +29,9 @@ def test_an_odd_name_runs_and_is_found_done_again_on_every_backend(store_root: s
     ran = run_executor([second], ExecutorMainConfig(prefix=store_root))
     again = run_executor([second], ExecutorMainConfig(prefix=store_root))
     assert sorted(o.state.value for o in ran.outcomes.values()) == ["ran", "ran"]
-    assert sorted(o.state.value for o in again.outcomes.values()) == ["cached", "cached"]
+    assert sorted(o.state.value for o in again.outcomes.values()) == ["cached", "pruned"]  # second is built
+    alone = run_executor([first], ExecutorMainConfig(prefix=store_root))  # asked for itself, its status is read
+    assert [o.state.value for o in alone.outcomes.values()] == ["cached"]
     assert first.output_path == f"{store_root}/{ODD}-{first.hash_id}"
 
 

@@ -182,3 +182,13 @@ def test_a_built_step_whose_output_goes_before_its_dependent_runs_fails_saying_r
     assert "tok/corpus" in str(gone.error) and "status None" in str(gone.error)
     assert report.outcomes[train.output_path].state == StepState.DEP_FAILED
     assert r.calls == [], "a step ran on an input that is no longer built"
+
+
+def test_steps_read_in_one_batch_are_each_judged_before_any_of_them_starts(prefix):
+    r = Recorder()
+    raw, tok, _ = _chain(r)
+    StepRunner().run([tok])
+
+    report = StepRunner().run(s for s in [raw, tok])  # both asked for: read together, raw judged first
+
+    assert [o.state for o in report.outcomes.values()] == [StepState.CACHED, StepState.CACHED]

@@ -27,7 +27,7 @@ from marin_exec.run.plan import classify, explain, read_plan_statuses, read_stat
 from marin_exec.run.run_report import RunReport, StepOutcome, StepState
 from marin_exec.run.status_readers import BATCH, OBJECT_STORE_READERS, READ_AHEAD, reader_pool
 from marin_exec.run.step_call import call_step, raise_failures, record_call
-from marin_exec.run.step_graph import RunNode, StepGraph, mark_dep_failed
+from marin_exec.run.step_graph import UNREAD, RunNode, StepGraph, mark_dep_failed
 from marin_exec.run.stop import RunStop, StopLevel, mark_stopped
 from marin_exec.run.why import warn_drift
 from marin_exec.settings import run_settings
@@ -232,7 +232,7 @@ class _Run:
                 node.waiting += 1
         self.progress.add_total(1)
         if node.requested:
-            return node.status_known
+            return node.read is not UNREAD
         node.requested = True
         self.unread.append(node)
         if len(self.unread) >= OBJECT_STORE_READERS * BATCH:  # a wide wave: start reading meanwhile
@@ -243,12 +243,11 @@ class _Run:
         error = future.exception()
         statuses = [error] * len(nodes) if error is not None else future.result()
         for node, status in zip(nodes, statuses, strict=True):
-            node.status_known, node.read = True, status
+            node.read = status
         self._judge([node for node in nodes if node.needed])  # those read ahead wait until (if) they are needed
 
     def _judge(self, nodes: list[RunNode]) -> None:
-        """Act on the status of needed steps; the inputs of one not built join the walk (those already read are
-        judged in turn, without recursion: a chain may be 10,000 deep)."""
+        """Act on needed steps' statuses; the inputs of one not built join the walk (judged in turn if read)."""
         pending = nodes[::-1]  # in the order given: the first may take the last free slot
         while pending:
             node = pending.pop()
@@ -258,6 +257,7 @@ class _Run:
                 pending.extend([dep for dep in node.deps if self._need(dep)][::-1])
 
     def _on_status(self, node: RunNode, status: str | None | BaseException) -> None:
+        node.status_known = True
         if isinstance(status, BaseException):
             node.outcome.status = None
             node.outcome.reason = f"status could not be read: {status!r}"

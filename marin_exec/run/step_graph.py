@@ -23,6 +23,9 @@ logger = logging.getLogger("marin_exec.run.runner")  # the runner's log: what it
 _SETTLED_OR_RUNNING = (StepState.DEP_FAILED, StepState.FAILED, StepState.RAN, StepState.CACHED, StepState.RUNNING)
 
 
+UNREAD: Any = object()  # ``RunNode.read`` before its status read returns
+
+
 class RunNode:
     """One step of a run: its spec and outcome, the steps it waits for and the steps waiting for it."""
 
@@ -53,7 +56,7 @@ class RunNode:
         # steps have their status read; the others stay "pruned" unless something needs them later.
         self.needed = False
         self.requested = False  # its status read is queued or done (needed, or read ahead: ``run.prune.read_ahead``)
-        self.read: Any = None  # what that read gave (a status, None, or the exception), judged once needed
+        self.read: Any = UNREAD  # what that read gave (a status, None, or the exception), judged once needed
 
 
 class StepGraph:
