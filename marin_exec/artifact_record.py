@@ -115,7 +115,7 @@ def _is_wrapped(result: object) -> bool:
 def record_value(record: Mapping[str, Any]) -> Any:
     """The step result a record holds (``wrap_result`` undone)."""
     result = record.get("result")
-    return result[VALUE_KEY] if _is_wrapped(result) else result
+    return result[VALUE_KEY] if isinstance(result, dict) and _is_wrapped(result) else result
 
 
 def build_record(
