@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import pathlib
+import sys
 from typing import Any
 
 import pytest
@@ -208,7 +209,11 @@ def test_build_options_enters_marins_own_build_context_when_marin_is_installed(p
         seen.append(marin.ACTIVE[-1].versions.version_for("tok"))  # what a builder of Marin's package reads
         return lazy.apply("tok", _write, out=lazy.OUT, text="t")  # and ours, deferred too
 
-    with pytest.raises(SystemExit) as done:
-        main(["--version", "dev", "--override", "tok=2026.12.06", "--run"])
+    try:
+        with pytest.raises(SystemExit) as done:
+            main(["--version", "dev", "--override", "tok=2026.12.06", "--run"])
+    finally:  # the stand-in must not look like Marin to later tests
+        for name in [m for m in sys.modules if m == "marin" or m.startswith("marin.")]:
+            del sys.modules[name]
     assert done.value.code == 0
     assert seen == ["2026.12.06"] and pathlib.Path(prefix, "tok/2026.12.06/data.txt").exists()
