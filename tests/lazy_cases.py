@@ -5,6 +5,7 @@ Imports neither package itself; tests/test_lazy_golden.py and tests/lazy_peer_ru
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -37,6 +38,11 @@ def _text(value: Any) -> Any:
     """What JSON cannot hold, as text the same in every process (a set's order is per process)."""
     if isinstance(value, (set, frozenset)):
         return sorted(map(repr, value))
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):  # its repr would show its sets unsorted
+        return {
+            "__class__": type(value).__qualname__,
+            **{f.name: getattr(value, f.name) for f in dataclasses.fields(value)},
+        }
     return repr(value)
 
 
@@ -114,8 +120,6 @@ def build(api: Any, artifact: type, prefix: str, outside: str) -> dict[str, Any]
     handles["uses_pins"] = api.apply(
         "uses_pins", write_marker, version="2026.12.06", p=handles["pinned"], q=handles["pinned_abs"], out=api.OUT
     )
-    import dataclasses
-
     plain = api.apply("expect", write_marker, version="2026.12.06", n=1, out=api.OUT)
     handles["expect"] = dataclasses.replace(plain, expected_fingerprint=plain.fingerprint())
     return handles
