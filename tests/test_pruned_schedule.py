@@ -192,3 +192,35 @@ def test_steps_read_in_one_batch_are_each_judged_before_any_of_them_starts(prefi
     report = StepRunner().run(s for s in [raw, tok])  # both asked for: read together, raw judged first
 
     assert [o.state for o in report.outcomes.values()] == [StepState.CACHED, StepState.CACHED]
+
+
+def _counted_chain(tmp_path, n: int) -> tuple[list[StepSpec], list[int]]:
+    store = hooked_store()
+    reads: list[int] = []
+    store.on_read[".executor_status"] = lambda: reads.append(1)
+    specs: list[StepSpec] = []
+    for i in range(n):
+        specs.append(
+            StepSpec(name=f"chain/s{i}", fn=lambda p: 1, deps=specs[-1:], output_path_prefix=f"{PROTOCOL}://{tmp_path}")
+        )
+    return specs, reads
+
+
+def test_a_walk_through_steps_not_built_reads_each_status_once(tmp_path):
+    specs, reads = _counted_chain(tmp_path, 40)
+
+    report = StepRunner().run(specs, dry_run=True)
+
+    assert report.count(StepState.WILL_RUN) == 40 and len(reads) == 40
+
+
+def test_reading_ahead_reads_no_more_built_steps_than_were_found_not_built(tmp_path):
+    specs, reads = _counted_chain(tmp_path, 40)
+    StepRunner().run(specs)
+    top = StepSpec(name="eval/new", fn=lambda p: 1, deps=[specs[-1]], output_path_prefix=f"{PROTOCOL}://{tmp_path}")
+    reads.clear()
+
+    report = StepRunner().run([*specs, top], dry_run=True)
+
+    # eval/new (not built), then s39 (needed: built) with one step below it read ahead, since one was not built.
+    assert len(reads) == 3 and report.count(StepState.PRUNED) == 39
