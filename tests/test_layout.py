@@ -19,6 +19,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "marin_exec"
 
 # Lower layers never import higher ones. The shared bottom is the package's top-level modules.
 LAYERS = {"bottom": 0, "storage": 1, "status": 2, "runtime": 3, "trace": 4, "compile": 5, "run": 6, "__init__": 7}
+LAYERS["lazy"] = LAYERS["__init__"]  # marin_exec.lazy (Marin's lazy API) sits on top; the core reaches it by name only
 # marin_exec.legacy speaks Marin's vocabulary at every layer, so each of its modules sits in the layer of what it does:
 # the vocabulary at the bottom, lowering ExecutorSteps to traced nodes in trace, Marin's Executor, the migrate
 # commands and its kind (what the one door for foreign steps, trace.foreign, loads by name) in run, and its public
@@ -176,6 +177,7 @@ def test_importing_marin_exec_does_not_import_fray_or_asyncio():
 # a store other than the local one or Marin's ExecutorSteps need. Sources are compiled on every import where bytecode
 # is not cached, so each module costs the import milliseconds; these stdlib ones ~2-7 ms each (bench_import.py).
 LOADED_WHEN_USED = (
+    "marin_exec.lazy",
     "marin_exec.legacy",
     "marin_exec.progress_display",
     "marin_exec.run.earlier",

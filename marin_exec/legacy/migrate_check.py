@@ -100,7 +100,7 @@ class _Checker(ast.NodeVisitor):
         module = node.module or ""
         if module.startswith(("marin.execution", "marin_exec")):
             self._library_import(node, module)
-        if module.startswith("marin_exec.") and not module.startswith("marin_exec.legacy"):
+        if module.startswith("marin_exec.") and not module.startswith(("marin_exec.legacy", "marin_exec.lazy")):
             self.add(
                 node,
                 "M5",

@@ -209,6 +209,8 @@ def _record(job: StepJob, result: Any, output_path: str, started: float) -> dict
     marin_typed = callable(getattr(result, "result_payload", None)) and hasattr(kind, "raw_load")
     result_type = f"{kind.__module__}.{kind.__qualname__}" if marin_typed else MARIN_ARTIFACT_TYPE
     result_type = job.record.get("result_type", result_type) if result is None else result_type
+    declared = getattr(job.fn, "result_type", None)  # a lazy handle's declared artifact type: Marin records it
+    result_type = declared if isinstance(declared, str) else result_type
     return {
         "provenance": launch_provenance(started),
         **job.record,

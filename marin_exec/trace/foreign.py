@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 from marin_exec.errors import TracingError
 
-KIND_MODULES: list[str] = ["marin_exec.legacy.kind"]
+KIND_MODULES: list[str] = ["marin_exec.legacy.kind", "marin_exec.lazy.kind"]
 _loaded: list[ForeignKind] = []
 
 
