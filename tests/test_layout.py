@@ -158,12 +158,34 @@ def test_no_module_grows_past_330_lines(path: pathlib.Path):
 def test_the_package_init_only_imports_and_lists_the_public_api():
     tree = ast.parse((PACKAGE / "__init__.py").read_text())
     kinds = {type(node).__name__ for node in tree.body[1:]}  # after the docstring
-    assert kinds <= {"ImportFrom", "Assign"}
+    assert kinds <= {"ImportFrom", "Assign", "If"}
+    checked = [n for n in tree.body if isinstance(n, ast.If)]  # only ``if TYPE_CHECKING:`` and imports under it
+    assert all(ast.unparse(n.test) == "TYPE_CHECKING" and not n.orelse for n in checked)
+    assert all(isinstance(node, ast.ImportFrom) for n in checked for node in n.body)
     imported = {alias.asname or alias.name for n in tree.body if isinstance(n, ast.ImportFrom) for alias in n.names}
+    for_types = {alias.name: n.module for c in checked for n in c.body for alias in n.names}
     import marin_exec
-    from marin_exec.extras import LAZY_EXPORTS  # served by the imported __getattr__, on first use
+    from marin_exec.extras import LAZY_EXPORTS, OWN_EXPORTS  # served by the imported __getattr__, on first use
 
-    assert set(marin_exec.__all__) == imported - {"__getattr__"} | set(LAZY_EXPORTS)
+    assert for_types == OWN_EXPORTS  # what type checkers see is what is served
+    public = imported - {"__getattr__", "TYPE_CHECKING"} | set(for_types) | set(LAZY_EXPORTS)
+    assert set(marin_exec.__all__) == public
+
+
+def test_every_public_name_is_what_its_module_defines():  # first use through the package's __getattr__
+    code = (
+        "import importlib, marin_exec\n"
+        "from marin_exec.extras import OWN_EXPORTS\n"
+        "for name, module in OWN_EXPORTS.items():\n"
+        "    assert getattr(marin_exec, name) is getattr(importlib.import_module(module), name), name\n"
+        "from marin_exec import trace\n"
+        "assert callable(trace), trace  # the function, not the subpackage its modules' import sets\n"
+        "print('checked', len(OWN_EXPORTS))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    from marin_exec.extras import OWN_EXPORTS
+
+    assert out.split() == ["checked", str(len(OWN_EXPORTS))]
 
 
 def test_importing_marin_exec_does_not_import_fray_or_asyncio():
@@ -247,7 +269,7 @@ def _reexports(path: pathlib.Path) -> list[str]:
     listed: list[str] = []
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "__all__" for t in node.targets):
-            listed = [elt.value for elt in node.value.elts]  # type: ignore[attr-defined]
+            listed = [elt.value for elt in node.value.elts]
     return [name for name in listed if name in imported]
 
 

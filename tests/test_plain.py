@@ -54,6 +54,11 @@ def test_json_text_is_json_dumps_with_indent_two(value: Any) -> None:
     assert json_text(value) == json.dumps(value, indent=2)
 
 
+@pytest.mark.parametrize("value", EDGE_CASES, ids=range(len(EDGE_CASES)))
+def test_json_text_keeps_non_ascii_as_json_dumps_does_without_ensure_ascii(value: Any) -> None:
+    assert json_text(value, ensure_ascii=False) == json.dumps(value, indent=2, ensure_ascii=False)
+
+
 def _random_value(rng: random.Random, depth: int) -> Any:
     kind = rng.randrange(9 if depth < 4 else 6)
     if kind == 0:
@@ -74,6 +79,7 @@ def test_json_text_matches_json_dumps_on_random_plain_values() -> None:
     for _ in range(2000):
         value = _random_value(rng, 0)
         assert json_text(value) == json.dumps(value, indent=2)
+        assert json_text(value, ensure_ascii=False) == json.dumps(value, indent=2, ensure_ascii=False)
 
 
 @pytest.mark.parametrize("value", [{(1, 2): "tuple key"}, {"a": object()}, [{1, 2}]])
