@@ -350,3 +350,29 @@ def test_fn_failing_after_its_lease_was_taken_over_is_reported_as_lease_lost(pre
     with pytest.raises(LeaseLostError):
         distributed_lock(fn)(out)
     assert lease_holder(out) == "new-holder"
+
+
+def test_a_holder_gone_between_our_try_and_our_look_is_never_named_another_worker(tmp_path: Path) -> None:
+    """The holder committed and released between our failed try and our read of whom we wait for: the wait was
+    reported as waited for "another worker" (a remote step's summary then named no one, and a flaky test showed
+    it). Now nobody is named from the lock; whoever finished the step is known from its info."""
+    from marin_exec.call_report import reporting_call
+    from marin_exec.status.status import Lease
+    from tests.hooked_store import PROTOCOL, hooked_store
+
+    store = hooked_store()
+    output_path = f"{PROTOCOL}://{tmp_path}/step"
+    other = Lease(output_path, timeout=30)
+    assert other.try_acquire()
+    lock_reads: list[int] = []
+
+    def commit_and_release_before_the_second_read() -> None:  # read 1: our try finds it held; read 2: whom
+        lock_reads.append(1)
+        if len(lock_reads) == 2:
+            StatusFile(output_path).write(STATUS_SUCCESS)
+            other.release()
+
+    store.on_read[".executor_status.lock"] = commit_and_release_before_the_second_read
+    with reporting_call() as report, pytest.raises(StepAlreadyDone):
+        distributed_lock(lambda path: None, heartbeat_interval=1, lease_timeout=30)(output_path)
+    assert report.waited_for != "another worker"
