@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import pathlib
+import time
 
 import pytest
 
@@ -162,3 +164,38 @@ def test_only_marin_exec_and_its_thread_pool_count_as_internal():
     assert is_internal(concurrent.futures.thread.__file__) and is_internal(threading.__file__)
     assert not is_internal("/home/me/project/mythreading.py")
     assert not is_internal(__file__)
+
+
+class _SlowMessage(Exception):
+    """A user exception whose message takes long to build: while it is built the first time, it watches whether
+    the step's lease is refreshed (the heartbeat's record changes), for up to four lease timeouts."""
+
+    def __init__(self, lock: pathlib.Path) -> None:
+        super().__init__()
+        self.lock, self.refreshed = lock, None
+
+    def __str__(self) -> str:
+        if self.refreshed is None:
+            before = self.lock.read_bytes()
+            deadline = time.monotonic() + 4 * 0.5  # fast_leases: a 0.5 s lease timeout, a beat every 0.05 s
+            while self.lock.read_bytes() == before and time.monotonic() < deadline:
+                time.sleep(0.01)
+            self.refreshed = self.lock.read_bytes() != before
+        return "a message built slowly"
+
+
+def test_a_failure_record_is_built_with_no_lock_held_so_the_heartbeat_refreshes_meanwhile(prefix, fast_leases):
+    # Regression (review): .executor_error was built inside the lease's fence: formatting the user's exception (its
+    # __str__) and reading the earlier record blocked the heartbeat, and a slow message lost the lease.
+    def fails(output_path: str) -> None:
+        raise error
+
+    spec = StepSpec(name="models/slow_message", fn=fails, output_path_prefix=prefix)
+    error = _SlowMessage(pathlib.Path(spec.output_path, ".executor_status.lock"))
+    with pytest.raises(_SlowMessage):
+        spec.executable_fn(spec.output_path)
+
+    assert error.refreshed, "the lease was not refreshed while the failure record was built"
+    assert spec.read_status() == "FAILED"
+    record = read_error_record(spec.output_path)
+    assert record is not None and record["message"] == "a message built slowly"

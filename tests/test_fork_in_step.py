@@ -45,3 +45,27 @@ def test_the_run_s_handler_left_in_a_forked_child_acts_as_the_handler_it_replace
         assert interrupts.signum is None  # the parent's run was asked for nothing
 
     assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM, status
+
+
+def _child_writes(path: str) -> None:
+    pathlib.Path(path, "child.txt").write_text("done")
+
+
+def test_a_multiprocessing_child_a_step_forks_exits_0_when_it_succeeds(prefix: str) -> None:
+    # Regression (review): the child started in a copy of the step's worker thread, and CPython's thread-pool exit
+    # bookkeeping joined that thread at the child's exit ("cannot join current thread"): exit code 1 on success.
+    import multiprocessing
+
+    from marin_exec import StepRunner, StepSpec
+
+    def forks(output_path: str) -> int | None:
+        child = multiprocessing.get_context("fork").Process(target=_child_writes, args=(output_path,))
+        child.start()
+        child.join(60)
+        return child.exitcode
+
+    step = StepSpec(name="fork/child", fn=forks, output_path_prefix=prefix)
+    StepRunner().run([step])
+
+    assert pathlib.Path(step.output_path, "child.txt").read_text() == "done"
+    assert Artifact.load(step.output_path, int) == 0

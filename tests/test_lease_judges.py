@@ -25,8 +25,17 @@ import pytest
 
 from marin_exec.run.inspect_steps import inspect_step
 from marin_exec.run.unlock_steps import LiveLease, unlock
-from marin_exec.status.lease_record import DEAD, LIVE, STALE, describe_lease, parse_record, this_boot, this_host
-from marin_exec.status.status import LOCK_FILENAME, join
+from marin_exec.status.lease_record import (
+    DEAD,
+    LIVE,
+    MARIN_STALE_AFTER,
+    STALE,
+    describe_lease,
+    parse_record,
+    this_boot,
+    this_host,
+)
+from marin_exec.status.status import LOCK_FILENAME, Lease, join
 from tests import interrupt_pipeline
 from tests.fault_workers import wait_for
 
@@ -218,10 +227,50 @@ def test_unlock_and_status_with_default_settings_leave_a_long_timeout_holder_s_l
     assert long_lease_holder.exists()
 
 
-def test_a_record_without_the_holder_s_timeout_is_judged_by_the_judge_s_own() -> None:
+def test_a_record_without_the_holder_s_timeout_is_judged_by_the_judge_s_own_when_longer_than_marin_s() -> None:
     # Marin's records (and older marin_exec's) carry only worker_id and timestamp; ours keep both fields for Marin.
     marin = {"worker_id": "marin-worker", "timestamp": time.time() - 100}
     assert describe_lease(marin, timeout=90, clock_skew_allowance=0).state == STALE
     assert describe_lease(marin, timeout=120, clock_skew_allowance=0).state == LIVE
     assert describe_lease({**marin, "lease_timeout": 120}, timeout=90, clock_skew_allowance=0).state == LIVE
     assert describe_lease({**marin, "lease_timeout": "soon"}, timeout=90, clock_skew_allowance=0).state == STALE
+
+
+# -- review: a record without a recorded timeout (Marin's) is judged by at least Marin's 90 s --------------------
+
+
+def _marin_holder(prefix: str, age: float) -> str:
+    """A step whose lease a live Marin runner holds: its plain record, last refreshed ``age`` seconds ago (Marin
+    refreshes every 30 s and calls a lease stale only after MARIN_STALE_AFTER)."""
+    out = f"{prefix}/tok/data-abc123"
+    os.makedirs(out)
+    record = {"worker_id": "marin-host-4242-140", "timestamp": time.time() - age}
+    pathlib.Path(join(out, LOCK_FILENAME)).write_text(json.dumps(record))
+    return out
+
+
+def test_a_live_marin_holder_is_live_to_status_and_unlock_with_a_shorter_lease_timeout(prefix: str) -> None:
+    # Regression (review): a record without a recorded timeout was judged by ours alone, so with --lease_timeout 20
+    # a Marin holder 30 s after its last refresh (healthy: Marin refreshes every 30 s) was stale.
+    out = _marin_holder(prefix, age=30)
+
+    shown = inspect_step(out, lease_timeout=20, clock_skew_allowance=0).lease.state
+    with pytest.raises(LiveLease, match="refusing to remove the live lease"):
+        unlock(out, force=False, lease_timeout=20, clock_skew_allowance=0)
+
+    assert shown == LIVE
+    assert pathlib.Path(join(out, LOCK_FILENAME)).exists()
+    stale = {"worker_id": "marin-host-4242-140", "timestamp": time.time() - MARIN_STALE_AFTER - 5}
+    assert describe_lease(stale, timeout=20, clock_skew_allowance=0).state == STALE  # as stale as Marin finds it
+
+
+def test_a_waiter_with_a_short_lease_timeout_never_takes_over_a_live_marin_holder(prefix: str) -> None:
+    # Regression (review): with --lease_timeout 20 --heartbeat_interval 6 a waiter took a live Marin holder's lease
+    # over between two of its beats (at once when the record was older than 20 s; else after watching it 20 s).
+    old = Lease(_marin_holder(prefix, age=30), timeout=1, clock_skew_allowance=0)
+    assert not old.try_acquire()
+
+    fresh = Lease(_marin_holder(f"{prefix}/b", age=0), timeout=1, clock_skew_allowance=0)
+    assert not fresh.try_acquire()  # the first look: the bytes are new to it
+    time.sleep(1.5)  # watched unchanged past the waiter's own timeout, far within Marin's 90 s
+    assert not fresh.try_acquire()

@@ -36,14 +36,16 @@ TIMEOUT = 0.5
 
 
 def _skewed_record(worker: str, skew: float) -> dict[str, Any]:
-    """A record another machine writes whose clock is ``skew`` seconds off ours (negative: behind)."""
-    return {"worker_id": worker, "timestamp": time.time() + skew, "host": "other-host", "pid": 1, "boot_id": "b"}
+    """A record another machine's marin_exec writes, with its lease timeout ``TIMEOUT``, whose clock is ``skew``
+    seconds off ours (negative: behind). (One without a timeout, as Marin's, is judged by at least 90 s.)"""
+    record = {"worker_id": worker, "timestamp": time.time() + skew, "host": "other-host", "pid": 1, "boot_id": "b"}
+    return {**record, "lease_timeout": TIMEOUT}
 
 
 def _here(**fields: Any) -> dict[str, Any]:
     """A record as a process of this machine, in this PID namespace, writes it (fresh unless ``fields`` say)."""
     record = {"worker_id": "w", "timestamp": time.time(), "host": this_host(), "boot_id": this_boot()}
-    return {**record, "pid_ns": this_pid_namespace(), "pid": os.getpid(), **fields}
+    return {**record, "pid_ns": this_pid_namespace(), "pid": os.getpid(), "lease_timeout": TIMEOUT, **fields}
 
 
 def _write_record(output_path: str, record: dict[str, Any]) -> None:

@@ -5,6 +5,7 @@ Issue 19's measurement: after a finished raw -> tok chain, deleting ``raw/`` and
 
 from __future__ import annotations
 
+import pathlib
 import shutil
 
 import pytest
@@ -117,6 +118,31 @@ def test_a_mutable_step_is_never_built_so_its_inputs_are_always_walked(prefix):
     StepRunner().run([dev])
 
     assert "raw/corpus" in r.calls
+
+
+def test_a_dev_step_found_built_is_rebuilt_by_the_runner_alone_and_its_report_is_true(prefix):
+    # Regression (review): outside executor_main the walk treated a dev step as not built (its deleted input was
+    # recomputed), but its SUCCESS was left: the call served the old output while the report said "ran".
+    r = Recorder()
+    raw = r.step("raw/corpus")
+    built: list[int] = []
+
+    def stats(path: str) -> dict:
+        r.calls.append("stats")
+        built.append(len(built) + 1)
+        pathlib.Path(path, "stats.txt").write_text(str(built[-1]))
+        return {"build": built[-1]}
+
+    dev = StepSpec(name="stats", fn=stats, deps=[raw], named_version="dev")
+    StepRunner().run([raw, dev])
+    shutil.rmtree(raw.output_path)
+    r.calls.clear()
+
+    report = StepRunner().run([raw, dev])
+
+    assert r.calls == ["raw/corpus", "stats"], "the dev step was not rebuilt"
+    assert report.outcomes[dev.output_path].state == StepState.RAN
+    assert pathlib.Path(dev.output_path, "stats.txt").read_text() == "2"
 
 
 def test_a_generator_step_yielded_before_what_needs_it_is_run_as_asked(prefix):

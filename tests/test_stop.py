@@ -7,6 +7,7 @@ sends real signals). Steps are real functions on local disk that block on events
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from collections.abc import Sequence
@@ -16,6 +17,7 @@ from marin_exec import Artifact, StepRunner, StepSpec
 from marin_exec.run.run_report import StepState
 from marin_exec.run.stop import RunStop
 from marin_exec.runtime.heartbeat import release_all
+from tests.hooked_store import PROTOCOL, hooked_store
 from tests.test_distributed_lock import WAIT
 
 
@@ -146,3 +148,49 @@ def test_a_step_abandoned_by_stopping_now_commits_nothing_once_its_lease_is_rele
 
     assert result["report"].count(StepState.INTERRUPTED) == 1
     assert step.read_status() == "RUNNING" and not Artifact.exists(step.output_path)  # every commit write refused
+
+
+def test_after_a_drain_a_step_pruned_below_a_built_one_is_reported_pruned_not_not_started(prefix: str) -> None:
+    # Regression (review): a stop marked every pending step "not started" before the pruned ones were marked, so the
+    # summary's "not started" list named steps the run would never have run.
+    def writes(output_path: str) -> dict[str, int]:
+        return {"value": 1}
+
+    stop = RunStop()
+    raw = StepSpec(name="stop/raw", fn=writes, output_path_prefix=prefix)
+    tok = StepSpec(name="stop/tok", fn=writes, deps=[raw], output_path_prefix=prefix)
+    StepRunner().run([raw, tok])
+    shutil.rmtree(raw.output_path)  # tok is built: raw is not needed
+
+    def drains(output_path: str) -> dict[str, int]:
+        stop.drain()  # Ctrl-C while train runs
+        return {"value": 1}
+
+    train = StepSpec(name="stop/train", fn=drains, deps=[tok], output_path_prefix=prefix)
+    evaluate = StepSpec(name="stop/eval", fn=_never, deps=[train], output_path_prefix=prefix)
+    report = StepRunner().run([raw, tok, train, evaluate], stop=stop, max_concurrent=1)
+
+    states = {outcome.spec.name: outcome.state for outcome in report.outcomes.values()}
+    assert states == {
+        "stop/raw": StepState.PRUNED,
+        "stop/tok": StepState.CACHED,
+        "stop/train": StepState.RAN,
+        "stop/eval": StepState.NOT_STARTED,
+    }
+    assert "stop/tok, which needs it, is already built" in report.outcomes[raw.output_path].reason
+
+
+def test_a_step_below_one_whose_status_a_stop_left_unjudged_is_not_started_not_pruned(tmp_path) -> None:
+    # "pruned" says a step that needs it was found built; a stop during the status reads judged nothing built.
+    store = hooked_store()
+    stop = RunStop()
+    store.on_read[".executor_status"] = stop.drain  # Ctrl-C while the run reads its first statuses
+    raw = StepSpec(name="stop/raw", fn=_never, output_path_prefix=f"{PROTOCOL}://{tmp_path}")
+    tok = StepSpec(name="stop/tok", fn=_never, deps=[raw], output_path_prefix=f"{PROTOCOL}://{tmp_path}")
+
+    report = StepRunner().run([raw, tok], stop=stop)
+
+    assert {o.spec.name: o.state for o in report.outcomes.values()} == {
+        "stop/raw": StepState.NOT_STARTED,
+        "stop/tok": StepState.NOT_STARTED,
+    }

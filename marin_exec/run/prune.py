@@ -13,7 +13,9 @@ compiled plan. ``--run_only`` matches are each asked for.
 Run time. A step found built while the walk pruned its inputs may lose its output before a step that needs it
 runs (deleted, or rerun elsewhere). Before such a step is called, ``confirm_pruned`` reads those statuses again;
 a step no longer built fails with "rerun to rebuild it and its inputs", as Marin's runner does, and the step that
-needed it is blocked. This module reads statuses only through the step's public method; it schedules nothing.
+needed it is blocked. A mutable step found done is taken out of the cache just before it is called
+(``rebuild_mutable``), so that it is rebuilt, not served. This module reads statuses only through the step's
+public method; it schedules nothing.
 """
 
 from __future__ import annotations
@@ -58,17 +60,43 @@ def is_built(spec: StepSpec, status: str | None, rebuild: Collection[str]) -> bo
     return status == STATUS_SUCCESS and not spec.mutable and spec.output_path not in rebuild
 
 
-def mark_pruned(nodes: Iterable[RunNode]) -> None:
-    """Steps the walk never needed (nor a stop left pending): ``[pruned]``, naming the built step that needs them.
-    Nodes come deps first, so each dependent is judged before the steps it needs."""
+def rebuild_mutable(spec: StepSpec, status: str | None) -> None:
+    """Just before a mutable (dev) step found done is called: take it out of the cache as ``--force_rerun`` does
+    (its SUCCESS removed under its lease), so that the call rebuilds it rather than serving the old output (DESIGN
+    §4b, for ``StepRunner.run`` alone too). ``executor_main`` clears such steps before the run: not found done."""
+    if not (spec.mutable and status == STATUS_SUCCESS):
+        return
+    from marin_exec.status.step_status import clear_done  # here: ``import marin_exec`` loads no status writer
+
+    if clear_done(spec.output_path):
+        logger.info(f"{spec.name}: will rerun: its version is mutable (dev): it rebuilds on every run")
+
+
+def mark_pruned(nodes: Iterable[RunNode], rebuild: Collection[str]) -> None:
+    """Steps the walk never needed because a step that needs them was found built: ``[pruned]``, naming that step.
+    Nodes come deps first, so each dependent is judged before the steps it needs. Run before a stop's verdicts: a
+    step left unneeded only because a stop ended the walk before it judged what needs it stays pending, for
+    ``run.stop.mark_stopped`` to call "not started"."""
     because: dict[int, str] = {}
     for node in reversed(list(nodes)):
         if node.needed or node.outcome.state != StepState.PENDING:
             continue
-        built = next((because.get(id(d)) or d.spec.name for d in node.dependents if id(d) in because or d.needed), "")
+        found = (
+            because[id(d)] if id(d) in because else d.spec.name for d in node.dependents if _prunes(d, because, rebuild)
+        )
+        built = next(found, None)
+        if built is None:
+            continue
         because[id(node)] = built
         node.outcome.state = StepState.PRUNED
         node.outcome.reason = f"not needed: {built}, which needs it, is already built"
+
+
+def _prunes(dependent: RunNode, because: dict[int, str], rebuild: Collection[str]) -> bool:
+    """Whether ``dependent`` keeps what it needs out of the walk: pruned itself, or needed and found built."""
+    if id(dependent) in because:
+        return True
+    return dependent.needed and dependent.status_known and is_built(dependent.spec, dependent.outcome.status, rebuild)
 
 
 def confirm_pruned(node: RunNode) -> None:

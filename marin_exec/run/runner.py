@@ -119,9 +119,9 @@ class _Run:
         finally:
             self.stop.detach()
         self._shut_down(wait=not self.stop.level)
+        prune.mark_pruned(self.graph.nodes.values(), self.rebuild)  # first: a pruned step is never "not started"
         if self.stop.level:
             self._mark_stopped()
-        prune.mark_pruned(self.graph.nodes.values())
         outcomes = {path: node.outcome for path, node in self.graph.nodes.items()}
         report = RunReport(outcomes, self.dry_run, time.monotonic() - start, unmatched)
         if self.dry_run:
@@ -325,4 +325,5 @@ class _Run:
                 return _NOT_STARTED
             self.started[node] = time.monotonic()
         prune.confirm_pruned(node)
+        prune.rebuild_mutable(node.spec, node.outcome.status)  # dev rebuilds on every run, outside executor_main too
         return call_step(node.spec)

@@ -3,11 +3,21 @@ waited for and whether another worker finished the step meanwhile (``call_report
 
 Step time excludes the wait for another worker's lease. This module only calls ``spec.executable_fn`` and reads
 the report the lock and the cache filled: it does not schedule, retry or wrap anything.
+
+A process a step forks (``multiprocessing`` with fork) starts in a copy of the step's worker thread, which CPython's
+exit bookkeeping for thread pools (``concurrent.futures.thread``) would join at the child's exit: ``RuntimeError:
+cannot join current thread``, exit code 1 however the child's work went. From the first step call on, an at-fork
+hook forgets that thread in the child; nothing else of the bookkeeping changes (``_forget_own_pool_thread``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
+import os
+import sys
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +36,7 @@ logger = logging.getLogger(__name__)
 
 def call_step(spec: StepSpec) -> tuple[Any, float, Any]:
     """Call the step's function; the result, the seconds it took and its ``CallReport`` (on the error if it raised)."""
+    _register_fork_hook()
     start = time.monotonic()
     with reporting_call(worker_id()) as call:
         try:
@@ -91,3 +102,18 @@ def raise_failures(report: RunReport, first_error: BaseException | None) -> None
         error = StepsFailed("; ".join(said), failed=failed, dep_failed=dep_failed)
         error.report = report  # the summary of a failed run is printed from it
         raise error from first_error
+
+
+@functools.cache
+def _register_fork_hook() -> None:  # once per process: an at-fork hook cannot be undone
+    os.register_at_fork(after_in_child=_forget_own_pool_thread)
+
+
+def _forget_own_pool_thread() -> None:
+    """In a forked child: the thread that forked is the child's only thread, and joining it at exit can only fail.
+    The pool's other (inherited, stopped) threads stay, as their joins return at once."""
+    pools = sys.modules.get("concurrent.futures.thread")
+    queues = getattr(pools, "_threads_queues", None)  # CPython 3.12 and 3.13; elsewhere nothing to forget
+    if queues is not None:
+        with contextlib.suppress(Exception):  # a fork never fails for this; the child then exits as CPython makes it
+            queues.pop(threading.current_thread(), None)

@@ -29,14 +29,15 @@ def disk_cached(
     *,
     save: Callable[[T, str], Any] | None = None,
     load: Callable[[str], T] | None = None,
-    on_failure: Callable[[Exception, str], Any] | None = None,
+    on_failure: Callable[[Exception, str], Callable[[], Any] | None] | None = None,
     save_fenced: bool = False,
 ) -> T | None:
     """Return the step's result, computing it with ``fn(output_path)`` only if it has not succeeded yet.
 
     On a hit: ``load(output_path)``, or with no ``load``, ``fn(output_path)`` again (the function reads what it
     wrote; a locked function raises ``StepAlreadyDone`` instead and None is returned). ``on_failure(error, path)``
-    runs just before FAILED is written, under the same fence (the step job writes ``.executor_error`` there).
+    runs before FAILED is written, with no lock held (it may run user code, e.g. the exception's ``__str__``), and
+    returns the one write to make under the fence just before FAILED (the step job's ``.executor_error``), or None.
     ``save_fenced``: ``save`` fences every write it makes (``commit.fenced``), so the first one checks the lease and
     no separate check precedes it; otherwise the lease is checked before ``save`` starts.
     """
@@ -82,17 +83,20 @@ def _record_failure(
     status: StatusFile,
     output_path: str,
     error: Exception,
-    on_failure: Callable[[Exception, str], Any] | None,
+    on_failure: Callable[[Exception, str], Callable[[], Any] | None] | None,
 ) -> None:
-    """Write FAILED under the lease (after ``on_failure``); never when the lock refused the step or the lease was
-    lost. A failing ``on_failure`` is logged: the step's own error stays the one raised."""
+    """Write FAILED under the lease (after ``on_failure``'s write); never when the lock refused the step or the lease
+    was lost. ``on_failure`` builds its record before the fence (one write per fence, DESIGN §5a). A failing
+    ``on_failure`` is logged: the step's own error stays the one raised."""
     if not scope.may_write_status:
         return
     try:
         if on_failure is not None:
             try:
-                with scope.fenced():
-                    on_failure(error, output_path)
+                write = on_failure(error, output_path)  # no lock held: it may run user code
+                if write is not None:
+                    with scope.fenced():
+                        write()
             except LeaseLostError:
                 raise
             except Exception as record_error:

@@ -29,7 +29,7 @@ from marin_exec.runtime.disk_cache import disk_cached
 from marin_exec.runtime.distributed_lock import distributed_lock
 from marin_exec.runtime.unsaveable import raise_unsaveable
 from marin_exec.settings import current_run_settings
-from marin_exec.status.failure import earlier_attempts, write_error_record
+from marin_exec.status.failure import earlier_attempts, prepare_error_record
 from marin_exec.status.status import STATUS_FAILED, STATUS_SUCCESS, Lease, join, wait_for_holder
 from marin_exec.status.step_status import INFO_FILENAME, clear_success, has_our_marker, read_statuses
 from marin_exec.storage.artifact import Artifact, UnsaveableValue
@@ -121,9 +121,10 @@ def run_replica(job: StepJob, output_path: str) -> None:
     job.fn(output_path)
 
 
-def record_error(error: BaseException, output_path: str) -> None:
-    """Write ``{output_path}/.executor_error`` for a failed attempt (called under the lease, before FAILED)."""
-    write_error_record(output_path, error)
+def record_error(error: BaseException, output_path: str) -> Callable[[], None]:
+    """The ``{output_path}/.executor_error`` of a failed attempt, built now (no lock held: the exception's message is
+    user code); the write it returns is made under the lease's fence, before FAILED."""
+    return prepare_error_record(output_path, error)[1]
 
 
 def finished_elsewhere(name: str, output_path: str) -> bool:

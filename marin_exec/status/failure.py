@@ -3,9 +3,10 @@ the ``.executor_error`` record (exception, message, traceback, worker, host, tim
 
 ``format_failure`` is pure text (``fold_traceback_text`` does the same to a remote worker's traceback text);
 ``write_error_record`` / ``read_error_record`` go through the storage layer as ``.executor_info`` does (one
-unconditional, atomic-for-readers write). ``earlier_attempts`` gives the history a
-successful retry keeps in ``.executor_info``. This module does not decide when to write (the commit code does:
-before FAILED, under the lease), does not print, and does not write status.
+unconditional, atomic-for-readers write; ``prepare_error_record`` builds the record first and leaves the write for
+later, under the lease's fence). ``earlier_attempts`` gives the history a successful retry keeps in
+``.executor_info``. This module does not decide when to write (the commit code does: before FAILED, under the
+lease), does not print, and does not write status.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import re
 import socket
 import time
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 from marin_exec.errors import RemoteStepFailed
@@ -150,11 +152,22 @@ def write_error_record(output_path: str, exc: BaseException, attempt: int | None
     """Write ``{output_path}/.executor_error`` for a failed attempt, keeping the history of earlier ones; returns
     the record. An earlier record at the path becomes the last entry of the history; ``attempt`` defaults to the
     one after it."""
+    record, write = prepare_error_record(output_path, exc, attempt)
+    write()
+    return record
+
+
+def prepare_error_record(
+    output_path: str, exc: BaseException, attempt: int | None = None
+) -> tuple[dict[str, Any], Callable[[], None]]:
+    """``write_error_record`` in two parts: the record, built now (the earlier record read, the traceback and the
+    exception's message formatted: user code), and its one write, to make later under the lease's fence, which
+    must not be held while user code runs (it blocks the heartbeat's refresh)."""
     history = earlier_attempts(output_path)
     record = error_record(exc, next_attempt(history) if attempt is None else attempt, history=history)
     path = join(output_path, ERROR_FILENAME)
-    store_for(path).write(path, json.dumps(record, indent=2, default=repr).encode())
-    return record
+    data = json.dumps(record, indent=2, default=repr).encode()  # default=repr: user code too
+    return record, lambda: store_for(path).write(path, data)
 
 
 def read_error_record(output_path: str) -> dict[str, Any] | None:

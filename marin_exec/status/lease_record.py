@@ -13,9 +13,9 @@ this machine (same host, boot and PID namespace) by a process that no longer exi
 beyond the lease timeout (plus the clock-skew allowance when another machine wrote it, whose clock may differ),
 *free* when released, else *live*. The timeout is the larger of the judge's own and the one the holder recorded
 (``judged_timeout``): a holder is only ever judged by a timeout at least as long as the one its heartbeat was set
-for. Records without the newer facts are judged as before, except that one without a PID namespace is never *dead*
-at once. Waiters judge staleness by observation instead (``status.Lease``); this module gives them the fast paths.
-It reads and writes no storage.
+for, and one that recorded none (Marin's, an older marin_exec's) by at least Marin's ``MARIN_STALE_AFTER``. A
+record without a PID namespace is never *dead* at once. Waiters judge staleness by observation instead
+(``status.Lease``); this module gives them the fast paths. It reads and writes no storage.
 """
 
 from __future__ import annotations
@@ -118,12 +118,15 @@ def _warn_marin_takes_over(heartbeat_interval: float) -> None:
 
 
 def judged_timeout(record: dict[str, Any], own: float) -> float:
-    """The timeout to judge ``record`` by: the larger of the judge's own and the holder's recorded one (a record
-    without one, e.g. Marin's or an older marin_exec's, is judged by the judge's own)."""
+    """The timeout to judge ``record`` by: the larger of the judge's own and the holder's recorded one.
+
+    A record without one (Marin's plain ``{"worker_id", "timestamp"}``, or an older marin_exec's) may come from a
+    Marin runner, which refreshes every 30 s and is only stale to Marin after ``MARIN_STALE_AFTER``: it is judged by
+    at least that, or a shorter ``--lease_timeout`` would take a live Marin holder over between two of its beats."""
     theirs = record.get("lease_timeout")
-    if isinstance(theirs, (int, float)) and not isinstance(theirs, bool) and theirs > own:  # NaN compares False
-        return float(theirs)
-    return own
+    if not isinstance(theirs, (int, float)) or isinstance(theirs, bool) or theirs != theirs:  # NaN: not recorded
+        return max(own, MARIN_STALE_AFTER)
+    return max(own, float(theirs))
 
 
 def parse_record(data: bytes) -> dict[str, Any] | None:
