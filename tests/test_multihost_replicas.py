@@ -136,3 +136,20 @@ def test_followers_end_without_running_when_another_run_finishes_the_step(iris_c
 
     assert not (tmp_path / "barrier").exists()  # no replica ran the function
     assert Artifact.load(spec.output_path) == {"task": "other run"}
+
+
+def follower_crashes(barrier_dir: str, output_path: str) -> dict:
+    _meet(barrier_dir, output_path)
+    if _task_index() != 0:
+        os._exit(3)  # no marker, no error record: the host is gone
+    return {"task": _task_index()}
+
+
+def test_a_follower_that_crashes_hard_fails_the_step_without_hanging_task_0(iris_cluster: Any, tmp_path: Path) -> None:
+    from fray.iris_backend import FrayIrisClient
+
+    spec = _spec(tmp_path, follower_crashes)
+    with pytest.raises(StepsFailed):
+        StepRunner(client=FrayIrisClient.from_iris_client(iris_cluster)).run([spec])
+    assert StatusFile(spec.output_path).read() != STATUS_SUCCESS
+    assert not Artifact.exists(spec.output_path)
