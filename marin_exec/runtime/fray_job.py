@@ -185,7 +185,7 @@ def _job_main(
     on_lost = abandon_job_process if in_iris_task_process() else None
     task = _job_task() if replica_fn is not None else None
     multihost = task if task is not None and task.count > 1 else None  # a multi-host step's job (DESIGN §7)
-    target = fn if multihost is None or multihost.index == 0 else replica_fn
+    target = replica_fn if multihost is not None and multihost.index > 0 and replica_fn is not None else fn
     with run_settings(**settings_fields, on_lost_lease=on_lost), as_replica(multihost):
         try:
             target(*args, **kwargs)

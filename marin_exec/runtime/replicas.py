@@ -34,6 +34,7 @@ MARKERS_DIRNAME = ".executor_replicas"
 _JOB_TAG = " of iris job "  # between a lease owner and the Iris job whose task 0 took the lease
 _POLL = 0.2  # how often a marker or the lease is looked at (seconds)
 _ASK_IRIS_EVERY = 2.0  # how often task 0 asks Iris whether a follower's task has ended (seconds)
+_RECORD_FAILURE_WITHIN = 30.0  # a failed follower gives task 0 this long to record FAILED (a bound, seconds)
 _ENDED = {"succeeded", "failed", "killed", "worker_failed", "unschedulable", "preempted", "cosched_failed", "missing"}
 
 
@@ -91,6 +92,9 @@ def run_follower(name: str, fn: Callable[[str], Any], output_path: str) -> None:
         fn(output_path)
     except BaseException as error:
         _write_marker(output_path, owner, task.index, repr(error))
+        # This task's failure ends the whole job: first let task 0 record FAILED with this error (it releases the
+        # lease then), or the step would be left RUNNING without its reason.
+        _wait_while_held_by(owner, task, output_path)
         raise
     _write_marker(output_path, owner, task.index, None)
 
@@ -151,6 +155,16 @@ def _wait_for_own_task_0(name: str, task: JobTask, output_path: str) -> str | No
             if 0 in _ended_tasks(task):
                 logger.info(f"{name}: replica {task.index} not run, task 0 of its job ended without the lease")
                 return None
+        time.sleep(_POLL)
+
+
+def _wait_while_held_by(owner: str, task: JobTask, output_path: str) -> None:
+    lease = Lease(output_path, timeout=current_run_settings().lease_timeout)
+    deadline = time.monotonic() + _RECORD_FAILURE_WITHIN
+    while time.monotonic() < deadline:
+        holder = lease.holder()
+        if holder is None or holder.get("worker_id") != owner or 0 in _ended_tasks(task):
+            return
         time.sleep(_POLL)
 
 
