@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import json
 import logging
 import os
@@ -169,6 +168,8 @@ def _wait_while_held_by(owner: str, task: JobTask, output_path: str) -> None:
 
 
 def _marker_path(output_path: str, owner: str, index: int) -> str:
+    import hashlib  # here: ``import marin_exec`` loads this module (through the lock) but never hashlib
+
     key = hashlib.sha256(owner.encode()).hexdigest()[:16]
     return join(output_path, f"{MARKERS_DIRNAME}/{key}/{index}.json")
 
