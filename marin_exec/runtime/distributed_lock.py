@@ -18,6 +18,7 @@ from marin_exec.call_report import note_wait
 from marin_exec.errors import PreviousStepFailed, StepAlreadyDone, UnsafeSettingsError
 from marin_exec.progress import current_progress
 from marin_exec.runtime.commit import scope_for
+from marin_exec.runtime.replicas import lease_owner
 from marin_exec.settings import RunSettings, current_run_settings, unsafe_setting
 from marin_exec.status.status import STATUS_FAILED, STATUS_RUNNING, STATUS_SUCCESS, Lease, StatusFile, wait_for_holder
 
@@ -66,6 +67,7 @@ def distributed_lock(
             timeout=timeout,
             clock_skew_allowance=settings.clock_skew_allowance,
             heartbeat_interval=interval,
+            owner=lease_owner(),  # in a multi-host step's job: names the job, for its followers (DESIGN §7)
         )
         # Inside disk_cached, the status it read a moment ago is the look before acquiring (no second read).
         _acquire(lease, status, force, status.read() if enclosing is None else enclosing.status_before(status.read))

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from marin_exec.runtime.remote_failure import abandon_job_process, exit_with_error_record, in_iris_task_process
+from marin_exec.runtime.replicas import JobTask, as_replica
 from marin_exec.settings import RunSettings, current_run_settings, run_settings
 
 if TYPE_CHECKING:
@@ -182,8 +183,10 @@ def _job_main(
     # In Iris's per-job process, a lost lease ends the job at once (the step belongs to another worker now). A
     # LocalClient job is a thread of the caller's process: there the heartbeat's flag ends the step instead.
     on_lost = abandon_job_process if in_iris_task_process() else None
-    target = fn if replica_fn is None or replica_index() == 0 else replica_fn
-    with run_settings(**settings_fields, on_lost_lease=on_lost):
+    task = _job_task() if replica_fn is not None else None
+    multihost = task if task is not None and task.count > 1 else None  # a multi-host step's job (DESIGN §7)
+    target = replica_fn if multihost is not None and multihost.index > 0 and replica_fn is not None else fn
+    with run_settings(**settings_fields, on_lost_lease=on_lost), as_replica(multihost):
         try:
             target(*args, **kwargs)
         except Exception as exc:
@@ -198,12 +201,18 @@ def replica_index() -> int:
     Iris numbers the tasks of a job (``/user/job/<index>``, in ``IRIS_TASK_ID``); Fray's LocalClient runs one task
     whatever the replica count, in a thread of the caller, which is task 0.
     """
+    task = _job_task()
+    return 0 if task is None else task.index
+
+
+def _job_task() -> JobTask | None:
+    """This process's task of its Iris job (None outside an Iris task process)."""
     if not in_iris_task_process():
-        return 0
+        return None
     from iris.cluster.client.job_info import get_job_info
 
     info = get_job_info()
-    return 0 if info is None else info.task_index
+    return None if info is None else JobTask(job=info.job_id, index=info.task_index, count=info.num_tasks)
 
 
 def _fray_explicit_client() -> Client | None:

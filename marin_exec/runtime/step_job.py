@@ -27,10 +27,11 @@ from marin_exec.plain import as_repr, json_text, to_plain
 from marin_exec.runtime.commit import fenced, scope_for
 from marin_exec.runtime.disk_cache import disk_cached
 from marin_exec.runtime.distributed_lock import distributed_lock
+from marin_exec.runtime.replicas import current_task, run_follower, wait_for_followers
 from marin_exec.runtime.unsaveable import raise_unsaveable
 from marin_exec.settings import current_run_settings
 from marin_exec.status.failure import earlier_attempts, prepare_error_record
-from marin_exec.status.status import STATUS_FAILED, STATUS_SUCCESS, Lease, join, wait_for_holder
+from marin_exec.status.status import STATUS_SUCCESS, Lease, join, wait_for_holder
 from marin_exec.status.step_status import INFO_FILENAME, clear_success, has_our_marker, read_statuses
 from marin_exec.storage.artifact import Artifact, UnsaveableValue
 from marin_exec.storage.store import store_for
@@ -91,10 +92,15 @@ def run_step(job: StepJob, output_path: str) -> Any:
             raise _IncompleteCommit(path)
         return Artifact.load(path, job.artifact_type)
 
+    def fn(path: str) -> Any:  # a multi-host step's task 0: the step's function ends when every replica's has
+        result = job.fn(path)
+        wait_for_followers(job.name, path)
+        return result
+
+    locked = distributed_lock(fn if current_task() is not None else job.fn)
+
     def run() -> Any:  # save fences each of its writes, the artifact first: no separate lease check before it
-        return disk_cached(
-            distributed_lock(job.fn), output_path, save=save, load=load, on_failure=record_error, save_fenced=True
-        )
+        return disk_cached(locked, output_path, save=save, load=load, on_failure=record_error, save_fenced=True)
 
     try:
         return run()
@@ -108,17 +114,11 @@ def run_step(job: StepJob, output_path: str) -> Any:
 
 
 def run_replica(job: StepJob, output_path: str) -> None:
-    """A multi-host step's replica after the first (DESIGN §7): the user function alone, beside task 0, which holds
-    the step's one lease and alone commits (artifact, info, SUCCESS). Never waits for the lease: a replica that
-    waited would keep task 0's collective (JAX needs every host) from forming. Its result is dropped.
-
-    A step that already succeeded (or failed before, without force) is not run: task 0 finds the same and ends.
-    """
-    status = read_statuses([output_path])[0]
-    if status == STATUS_SUCCESS or (status == STATUS_FAILED and not current_run_settings().force_run_failed):
-        logger.info(f"{job.name}: replica not run, the step's status is {status}")
-        return
-    job.fn(output_path)
+    """A multi-host step's replica after the first (DESIGN §7): the user function alone, once its own job's task 0
+    holds the step's one lease (never while another run holds it, never once the step is settled), leaving a marker
+    that task 0 waits for before it commits (``runtime.replicas``). Never waits for the lease itself: a replica
+    that did would keep task 0's collective (JAX needs every host) from forming. Its result is dropped."""
+    run_follower(job.name, job.fn, output_path)
 
 
 def record_error(error: BaseException, output_path: str) -> Callable[[], None]:
