@@ -37,7 +37,6 @@ from typing import Any
 from marin_exec.errors import MarinExecError, StorageConflict
 from marin_exec.storage.object_store import CREATE, ObjectStore, split_bucket_path
 from marin_exec.storage.protocol import Found, ObjectStat, Token
-from marin_exec.storage.retry import overlapped_retrying
 
 logger = logging.getLogger(__name__)
 
@@ -92,15 +91,7 @@ class GcsStore(ObjectStore):
                 validate_response(response.status, body, path)
                 return _with_generation(path, response.headers, body)
 
-        return overlapped_retrying(
-            fs.loop,
-            one,
-            paths,
-            what="read {}".format,
-            is_transient=self._is_transient,
-            timeout=self.retry_timeout,
-            contact=self.contact,
-        )
+        return self._read_overlapped(fs.loop, one, paths)
 
     def stat_many(self, paths: Sequence[str]) -> list[ObjectStat | None | Exception] | None:
         """Each object's size, generation and MD5 (None: it does not exist), or the exception in its place, from

@@ -12,13 +12,13 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from marin_exec.errors import StorageConflict
 from marin_exec.settings import current_run_settings
 from marin_exec.storage.protocol import Token, strip_protocol
-from marin_exec.storage.retry import DEFAULT_REQUEST_TIMEOUT, Contact, retry_transient
+from marin_exec.storage.retry import DEFAULT_REQUEST_TIMEOUT, Contact, overlapped_retrying, retry_transient
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +88,18 @@ class ObjectStore:
         contact = self.contact if reaches_endpoint else None
         return retry_transient(
             attempt, what=what, is_transient=self._is_transient, timeout=self.retry_timeout, contact=contact
+        )
+
+    def _read_overlapped(self, loop: Any, one: Callable[[str], Any], paths: Sequence[str]) -> list[Any]:
+        """``one(path)`` for every path, overlapped on the filesystem's ``loop``, each under the retry budget."""
+        return overlapped_retrying(
+            loop,
+            one,
+            paths,
+            what="read {}".format,
+            is_transient=self._is_transient,
+            timeout=self.retry_timeout,
+            contact=self.contact,
         )
 
     def _conditional_put(

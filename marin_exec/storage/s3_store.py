@@ -28,9 +28,6 @@ from typing import Any
 from marin_exec.errors import StorageConflict
 from marin_exec.storage.object_store import CREATE, ObjectStore, split_bucket_path
 from marin_exec.storage.protocol import Found, Token
-from marin_exec.storage.retry import (
-    overlapped_retrying,
-)
 
 logger = logging.getLogger(__name__)
 
@@ -85,15 +82,7 @@ class S3Store(ObjectStore):
                 raise
             return response["Body"], response["ETag"]
 
-        return overlapped_retrying(
-            fs.loop,
-            one,
-            paths,
-            what="read {}".format,
-            is_transient=self._is_transient,
-            timeout=self.retry_timeout,
-            contact=self.contact,
-        )
+        return self._read_overlapped(fs.loop, one, paths)
 
     def create(self, path: str, data: bytes) -> Token:
         bucket, key = split_bucket_path(path)
