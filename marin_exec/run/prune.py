@@ -45,13 +45,16 @@ class PrunedOutputGone(MarinExecError):
         self.node = node
 
 
-def input_steps(steps: Iterable[StepSpec], run_only: list[str] | None) -> tuple[Iterator[StepSpec], list[str]]:
-    """The steps the walk starts from, as an iterator the runner consumes lazily, and unmatched run_only patterns."""
+def input_steps(
+    steps: Iterable[StepSpec], run_only: list[str] | None
+) -> tuple[list[StepSpec] | Iterator[StepSpec], list[str]]:
+    """The steps the walk starts from (a list when known whole, else an iterator the runner consumes lazily), and
+    unmatched run_only patterns."""
     if run_only:
         selected, unmatched = select(steps, run_only)
-        return iter(selected), unmatched
+        return list(selected), unmatched
     if isinstance(steps, Sequence):  # the input container, never a step: a list is known whole
-        return iter(terminals(steps)), []
+        return terminals(steps), []
     return iter(steps), []
 
 
@@ -77,26 +80,27 @@ def mark_pruned(nodes: Iterable[RunNode], rebuild: Collection[str]) -> None:
     Nodes come deps first, so each dependent is judged before the steps it needs. Run before a stop's verdicts: a
     step left unneeded only because a stop ended the walk before it judged what needs it stays pending, for
     ``run.stop.mark_stopped`` to call "not started"."""
-    because: dict[int, str] = {}
+    because: dict[int, str] = {}  # pruned steps: the name of the built step that keeps each out of the walk
     for node in reversed(list(nodes)):
-        if node.needed or node.outcome.state != StepState.PENDING:
+        if node.needed or node.outcome.state is not StepState.PENDING:
             continue
-        found = (
-            because[id(d)] if id(d) in because else d.spec.name for d in node.dependents if _prunes(d, because, rebuild)
-        )
-        built = next(found, None)
+        built = None
+        for dependent in node.dependents:  # the first that is pruned itself, or needed and found built
+            built = because.get(id(dependent))
+            if built is not None:
+                break
+            if (
+                dependent.needed
+                and dependent.status_known
+                and is_built(dependent.spec, dependent.outcome.status, rebuild)
+            ):
+                built = dependent.spec.name
+                break
         if built is None:
             continue
         because[id(node)] = built
         node.outcome.state = StepState.PRUNED
         node.outcome.reason = f"not needed: {built}, which needs it, is already built"
-
-
-def _prunes(dependent: RunNode, because: dict[int, str], rebuild: Collection[str]) -> bool:
-    """Whether ``dependent`` keeps what it needs out of the walk: pruned itself, or needed and found built."""
-    if id(dependent) in because:
-        return True
-    return dependent.needed and dependent.status_known and is_built(dependent.spec, dependent.outcome.status, rebuild)
 
 
 def confirm_pruned(node: RunNode) -> None:

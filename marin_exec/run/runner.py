@@ -1,11 +1,12 @@
 """``StepRunner``: call each step's ``executable_fn(output_path)`` once its dependencies are done (DESIGN §3).
 
 It de-duplicates by output path and walks from its input steps toward their inputs (``run.prune``, DESIGN §5b),
-reading statuses in concurrent batches: a built step is skipped uncalled and what it needs is neither scheduled nor
-read. It runs ready steps on a bounded thread pool, never runs dependents of a failure, wakes only when a step
-finishes (no sleeps), and obeys a ``RunStop``. A dry run's verdicts are ``run.plan``'s. It knows steps only through
-their public fields and methods (``read_status(es)``, ``executable_fn``, ``mutable``): it never inspects or wraps a
-function, installs no signal handler and releases no lease (the CLI does, around it).
+reading statuses in batches (concurrent on object stores, on its own thread for local ones): a built step is skipped
+uncalled and what it needs is neither scheduled nor read. It runs ready steps on a bounded thread pool, never runs
+dependents of a failure, wakes only when a step finishes (no sleeps), and obeys a ``RunStop``. A dry run's verdicts
+are ``run.plan``'s. It knows steps only through their public fields and methods (``read_status(es)``,
+``executable_fn``, ``mutable``): it never inspects or wraps a function, installs no signal handler and releases no
+lease (the CLI does, around it).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import queue
 import threading
 import time
 from collections.abc import Collection, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from marin_exec.progress import Silent, current_progress
@@ -104,7 +105,7 @@ class _Run:
         roots, unmatched = prune.input_steps(steps, run_only)  # run.prune: where the walk starts
         # No ``with``: its exit would wait for every step thread, and a stopped run must not wait for a blocked one.
         self.workers = ThreadPoolExecutor(self.max_concurrent, thread_name_prefix="marin-step")
-        self.readers: ThreadPoolExecutor | None = None  # sized for the store of the first step read
+        self.readers: Executor | None = None  # chosen for the store of the first step read
         self.feed = InputFeed(roots, READ_AHEAD, self.events.put)
         self.in_flight += 1  # the input itself counts as work in flight until it is exhausted
         self.feed.start(self.context.copy().run)
@@ -198,7 +199,7 @@ class _Run:
         self.feed.release(node.permits)
         node.permits = 0
 
-    def _submit(self, kind: str, pool: ThreadPoolExecutor, item: Any, fn: Any) -> None:
+    def _submit(self, kind: str, pool: Executor, item: Any, fn: Any) -> None:
         self.in_flight += 1
         future = pool.submit(self.context.copy().run, fn, item)
         future.add_done_callback(lambda f: self.events.put((kind, item, f)))
