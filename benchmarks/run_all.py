@@ -249,7 +249,13 @@ def run_peer_227(s: Settings, work: Path) -> dict[str, Any]:
     if not (s.peer227 or s.peer):
         return {"skipped": f"--no-peer, or no peer venv at {PEER227_PYTHON} nor {PEER_PYTHON}"}
     peer020 = PEER_PYTHON if s.peer else None
-    return bench_peer.collect(child, progress, work / "peer", s.repeats, _peer227() if s.peer227 else None, peer020)
+    tmpfs = Path(tempfile.mkdtemp(prefix="marin-bench-peer-", dir=TMPFS)) if s.tmpfs_cases else None
+    try:
+        peer227 = _peer227() if s.peer227 else None
+        return bench_peer.collect(child, progress, work / "peer", s.repeats, peer227, peer020, tmpfs)
+    finally:
+        if tmpfs is not None:
+            shutil.rmtree(tmpfs, ignore_errors=True)
 
 
 def compile_bytecode() -> None:
