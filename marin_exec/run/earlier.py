@@ -63,7 +63,7 @@ def find_earlier(
         stem = posixpath.basename(name)
         ok = base.startswith(stem + "-") and _HASHED.search(base) and len(base) == len(stem) + 7
         wanted.append((parent, stem, base) if ok else None)
-    listings = _list_dirs(sorted({w[0] for w in wanted if w is not None}))
+    listings = list_dirs(sorted({w[0] for w in wanted if w is not None}))
     by_stem: dict[str, dict[str, list[tuple[str, float | None]]]] = {}  # parent -> stem -> (entry, mtime)
     for parent, entries in listings.items():
         index = by_stem[parent] = {}
@@ -81,7 +81,7 @@ def find_earlier(
         if exclude:
             found = [(path, mtime) for path, mtime in found if path not in exclude]
         limit = MAX_READ if i >= len(closest) or closest[i] is None else MAX_READ_CLOSEST
-        candidates.append(found if len(found) <= limit else _newest(found, limit))
+        candidates.append(found if len(found) <= limit else newest(found, limit))
     paths = list(dict.fromkeys(path for found in candidates for path, _ in found))  # siblings share candidates
     info_of = dict(zip(paths, map(_parse_info, read_many([join(path, INFO_FILENAME) for path in paths])), strict=True))
     results: list[Earlier | None] = []
@@ -91,7 +91,7 @@ def find_earlier(
     return results
 
 
-def _newest(found: list[tuple[str, float | None]], limit: int) -> list[tuple[str, float | None]]:
+def newest(found: list[tuple[str, float | None]], limit: int) -> list[tuple[str, float | None]]:
     """The ``limit`` most recently modified of many candidates (local listings carry no times: stat them)."""
     timed = [(path, _local_mtime(path) if mtime is None else mtime) for path, mtime in found]
     return sorted(timed, key=lambda c: (c[1] or 0.0, c[0]))[-limit:]
@@ -119,10 +119,11 @@ def _most_recent(
     return Earlier(path, f"{name}{path[-7:]}", info)
 
 
-def _list_dirs(parents: Sequence[str]) -> dict[str, list[tuple[str, float | None]]]:
-    """Entry names and modification times of each directory (missing ones are empty), overlapped where async."""
+def list_dirs(parents: Sequence[str], *, every: bool = False) -> dict[str, list[tuple[str, float | None]]]:
+    """Entry names and modification times of each directory (missing ones are empty), overlapped where async; local
+    listings keep only names ending in a ``-??????`` suffix unless ``every``."""
     local = [p for p in parents if strip_protocol(p)[0] in ("file", "local")]
-    found = {p: _scan_local(strip_protocol(p)[1]) for p in local}
+    found = {p: _scan_local(strip_protocol(p)[1], every) for p in local}
     by_protocol: dict[str, list[str]] = {}
     for p in parents:
         if p not in found:
@@ -132,10 +133,10 @@ def _list_dirs(parents: Sequence[str]) -> dict[str, list[tuple[str, float | None
     return found
 
 
-def _scan_local(directory: str) -> list[tuple[str, float | None]]:
+def _scan_local(directory: str, every: bool) -> list[tuple[str, float | None]]:
     try:
         with os.scandir(directory) as entries:
-            return [(e.name, None) for e in entries if len(e.name) > 7 and e.name[-7] == "-"]
+            return [(e.name, None) for e in entries if every or (len(e.name) > 7 and e.name[-7] == "-")]
     except (FileNotFoundError, NotADirectoryError):
         return []
 

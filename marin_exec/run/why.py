@@ -46,6 +46,14 @@ def why_lines(specs: Sequence[StepSpec], plan: Iterable[StepSpec] = ()) -> list[
     is compared with the earlier output closest to it, never with a sibling's output (``same_name.sibling_search``)."""
     from marin_exec.run.earlier import find_earlier  # a dry run's search, not every run's: imported here
 
+    named = [i for i, spec in enumerate(specs) if spec.is_named]
+    if named:  # their other versions, not hashed siblings (run.other_versions)
+        from marin_exec.run.other_versions import other_version_lines
+
+        lines = dict(zip(named, other_version_lines([specs[i] for i in named]), strict=True))
+        hashed = [spec for spec in specs if not spec.is_named]
+        rest = iter(why_lines(hashed, plan or specs) if hashed else [])
+        return [lines[i] if i in lines else next(rest) for i in range(len(specs))]
     versions = [_shallow(spec) for spec in specs]
     exclude, closest = sibling_search(specs, versions, plan)
     steps = [(spec.name, spec.output_path) for spec in specs]
