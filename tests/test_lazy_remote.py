@@ -24,7 +24,7 @@ import fray.local_backend  # noqa: E402
 from fray.types import ResourceConfig  # noqa: E402
 
 import marin_exec.lazy as lazy  # noqa: E402
-from marin_exec import StepRunner, current_run_settings  # noqa: E402
+from marin_exec import current_run_settings  # noqa: E402
 from marin_exec.errors import StepDefinitionError  # noqa: E402
 
 SMALL = {"cpu": 1, "ram": "1g", "disk": "1g"}  # Iris's in-process cluster offers limited disk
