@@ -17,13 +17,14 @@ from collections.abc import Callable
 from typing import Any
 
 from marin_exec.errors import StepDefinitionError
+from marin_exec.naming import qualified_name
 
 
 def refuse_pip_packages(where: str, packages: Any) -> None:
     """A ``pip_packages`` request, refused in one line (a job that silently lacks them would fail far from here)."""
     if packages:
         raise StepDefinitionError(
-            f"{where}: remote(pip_packages={list(packages)!r}) asks the Fray job to install packages, which "
+            f"{where}: remote(..., pip_packages={list(packages)!r}) asks the Fray job to install packages, which "
             "marin_exec's jobs do not do; add them to the project's dependencies (or to an extra named in "
             "pip_dependency_groups) and drop pip_packages"
         )
@@ -56,7 +57,7 @@ class RemoteCallable:
     name: str | None = None
 
     def __post_init__(self) -> None:
-        refuse_pip_packages(f"remote({getattr(self.fn, '__name__', self.fn)!r})", self.pip_packages)
+        refuse_pip_packages(qualified_name(self.fn), self.pip_packages)
 
     def named(self, name: str) -> RemoteCallable:
         """This one if it has a name already, else a copy named ``name`` (Marin's ``named``)."""
