@@ -67,9 +67,10 @@ def unregister_fingerprint(tp: type) -> None:
     _REGISTRY.pop(tp, None)
 
 
-def canonical_json(value: object, *, strict: bool = False) -> str:
-    """The canonical JSON text a fingerprint hashes (Marin's ``canonical_json``)."""
-    return json.dumps(value, sort_keys=True, cls=_StrictEncoder if strict else _Encoder)
+def canonical_json(value: object, *, strict: bool = False, sort_keys: bool = True) -> str:
+    """The canonical JSON text a fingerprint hashes (Marin's ``canonical_json``). ``sort_keys=False``: the same
+    encodings with every dict in its own key order (what Marin records for an adopted artifact's config)."""
+    return json.dumps(value, sort_keys=sort_keys, cls=_StrictEncoder if strict else _Encoder)
 
 
 def fingerprint(payload: str) -> str:

@@ -71,6 +71,8 @@ def test_every_record_is_marins_but_for_the_launch(built):
         if case == "adopted":  # its fingerprint holds the absolute source of the golden run's directory
             record.pop("fingerprint"), expected.pop("fingerprint")
         assert _comparable(record) == _comparable(expected), case
+        # key order too: sorted for a computed config, the caller's for an adopted one (the fingerprint sorts)
+        assert json.dumps(record["config"]) == json.dumps(expected["config"]), case
         assert (spec_path / ".executor_status").read_text() == "SUCCESS"
 
 

@@ -58,6 +58,7 @@ def test_consumers_read_the_source_and_running_writes_marins_record(tmp_path):
         # the absolute source enters "adopted"'s fingerprint: Marin's run had another directory (payload checked above)
         skip = {"provenance", "fingerprint"} if case == "adopted" else {"provenance"}
         assert {k: v for k, v in ours.items() if k not in skip} == {k: v for k, v in theirs.items() if k not in skip}
+        assert json.dumps(ours["config"]) == json.dumps(theirs["config"]), case  # in Marin's key order too
 
 
 def test_adopting_data_that_is_not_there_fails_the_step_and_says_so(tmp_path):

@@ -39,6 +39,8 @@ _EXPORTS = {
     "lower": "lowering",
     "run": "lowering",
     "resolve": "lowering",
+    "remote": "remote_call",
+    "RemoteCallable": "remote_call",
     "build_options": "cli",
     "build_options_with_runner": "cli",
     "experiment_main": "cli",

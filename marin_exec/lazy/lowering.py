@@ -6,12 +6,16 @@ read the source) with the handle's own ``fingerprint_payload()`` (for Marin's ha
 ``expected_fingerprint`` checked here, and Marin's rule that a fixed version may not depend on a mutable one. The
 step's function is a ``LazyCall``: it builds the run-time config from a ``StepContext`` and calls the handle's
 ``run``; the commit then writes Marin's record (config, the declared result type, the artifact's value fields).
+A ``run`` that is a ``RemoteCallable`` (``remote(fn, resources=...)``: ours, Marin's or marin_exec's, by shape) gives
+the StepSpec its resources, env_vars and pip_dependency_groups, so a Fray job runs the whole step (lease, config,
+``fn``, commit) as Marin's runner does; the record, fingerprint and path are those of the same handle without them.
 Lowering is iterative (a 10,000-deep chain lowers; Marin's recursion stops near 200). Needs no pydantic.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,6 +24,7 @@ from marin_exec.errors import FingerprintMismatchError
 from marin_exec.fingerprint import fingerprint
 from marin_exec.fingerprint import register_fingerprint as register_fingerprint
 from marin_exec.lazy.context import StepContext
+from marin_exec.lazy.remote_call import refuse_pip_packages, remote_parts
 from marin_exec.lazy.shapes import graph_handles
 from marin_exec.named_versions import is_mutable_version
 from marin_exec.naming import qualified_name
@@ -40,19 +45,25 @@ class LazyCall:
     handle: Any
     result_type: str  # read by the commit: Marin records the handle's declared type, whatever ``run`` returned
     configs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # Shipped to a Fray job, it takes the launching run's $MARIN_PREFIX along (``__getstate__``): the job's paths are
+    # under it, while a worker of a real cluster has its own environment (and Iris's local cluster rewrites
+    # ``/tmp/...`` values of a job's environment, so it is not passed as an environment variable). None: $MARIN_PREFIX.
+    prefix: str | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "configs": {}, "prefix": self.prefix or os.environ.get("MARIN_PREFIX")}
 
     def __call__(self, output_path: str) -> Any:
         handle = self.handle
+        prefix = self.prefix.rstrip("/") if self.prefix else _prefix()
         if handle.adopt_source is not None:
-            return _check_adopted(handle)
-        prefix = _prefix()
+            return _check_adopted(handle, prefix)
         ctx = StepContext.for_run(output_path, prefix, runtime_args=handle.runtime_args, deps=handle.deps)
         config = handle.build_config(ctx)
         self.configs[output_path] = config
-        run = handle.run
-        if type(run).__name__ == "RemoteCallable" and callable(getattr(run, "fn", None)):
-            run = run.fn  # Marin's remote wrapper: run here (marin_exec dispatches by StepSpec resources)
-        result = run(config)
+        remote = remote_parts(handle.run)
+        # ``remote(fn, resources=...)``: the step's StepSpec carries the resources, so this runs inside the job
+        result = (handle.run if remote is None else remote[0])(config)
         payload = getattr(result, "result_payload", None)
         return payload() if callable(payload) and hasattr(type(result), "raw_load") else None
 
@@ -63,18 +74,16 @@ class LazyCall:
 
 
 def _prefix() -> str:
-    import os
-
     prefix = os.environ.get("MARIN_PREFIX")
     if not prefix:
         raise ValueError("no output prefix: set MARIN_PREFIX (or pass --prefix to executor_main)")
     return prefix.rstrip("/")
 
 
-def _check_adopted(handle: Any) -> None:
+def _check_adopted(handle: Any, prefix: str) -> None:
     import fsspec
 
-    source = handle.path(_prefix())
+    source = handle.path(prefix)
     fs, path = fsspec.core.url_to_fs(source)
     if not fs.exists(path):
         raise FileNotFoundError(f"cannot adopt {handle.name}@{handle.version}: no data at {source}")
@@ -97,17 +106,30 @@ def _spec(handle: Any, deps: list[StepSpec]) -> StepSpec:
                     f"{identity} has a fixed version but depends on the mutable {dep.name}@{dep.version}, which "
                     "rebuilds on every run while this stays cached; make this handle dev too, or pin the dependency"
                 )
+    remote = remote_parts(handle.run)
+    job: dict[str, Any] = {} if remote is None else _job_settings(identity, *remote[1:])
+    fn_name = qualified_name(handle.run if remote is None else remote[0])
     return StepSpec(
         name=handle.name,
         fn=LazyCall(handle, type_name(handle.artifact_type)),
         deps=deps,
         override_output_path=handle.override_path,
-        info={"description": None, "fn_name": qualified_name(handle.run), "config": {}},  # config: drift is checked
+        info={"description": None, "fn_name": fn_name, "config": {}},  # config: drift is checked by the payload
         named_version=handle.version,
         fingerprint_payload=payload,
         expected_fingerprint=expected,
         adopt_source=handle.adopt_source,
+        **job,
     )
+
+
+def _job_settings(
+    identity: str, resources: Any, env_vars: dict[str, str], groups: list[str] | None, packages: Any
+) -> dict[str, Any]:
+    """A remote handle's StepSpec fields: it runs as a Fray job with these resources (none of them in the
+    fingerprint; the prefix travels with the ``LazyCall``)."""
+    refuse_pip_packages(identity, packages)
+    return {"resources": resources, "env_vars": env_vars or None, "pip_dependency_groups": groups}
 
 
 def lower_handles(handles: Sequence[Any], memo: dict[int, StepSpec] | None = None) -> list[StepSpec]:

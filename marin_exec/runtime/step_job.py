@@ -204,8 +204,8 @@ def _record(job: StepJob, result: Any, output_path: str, started: float) -> dict
     assert job.record is not None
     config = job.record["config"]
     received = getattr(job.fn, "received_config", None)  # a compiled step: the config its function received
-    if received is not None:
-        config = json.loads(canonical_json(received(output_path)))
+    if received is not None:  # Marin's canonical form; an adopted step's (it has a source) in the caller's key order
+        config = json.loads(canonical_json(received(output_path), sort_keys="source" not in job.record))
     kind = type(result)
     marin_typed = callable(getattr(result, "result_payload", None)) and hasattr(kind, "raw_load")
     result_type = f"{kind.__module__}.{kind.__qualname__}" if marin_typed else MARIN_ARTIFACT_TYPE
