@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextvars
 import io
+import logging
 import os
 import threading
 
@@ -204,6 +205,34 @@ def test_a_step_waiting_for_another_holder_reports_the_holder_and_its_heartbeat_
     assert ran.is_set()
     assert (name, holder) == (out, "other-worker") and age is not None and age >= 3.0
     assert progress.snapshot().waits == []
+
+
+def test_the_wait_is_on_the_display_before_the_waiting_line_is_logged(tmp_path):
+    # Regression: the lock logged "waiting for ..." and only then told the display, so a reader woken by the log
+    # line (the test above, about one run in five) could find no wait. Checked inside the logging call itself.
+    out = str(tmp_path / "step")
+    write_lease(out, "other-worker", age=3.0)
+    progress = Progress(stream=io.StringIO(), live=False)
+    seen: list[list] = []
+
+    class AtLogTime(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "waiting for other-worker" in record.getMessage():
+                seen.append(progress.snapshot().waits)
+                os.remove(os.path.join(out, ".executor_status.lock"))  # the holder goes away: the waiter goes on
+
+    logger = logging.getLogger("marin_exec.runtime.distributed_lock")
+    handler, level = AtLogTime(logging.INFO), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        with run_settings(heartbeat_interval=0.05, lease_timeout=60.0), reporting_to(progress):
+            distributed_lock(lambda path: None)(out)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+    assert len(seen) == 1 and [name for name, _, _ in seen[0]] == [out]
 
 
 def test_before_any_step_is_known_neither_display_shows_a_zero_total():

@@ -156,12 +156,14 @@ def _acquire(lease: Lease, status: StatusFile, force: bool, current: str | None)
             now = time.monotonic()
             if waited_for is None or progress is not None and now - reported >= _REPORT_HOLDER_EVERY:
                 holder = lease.holder()
-                if holder is not None and waited_for is None:  # one gone since our try is not named: the next
-                    waited_for = str(holder.get("worker_id"))  # round finds the step done (its info names who)
-                    logger.info(f"{lease.output_path}: waiting for {waited_for}, which holds the lease")
-                if progress is not None and waited_for is not None:
+                first = holder is not None and waited_for is None  # one gone since our try is not named: the next
+                if holder is not None and first:  # round finds the step done (its info names who)
+                    waited_for = str(holder.get("worker_id"))
+                if progress is not None and waited_for is not None:  # on the display before the log line says it
                     reported = now
                     _report_wait(progress, lease.output_path, holder, waited_for)
+                if first:
+                    logger.info(f"{lease.output_path}: waiting for {waited_for}, which holds the lease")
             wait_for_holder(started)
             current = status.read()
     finally:
