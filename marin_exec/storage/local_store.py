@@ -56,7 +56,7 @@ class LocalStore:
     def create(self, path: str, data: bytes) -> Token:
         local = _local(path)
         directory = _Directory(os.path.dirname(local), create=True)
-        return _Held(data, directory, directory.link_new(os.path.basename(local), data))
+        return _Held(data, directory, directory.link_new(os.path.basename(local), data), local)
 
     def swap(self, path: str, data: bytes, expected: Token) -> Token:
         local = _local(path)
@@ -70,7 +70,7 @@ class LocalStore:
             except BaseException:
                 os.close(fd)
                 raise
-        return _Held(data, directory, fd)
+        return _Held(data, directory, fd, local)
 
     def delete_if(self, path: str, expected: Token) -> bool:
         local = _local(path)
@@ -86,7 +86,10 @@ class LocalStore:
         os.replace(_write_temp(local, data)[0], local)
 
     def fenced(self, path: str, expected: Token) -> contextlib.AbstractContextManager[None]:
-        return _Fenced(self, _local(path), expected)
+        local = _local(path)
+        if type(expected) is _Held and expected.local == local:
+            return expected  # a held version is its own fence
+        return _Fenced(self, local, expected)
 
     def _is_current(self, local: str, expected: Token) -> bool:
         """Whether the file at ``local`` is still the version ``expected`` names (call it holding the directory)."""
@@ -131,7 +134,10 @@ def _write_temp(local: str, data: bytes, keep_open: bool = False) -> tuple[str, 
 
 
 def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
+    written = os.write(fd, data)
+    if written == len(data):  # a small file: always, in one call
+        return
+    view = memoryview(data)[written:]
     while view:
         view = view[os.write(fd, view) :]
 
@@ -231,10 +237,10 @@ class _Held:
     lives, so its inode number cannot be reused and the path naming that inode (same size and modification time:
     nothing rewrote it in place) proves the version is still there. Pickles as its bytes."""
 
-    __slots__ = ("data", "directory", "_fd", "_identity")
+    __slots__ = ("data", "directory", "local", "_fd", "_identity")
 
-    def __init__(self, data: bytes, directory: _Directory, fd: int) -> None:
-        self.data, self.directory, self._fd = data, directory, fd
+    def __init__(self, data: bytes, directory: _Directory, fd: int, local: str) -> None:
+        self.data, self.directory, self._fd, self.local = data, directory, fd, local
         try:
             self._identity = _identity(os.fstat(fd))
         except BaseException:
@@ -246,6 +252,19 @@ class _Held:
             return _identity(os.stat(local)) == self._identity
         except (FileNotFoundError, NotADirectoryError):
             return False
+
+    def __enter__(self) -> None:
+        """``LocalStore.fenced``: hold the directory's flock while this version is still at its path."""
+        self.directory.__enter__()
+        try:
+            if not self.is_at(self.local):
+                raise StorageConflict(f"{self.local} changed since it was read")
+        except BaseException:
+            self.directory.__exit__(None, None, None)
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        self.directory.__exit__(*exc)
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, _Held):
