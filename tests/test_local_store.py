@@ -107,3 +107,19 @@ def test_a_fresh_steps_files_read_as_marin_reads_them(tmp_path: Path) -> None:
     assert info["name"] == "files/marin" and info["output_path"] == out
     record = parse_record(Path(f"{out}/.artifact.json").read_bytes())  # Marin's reader's rules
     assert record["name"] == "files/marin" and record["output_path"] == out
+
+
+def test_a_forked_child_names_its_temp_files_with_its_own_pid(tmp_path: Path) -> None:
+    # The pid in temp names is kept, not asked for per write: a forked child must not reuse its parent's.
+    tag = local_store._tag
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child reports its tag and leaves at once
+        os.write(write, local_store._tag.encode())
+        os._exit(0)
+    os.close(write)
+    child_tag = os.read(read, 100).decode()
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert tag == f"{os.getpid()}-{local_store._NONCE}"
+    assert child_tag == f"{pid}-{local_store._NONCE}"

@@ -210,7 +210,8 @@ def _record(job: StepJob, result: Any, output_path: str, started: float) -> dict
     declared = getattr(job.fn, "result_type", None)  # a lazy handle's declared artifact type: Marin records it
     result_type = declared if isinstance(declared, str) else result_type
     return {
-        "provenance": launch_provenance(started),
+        # the spec's launch provenance when it gave one (executable_fn always does); built only when it did not
+        "provenance": job.record["provenance"] if "provenance" in job.record else launch_provenance(started),
         **job.record,
         "config": config if isinstance(config, dict) else None,
         "output_path": output_path,

@@ -100,6 +100,8 @@ class LocalStore:
 
 
 def _local(path: str) -> str:
+    if "://" not in path:  # the common case, without a call (a fresh step asks ~13 times)
+        return path
     protocol, rest = strip_protocol(path)
     if protocol not in ("file", "local"):
         raise ValueError(f"not a local path: {path}")
@@ -108,13 +110,22 @@ def _local(path: str) -> str:
 
 _COUNTER = itertools.count()
 _NONCE = os.urandom(4).hex()  # a fork keeps it, so the pid is part of every name too
+_tag = f"{os.getpid()}-{_NONCE}"  # a temp name's pid and nonce, renewed in a forked child (no getpid per write)
+
+
+def _renew_tag() -> None:
+    global _tag
+    _tag = f"{os.getpid()}-{_NONCE}"
+
+
+os.register_at_fork(after_in_child=_renew_tag)
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
 
 
 def _write_temp(local: str, data: bytes, keep_open: bool = False) -> tuple[str, int]:
     """Write ``data`` to a fresh temp file beside ``local`` (creating the directory on first use); its name, and with
     ``keep_open`` its descriptor (else -1)."""
-    tmp = f"{local}.tmp-{os.getpid()}-{_NONCE}-{next(_COUNTER)}"
+    tmp = f"{local}.tmp-{_tag}-{next(_COUNTER)}"
     try:
         fd = os.open(tmp, _FLAGS, 0o666)
     except FileNotFoundError:
@@ -188,7 +199,7 @@ class _Directory:
             fd = self._link_unnamed(name, data)
             if fd >= 0:
                 return fd
-        tmp = f"{name}.tmp-{os.getpid()}-{_NONCE}-{next(_COUNTER)}"
+        tmp = f"{name}.tmp-{_tag}-{next(_COUNTER)}"
         fd = os.open(tmp, _FLAGS, 0o666, dir_fd=self.fd)
         try:
             _write_all(fd, data)
