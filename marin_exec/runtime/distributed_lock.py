@@ -156,12 +156,14 @@ def _acquire(lease: Lease, status: StatusFile, force: bool, current: str | None)
             now = time.monotonic()
             if waited_for is None or progress is not None and now - reported >= _REPORT_HOLDER_EVERY:
                 holder = lease.holder()
+                named = holder is not None and waited_for is None
                 if holder is not None and waited_for is None:  # one gone since our try is not named: the next
                     waited_for = str(holder.get("worker_id"))  # round finds the step done (its info names who)
-                    logger.info(f"{lease.output_path}: waiting for {waited_for}, which holds the lease")
                 if progress is not None and waited_for is not None:
                     reported = now
                     _report_wait(progress, lease.output_path, holder, waited_for)
+                if named:  # logged once the display knows the wait: whoever reads the log finds it there
+                    logger.info(f"{lease.output_path}: waiting for {waited_for}, which holds the lease")
             wait_for_holder(started)
             current = status.read()
     finally:
