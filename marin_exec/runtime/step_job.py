@@ -11,12 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import functools
-import getpass
 import json
 import logging
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -27,6 +23,7 @@ from marin_exec.plain import as_repr, json_text, to_plain
 from marin_exec.runtime.commit import fenced, scope_for
 from marin_exec.runtime.disk_cache import disk_cached
 from marin_exec.runtime.distributed_lock import distributed_lock
+from marin_exec.runtime.provenance import process_provenance
 from marin_exec.runtime.replicas import current_task, run_follower, wait_for_followers
 from marin_exec.runtime.unsaveable import raise_unsaveable
 from marin_exec.settings import current_run_settings
@@ -185,7 +182,7 @@ def write_info(output_path: str, info: dict[str, Any]) -> None:
 
 
 def _info_record(info: dict[str, Any]) -> bytes:
-    record = to_plain({**info, **_provenance()}, unknown=as_repr, str_keys=True)
+    record = to_plain({**info, **process_provenance()}, unknown=as_repr, str_keys=True)
     return json_text(record).encode()  # json.dumps(record, indent=2), faster
 
 
@@ -213,7 +210,8 @@ def _record(job: StepJob, result: Any, output_path: str, started: float) -> dict
     declared = getattr(job.fn, "result_type", None)  # a lazy handle's declared artifact type: Marin records it
     result_type = declared if isinstance(declared, str) else result_type
     return {
-        "provenance": launch_provenance(started),
+        # the spec's launch provenance when it gave one (executable_fn always does); built only when it did not
+        "provenance": job.record["provenance"] if "provenance" in job.record else launch_provenance(started),
         **job.record,
         "config": config if isinstance(config, dict) else None,
         "output_path": output_path,
@@ -225,7 +223,7 @@ def launch_provenance(started: float | None = None) -> dict[str, Any]:
     """Marin's provenance shape for this launch: who ran it, when, with which command line and commit."""
     from marin_exec.artifact_record import make_provenance
 
-    ours = _provenance()
+    ours = process_provenance()
     return make_provenance(
         built_by=ours["user"],
         created_at=_iso(time.time() if started is None else started),
@@ -236,18 +234,3 @@ def launch_provenance(started: float | None = None) -> dict[str, Any]:
 
 def _iso(t: float) -> str:
     return datetime.datetime.fromtimestamp(t, tz=datetime.UTC).isoformat()
-
-
-@functools.lru_cache(maxsize=1)
-def _provenance() -> dict[str, Any]:
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        commit = ""
-    try:
-        user = getpass.getuser()
-    except Exception:
-        user = None
-    return {"git_commit": commit or None, "user": user, "host": socket.gethostname()}

@@ -16,13 +16,13 @@ import datetime
 import json
 import os
 import re
-import socket
 import time
 import traceback
 from collections.abc import Callable
 from typing import Any
 
 from marin_exec.errors import RemoteStepFailed
+from marin_exec.status.lease_record import this_host
 from marin_exec.status.status import join, worker_id
 from marin_exec.storage.store import store_for
 
@@ -140,7 +140,7 @@ def error_record(exc: BaseException, attempt: int, *, history: list[dict[str, An
         "message": str(exc),
         "traceback": text,
         "worker": worker_id(),
-        "host": socket.gethostname(),
+        "host": this_host(),
         "pid": os.getpid(),
         "time": _iso(time.time()),
         "attempt": attempt,

@@ -42,9 +42,8 @@ MARIN_STALE_AFTER = 90.0
 
 @functools.cache
 def this_host() -> str:
-    import socket  # here, once: the socket module costs ~5 ms of ``import marin_exec``
-
-    return socket.gethostname()
+    """The host name as ``socket.gethostname()`` gives it (the kernel's node name), without importing socket (~4 ms)."""
+    return os.uname().nodename
 
 
 @functools.cache

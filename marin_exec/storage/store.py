@@ -145,7 +145,7 @@ def _by_store(paths: Sequence[str], results: list[Any]) -> list[tuple[AtomicStor
 
 def store_for(path: str) -> AtomicStore:
     """The atomic store that serves ``path`` (one instance per protocol and process)."""
-    protocol, _ = strip_protocol(path)
+    protocol = strip_protocol(path)[0] if "://" in path else "file"
     store = _STORES.get(protocol)
     if store is not None:
         return store
