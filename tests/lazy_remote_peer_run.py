@@ -23,6 +23,8 @@ from typing import Any
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
+from tests.counting_client import CountingClient  # noqa: E402
+
 CALLS: list[dict[str, Any]] = []
 
 
@@ -33,19 +35,6 @@ def train(config: dict) -> None:
 
 def write_corpus(out: str) -> None:
     pathlib.Path(out, "corpus.txt").write_text("a b c")
-
-
-class CountingClient:
-    def __init__(self, inner: Any):
-        self.inner = inner
-        self.submitted: list[str] = []
-
-    def submit(self, request: Any, adopt_existing: bool = True) -> Any:
-        self.submitted.append(request.name)
-        return self.inner.submit(request, adopt_existing=adopt_existing)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
 
 
 def build(calls: str) -> Any:

@@ -26,6 +26,7 @@ from fray.types import ResourceConfig  # noqa: E402
 import marin_exec.lazy as lazy  # noqa: E402
 from marin_exec import current_run_settings  # noqa: E402
 from marin_exec.errors import StepDefinitionError  # noqa: E402
+from tests.counting_client import CountingClient  # noqa: E402
 
 SMALL = {"cpu": 1, "ram": "1g", "disk": "1g"}  # Iris's in-process cluster offers limited disk
 
@@ -73,21 +74,6 @@ def _handles(run: Any, calls: pathlib.Path) -> tuple[Any, Any]:
         runtime_args={"tpu": "v5p-8"},
     )
     return corpus, trained
-
-
-class CountingClient:
-    """A real Fray client that counts what is submitted to it."""
-
-    def __init__(self, inner: Any):
-        self.inner = inner
-        self.submitted: list[str] = []
-
-    def submit(self, request: Any, adopt_existing: bool = True) -> Any:
-        self.submitted.append(request.name)
-        return self.inner.submit(request, adopt_existing=adopt_existing)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
 
 
 @pytest.fixture(params=["local", "iris"])
