@@ -15,6 +15,7 @@ from fray.types import ResourceConfig
 
 from marin_exec import STATUS_SUCCESS, Artifact, StatusFile, StepRunner, StepSpec
 from marin_exec.run.run_report import StepState
+from marin_exec.runtime.replicas import MARKERS_DIRNAME
 from marin_exec.status.status import LOCK_FILENAME
 
 REPLICAS = 3
@@ -55,6 +56,7 @@ def test_every_replica_runs_the_function_and_task_0_alone_commits(iris_cluster: 
     assert artifact["task"].rsplit("/", 1)[-1].split(":")[0] == "0"  # the committed result is task 0's
     assert StatusFile(spec.output_path).read() == STATUS_SUCCESS
     assert not os.path.exists(os.path.join(spec.output_path, LOCK_FILENAME))  # the one lease was released
+    assert not os.path.exists(os.path.join(spec.output_path, MARKERS_DIRNAME))  # followers' markers removed
     [outcome] = report.outcomes.values()
     assert outcome.state == StepState.RAN and not outcome.finished_elsewhere  # this run's job committed it
 

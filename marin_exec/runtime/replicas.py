@@ -5,10 +5,10 @@ replicas know when their own task 0 holds the step. A follower runs the user fun
 run holds the lease, never once the step is settled), and ends by writing a marker, ok or its error, under the output
 path, keyed by the lease it ran under (one set of markers per acquisition: a retried job never reads an older
 attempt's). Task 0, after its own call returns and before any commit write, waits for every follower's marker: a
-follower's error fails the step (no SUCCESS without every host's output). A follower whose task ended without a
-marker (a hard crash, a kill) fails it too: task 0 asks Iris for its job's task states while it waits. Neither side
-waits on the lease itself; the heartbeat keeps refreshing task 0's lease throughout (the wait runs inside the step's
-function, holding no fence).
+follower's error fails the step (no SUCCESS without every host's output); once all are ok they are removed. A
+follower whose task ended without a marker (a hard crash, a kill) fails it too: task 0 asks Iris for its job's task
+states while it waits. Neither side waits on the lease itself; the heartbeat keeps refreshing task 0's lease
+throughout (the wait runs inside the step's function, holding no fence).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import dataclasses
 import json
 import logging
 import os
+import posixpath
 import time
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
@@ -25,6 +26,7 @@ from typing import Any
 
 from marin_exec.settings import current_run_settings
 from marin_exec.status.status import STATUS_FAILED, STATUS_SUCCESS, Lease, StatusFile, join, worker_id
+from marin_exec.storage.protocol import strip_protocol
 from marin_exec.storage.store import store_for
 
 logger = logging.getLogger(__name__)
@@ -122,7 +124,7 @@ def wait_for_followers(name: str, output_path: str) -> None:
                 )
             pending.discard(index)
         if not pending:
-            return
+            return _clear_markers(output_path, owner, task.count)
         if time.monotonic() - asked >= _ASK_IRIS_EVERY:
             asked = time.monotonic()
             ended = _ended_tasks(task) & pending
@@ -189,6 +191,26 @@ def _read_marker(output_path: str, owner: str, index: int) -> dict[str, Any] | N
     except ValueError:
         marker = None
     return marker if isinstance(marker, dict) else {"error": f"unreadable marker {path}"}
+
+
+def _clear_markers(output_path: str, owner: str, count: int) -> None:
+    """Once task 0 has read every follower's ok marker, they have served: remove them (and, locally, their
+    directories), so that a committed output holds the step's own files only. Never raises: a marker left behind is
+    keyed by this lease and never read again."""
+    for index in range(1, count):
+        path = _marker_path(output_path, owner, index)
+        try:
+            store = store_for(path)
+            found = store.read(path)
+            if found is not None:
+                store.delete_if(path, found[1])
+        except Exception as error:
+            logger.debug(f"could not remove the replica marker {path}: {error!r}")
+    protocol, key_dir = strip_protocol(posixpath.dirname(_marker_path(output_path, owner, 1)))
+    if protocol in ("file", "local"):
+        for directory in (key_dir, posixpath.dirname(key_dir)):  # only if empty: another attempt's may remain
+            with contextlib.suppress(OSError):
+                os.rmdir(directory)
 
 
 def _ended_tasks(task: JobTask) -> set[int]:
