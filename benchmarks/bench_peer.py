@@ -110,8 +110,9 @@ def _get(case: dict, system: str, phase: str, key: str) -> float | None:
     return value if isinstance(value, (int, float)) else None
 
 
-def _secs(value: float | None) -> str:
-    if value is None:
+def secs(value: Any) -> str:
+    """A duration for the tables: µs, ms or s; "–" for anything that is not a number (no measurement)."""
+    if not isinstance(value, (int, float)):
         return "–"
     if value < 0.001:
         return f"{value * 1e6:.0f} µs"
@@ -155,7 +156,7 @@ def render(results: dict[str, Any], import_s: float | None, peer227: str | None,
     ]
 
     def row(label: str, ours: float | None, a: float | None, b: float | None, old: float | None) -> None:
-        cells = [_secs(ours), _secs(a), _secs(b), _secs(old), _ratio(a, ours), _ratio(b, ours)]
+        cells = [secs(ours), secs(a), secs(b), secs(old), _ratio(a, ours), _ratio(b, ours)]
         out.append(f"| {label} | {' | '.join(cells)} |")
 
     imports = {
@@ -221,7 +222,7 @@ def render_limits(results: dict[str, Any], import_s: float | None) -> list[str]:
         ratio = theirs_level / ours_level if theirs_level and ours_level else None
         out.append(
             f"| chain, per level, fresh, vs 0.2.227 StepRunner ({where}) | ≥ {LIMITS['per_level_ratio']:,.0f}× | "
-            f"{'–' if ratio is None else f'{ratio:,.0f}×'} ({_secs(ours_level)} vs {_secs(theirs_level)} per level) "
+            f"{'–' if ratio is None else f'{ratio:,.0f}×'} ({secs(ours_level)} vs {secs(theirs_level)} per level) "
             f"| {verdict(ratio, (ratio or 0) >= LIMITS['per_level_ratio'])} |"
         )
     chain = results.get("chain200", {})
@@ -230,11 +231,11 @@ def render_limits(results: dict[str, Any], import_s: float | None) -> list[str]:
         r = theirs / ours if ours and theirs else None
         out.append(
             f"| cached re-run of the 200-chain ({label}) vs 0.2.227 StepRunner | ≥ {LIMITS['cached200_ratio']:g}× | "
-            f"{'–' if r is None else f'{r:,.2f}×'} ({_secs(ours)} vs {_secs(theirs)}) | "
+            f"{'–' if r is None else f'{r:,.2f}×'} ({secs(ours)} vs {secs(theirs)}) | "
             f"{verdict(r, (r or 0) >= LIMITS['cached200_ratio'])} |"
         )
     out.append(
-        f"| `import marin_exec` | < {LIMITS['import_s']:g} s | {_secs(import_s)} | "
+        f"| `import marin_exec` | < {LIMITS['import_s']:g} s | {secs(import_s)} | "
         f"{verdict(import_s, (import_s or 1) < LIMITS['import_s'])} |"
     )
     return out

@@ -368,14 +368,7 @@ def collect(s: Settings) -> dict[str, Any]:
 # -- the report ------------------------------------------------------------------------------------------------
 
 
-def secs(value: Any) -> str:
-    if not isinstance(value, (int, float)):
-        return "–"
-    if value < 0.001:
-        return f"{value * 1e6:.0f} µs"
-    if value < 1:
-        return f"{value * 1e3:.1f} ms"
-    return f"{value:.2f} s"
+secs = bench_peer.secs
 
 
 def verdict(value: float | None, limit: float, higher_is_better: bool = False) -> str:

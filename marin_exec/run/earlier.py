@@ -9,7 +9,6 @@ one batched round of reads. Read-only; it compares nothing (``why`` does) and ne
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import posixpath
 import re
@@ -18,7 +17,7 @@ from typing import Any
 
 from marin_exec.status.status import join
 from marin_exec.status.step_status import INFO_FILENAME
-from marin_exec.storage.protocol import strip_protocol
+from marin_exec.storage.protocol import json_object, strip_protocol
 from marin_exec.storage.store import read_many
 
 _HASHED = re.compile(r"-[0-9a-f]{6}$")
@@ -83,7 +82,7 @@ def find_earlier(
         limit = MAX_READ if i >= len(closest) or closest[i] is None else MAX_READ_CLOSEST
         candidates.append(found if len(found) <= limit else newest(found, limit))
     paths = list(dict.fromkeys(path for found in candidates for path, _ in found))  # siblings share candidates
-    info_of = dict(zip(paths, map(_parse_info, read_many([join(path, INFO_FILENAME) for path in paths])), strict=True))
+    info_of = dict(zip(paths, map(json_object, read_many([join(path, INFO_FILENAME) for path in paths])), strict=True))
     results: list[Earlier | None] = []
     for i, ((name, _), found) in enumerate(zip(steps, candidates, strict=True)):
         options = [(path, mtime, info_of[path]) for path, mtime in found]
@@ -200,13 +199,3 @@ def _mtime(entry: dict[str, Any]) -> float | None:
     if callable(timestamp):
         return float(timestamp())
     return None
-
-
-def _parse_info(found: Any) -> dict[str, Any] | None:
-    if not isinstance(found, tuple):
-        return None  # missing, or unreadable: nothing to compare with
-    try:
-        info = json.loads(found[0])
-    except ValueError:
-        return None
-    return info if isinstance(info, dict) else None

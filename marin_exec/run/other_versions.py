@@ -10,13 +10,13 @@ marin_exec and Marin both write. Read-only; ``why`` asks it only for named steps
 
 from __future__ import annotations
 
-import json
 import posixpath
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from marin_exec.run.earlier import list_dirs, newest
 from marin_exec.status.status import join
+from marin_exec.storage.protocol import json_object
 from marin_exec.storage.store import read_many
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ def other_version_lines(specs: Sequence[StepSpec]) -> list[str]:
         found = [(f"{parent}/{entry}", mtime) for entry, mtime in listings.get(parent, []) if _is_version(entry, own)]
         candidates.append([path for path, _ in newest(found, len(found))][::-1])
     paths = list(dict.fromkeys(path for found in candidates for path in found[:MAX_READ]))
-    records = dict(zip(paths, map(_record, read_many([join(p, ".artifact.json") for p in paths])), strict=True))
+    records = dict(zip(paths, map(json_object, read_many([join(p, ".artifact.json") for p in paths])), strict=True))
     return [_line(spec, found, records) for spec, found in zip(specs, candidates, strict=True)]
 
 
@@ -71,13 +71,3 @@ def _created(record: dict[str, Any]) -> str:
     provenance = record.get("provenance")
     created = provenance.get("created_at") if isinstance(provenance, dict) else None
     return created if isinstance(created, str) else ""
-
-
-def _record(found: Any) -> dict[str, Any] | None:
-    if not isinstance(found, tuple):
-        return None  # missing or unreadable: listed, not compared
-    try:
-        value = json.loads(found[0])
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None

@@ -8,11 +8,11 @@ line a step shows.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from marin_exec.status.status import join
+from marin_exec.storage.protocol import json_object
 from marin_exec.storage.store import read_many
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ def recipe_drifts(specs: Sequence[StepSpec], infos: Sequence[dict[str, Any] | No
         if payloads[i] is None and spec.is_named and not _ours(info)
     ]
     for i, found in zip(wanted, read_many([join(specs[i].output_path, ".artifact.json") for i in wanted]), strict=True):
-        payloads[i] = _payload(_json(found))
+        payloads[i] = _payload(json_object(found))
     return [_line(spec, payload) for spec, payload in zip(specs, payloads, strict=True)]
 
 
@@ -67,16 +67,6 @@ def _ours(info: dict[str, Any] | None) -> bool:
     return isinstance(marker, str) and marker.startswith("marin_exec")
 
 
-def _json(found: Any) -> dict[str, Any] | None:
-    if not isinstance(found, tuple):
-        return None
-    try:
-        value = json.loads(found[0])
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
-
-
 def refuse_pinned_drift(specs: Sequence[StepSpec]) -> None:
     """A step pinned with ``expected_fingerprint`` whose recorded build has another fingerprint: an error before
     anything runs (Marin raises it when it would serve the cached output). Reads only the pinned steps' outputs."""
@@ -86,13 +76,13 @@ def refuse_pinned_drift(specs: Sequence[StepSpec]) -> None:
     from marin_exec.errors import FingerprintMismatchError
     from marin_exec.fingerprint import describe_drift, fingerprint
 
-    infos = [_json(found) for found in read_many([join(spec.output_path, ".executor_info") for spec in pinned])]
+    infos = [json_object(found) for found in read_many([join(spec.output_path, ".executor_info") for spec in pinned])]
     for spec, info, line in zip(pinned, infos, recipe_drifts(pinned, infos), strict=True):
         recorded = _payload(info) if _ours(info) else None
         if not line:
             continue
         if recorded is None:  # Marin's record: read again for the exact fingerprint it holds
-            recorded = _payload(_json(read_many([join(spec.output_path, ".artifact.json")])[0]))
+            recorded = _payload(json_object(read_many([join(spec.output_path, ".artifact.json")])[0]))
         assert recorded is not None and spec.recipe_payload is not None
         changes = "; ".join(describe_drift(recorded, spec.recipe_payload)[:MAX_SHOWN])
         raise FingerprintMismatchError(

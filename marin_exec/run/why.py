@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from marin_exec.run.same_name import dependency_name_hash, sibling_search
 from marin_exec.status.status import join
+from marin_exec.storage.protocol import json_object
 from marin_exec.storage.store import read_many
 
 if TYPE_CHECKING:
@@ -76,7 +77,7 @@ def drift_lines(specs: Sequence[StepSpec]) -> list[str | None]:
     from marin_exec.status.step_status import INFO_FILENAME
 
     found = read_many([join(spec.output_path, INFO_FILENAME) for spec in specs])
-    infos = [_parse(f) for f in found]
+    infos = [json_object(f) for f in found]
     recipes = recipe_drifts(specs, infos)  # issue 19: the recorded fingerprint payload, field by field, first
     lines: list[str | None] = []
     for spec, info, recipe in zip(specs, infos, recipes, strict=True):
@@ -231,16 +232,6 @@ def _dependency_changes(old: Iterable[Any], new: Iterable[Any], label: str) -> l
 
 def _name_of(name_hash: str) -> str:
     return name_hash[:-7] if len(name_hash) > 7 and name_hash[-7] == "-" else name_hash
-
-
-def _parse(found: Any) -> dict[str, Any] | None:
-    if not isinstance(found, tuple):
-        return None
-    try:
-        info = json.loads(found[0])
-    except ValueError:
-        return None
-    return info if isinstance(info, dict) else None
 
 
 def _as_dict(value: Any) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from typing import Any
 from marin_exec.errors import RemoteStepFailed
 from marin_exec.status.lease_record import this_host
 from marin_exec.status.status import join, worker_id
+from marin_exec.storage.protocol import json_object
 from marin_exec.storage.store import store_for
 
 ERROR_FILENAME = ".executor_error"
@@ -173,14 +174,7 @@ def prepare_error_record(
 def read_error_record(output_path: str) -> dict[str, Any] | None:
     """The ``.executor_error`` record at ``output_path``; None when there is none or it is not a JSON object."""
     path = join(output_path, ERROR_FILENAME)
-    found = store_for(path).read(path)
-    if found is None:
-        return None
-    try:
-        record = json.loads(found[0])
-    except ValueError:
-        return None
-    return record if isinstance(record, dict) else None
+    return json_object(store_for(path).read(path))
 
 
 def earlier_attempts(output_path: str) -> list[dict[str, Any]]:

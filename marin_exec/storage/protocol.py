@@ -12,6 +12,7 @@ and ``s3_store``, and ``store`` picks one per path. It knows nothing about lease
 from __future__ import annotations
 
 import contextlib
+import json
 from typing import Any, NamedTuple, Protocol
 
 Token = Any
@@ -77,3 +78,14 @@ def read_or_error(store: AtomicStore, path: str) -> Found:
         return store.read(path)
     except Exception as error:
         return error
+
+
+def json_object(found: Found) -> dict[str, Any] | None:
+    """What a read found, as a JSON object; None when it is missing, unreadable, not JSON or not an object."""
+    if not isinstance(found, tuple):
+        return None
+    try:
+        value = json.loads(found[0])
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
