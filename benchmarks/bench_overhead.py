@@ -17,10 +17,14 @@ Measured in this process, each on its own fresh set of steps under ``--prefix`` 
   the disk's (on a shared machine it swings with other users' I/O). Local prefixes only. These are the calls of
   the protocol before per-write fencing, kept so that floors compare across commits; a fresh step now also fences
   RUNNING (a fifth flock and lease read) and reads its status twice instead of four times.
+- ``creations_floor_ms``: only creating what one fresh step must create (the output directory, then the lease,
+  RUNNING, artifact, info and SUCCESS files, each written whole and renamed into place): no executor keeping those
+  files can spend less per step on that file system.
 
 ``--progress`` measures with a run's progress display on (``executor_main``'s: the runner and the lock report to
 it, a status line is drawn every 0.1 s to /dev/null). ``--profile`` prints the top of a cProfile of the serial
-fresh calls to stderr. It writes only under the prefix.
+fresh calls to stderr. ``--floors-only`` measures the two floors alone, in a temporary directory under
+``--prefix`` (bench_peer.py's side by side takes them on disk and on tmpfs). It writes only under the prefix.
 """
 
 from __future__ import annotations
@@ -96,6 +100,29 @@ def fs_floor(root: str, steps: int) -> float:
     return (time.perf_counter() - start) / steps
 
 
+# What a fresh step creates, in order: the lease, RUNNING, the artifact, the info, SUCCESS (replacing RUNNING).
+_CREATED = (".executor_status.lock", ".executor_status", ".artifact.json", ".executor_info", ".executor_status")
+
+
+def creations_floor(root: str, steps: int) -> float:
+    """Seconds per step to create the new directory and files one fresh local step must create, and nothing else:
+    the output directory, then the lease, RUNNING, the artifact, the info and SUCCESS (DESIGN §5: each a complete
+    file put in place whole; SUCCESS replaces RUNNING). Every other call of the protocol is left out: the least any
+    executor keeping those files pays per step on this file system."""
+    start = time.perf_counter()
+    for i in range(steps):
+        out = f"{root}/creations/s{i}"
+        os.makedirs(out)
+        for name in _CREATED:
+            os.replace(_write_temp(f"{out}/{name}", b"1"), f"{out}/{name}")
+    return (time.perf_counter() - start) / steps
+
+
+def floors(prefix: str, steps: int) -> dict[str, float]:
+    """``fs_floor_ms`` and ``creations_floor_ms`` under ``prefix`` (a local directory)."""
+    return {"fs_floor_ms": fs_floor(prefix, steps) * 1e3, "creations_floor_ms": creations_floor(prefix, steps) * 1e3}
+
+
 def _fresh_specs(prefix: str, shape: str, n: int) -> list[Any]:
     specs = build_specs(shape, n, prefix)
     for spec in specs:
@@ -127,7 +154,7 @@ def measure(steps: int, prefix: str, profile: bool) -> dict[str, Any]:
     result["commit_cached_ms"] = (time.perf_counter() - start) / steps * 1e3
 
     if "://" not in prefix:
-        result["fs_floor_ms"] = fs_floor(prefix, steps) * 1e3
+        result.update(floors(prefix, steps))
 
     for shape in ("chain", "fanout"):
         specs = _fresh_specs(f"{prefix}/runner-{shape}", shape, steps)
@@ -166,11 +193,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prefix", default=None)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--progress", action="store_true", help="measure with a run's progress display reporting")
+    parser.add_argument("--floors-only", action="store_true", help="only the file-system floors (no marin_exec)")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="marin-bench-overhead-") as tmp, _progress(args.progress):
+    where = args.prefix if args.floors_only else None  # the floors: on the file system asked about
+    with tempfile.TemporaryDirectory(prefix="marin-bench-overhead-", dir=where) as tmp, _progress(args.progress):
         try:
-            result = measure(args.steps, args.prefix or tmp, args.profile)
-            result["progress"] = args.progress
+            if args.floors_only:
+                result = {"steps": args.steps, **floors(tmp, args.steps)}
+            else:
+                result = measure(args.steps, args.prefix or tmp, args.profile)
+                result["progress"] = args.progress
         except Exception as e:  # reported as data, shown in run_all's table
             result = {"error": f"{type(e).__name__}: {e}"}
     print(json.dumps(result))

@@ -80,9 +80,18 @@ def collect(
                 old = {"fresh": {"run_s": old["fresh_s"]}, "cached": {"run_s": old["cached_s"]}, **old}
             case["old"] = old
         results[key] = case
+    results["chain200"]["floor"] = _floors(child, progress, work, "disk")
     if tmpfs is not None:
         results["chain200 on tmpfs"] = _chain_on_tmpfs(child, progress, tmpfs, repeats, peer227)
+        results["chain200 on tmpfs"]["floor"] = _floors(child, progress, tmpfs, "tmpfs")
     return results
+
+
+def _floors(child: Child, progress: Callable[[str], None], where: Path, label: str) -> dict:
+    """bench_overhead.py's file-system floors of one fresh step, on the file system of ``where``, in this run."""
+    progress(f"peer comparison: file-system floors of a fresh step on {label}")
+    where.mkdir(parents=True, exist_ok=True)
+    return child(["bench_overhead.py", "--floors-only", "--steps", "200", "--prefix", str(where)])
 
 
 def _chain_on_tmpfs(child: Child, progress: Callable[[str], None], work: Path, repeats: int, peer227: str | None):
@@ -207,6 +216,29 @@ def render(results: dict[str, Any], import_s: float | None, peer227: str | None,
     return out
 
 
+def _floor_rows(floor: dict, where: str, theirs_level: float | None) -> list[str]:
+    """What the file system alone allows: the ratio an executor would reach if a level cost only its floor."""
+    rows = []
+    for key, what in (
+        ("fs_floor_ms", "the system calls of one fresh step alone, no executor"),
+        ("creations_floor_ms", "only the directory and five files a fresh step creates"),
+    ):
+        level = floor[key] / 1e3 if isinstance(floor.get(key), (int, float)) else None
+        best = theirs_level / level if theirs_level and level else None
+        rows.append(
+            f"| floor ({where}): {what} | ≤ {secs(theirs_level / LIMITS['per_level_ratio']) if theirs_level else '–'}"
+            f" for {LIMITS['per_level_ratio']:,.0f}× | {secs(level)} per level: at best "
+            f"{'–' if best is None else f'{best:,.0f}×'} | {_within(best)} |"
+        )
+    return rows
+
+
+def _within(best: float | None) -> str:
+    if best is None:
+        return "n/a"
+    return "floor within the budget" if best >= LIMITS["per_level_ratio"] else "**floor over the budget**"
+
+
 def render_limits(results: dict[str, Any], import_s: float | None) -> list[str]:
     out = ["| limit (issue 18) | target | measured | verdict |", "| --- | --- | --- | --- |"]
 
@@ -225,6 +257,7 @@ def render_limits(results: dict[str, Any], import_s: float | None) -> list[str]:
             f"{'–' if ratio is None else f'{ratio:,.0f}×'} ({secs(ours_level)} vs {secs(theirs_level)} per level) "
             f"| {verdict(ratio, (ratio or 0) >= LIMITS['per_level_ratio'])} |"
         )
+        out += _floor_rows(chain.get("floor", {}), where, theirs_level)
     chain = results.get("chain200", {})
     for phase_key, label in (("wall_s", "whole process"), ("run_s", "runner call")):
         ours, theirs = _get(chain, "ours", "cached", phase_key), _get(chain, "stepspec", "cached", phase_key)

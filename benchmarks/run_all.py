@@ -666,6 +666,7 @@ def render_overhead(disk: dict, tmpfs: dict | None) -> list[str]:
     rows = (
         ("bare function call", "bare_call_us", "µs"),
         ("file-system calls of one fresh step, made directly (the floor)", "fs_floor_ms", "ms"),
+        ("only the directory and five files one fresh step creates", "creations_floor_ms", "ms"),
         (
             "`executable_fn(path)` fresh (status, lease, heartbeat, artifact, info, SUCCESS), serial",
             "commit_fresh_ms",
