@@ -116,6 +116,31 @@ def test_artifact_load_without_a_type_gives_the_recorded_class(tmp_path):
     assert type(Artifact.load(spec.output_path)) is TokenizedData
 
 
+def test_artifact_save_records_a_marin_artifact_as_marin_does_and_load_gives_it_back(tmp_path):
+    Artifact.save(EvalScores(accuracy=0.5), str(tmp_path))
+
+    assert json.loads((tmp_path / ".artifact.json").read_text())["result"] == {"accuracy": 0.5}
+    assert Artifact.load(str(tmp_path)) == EvalScores(path=str(tmp_path), accuracy=0.5)
+
+
+class Checkpoint(MarinArtifact):
+    step: int = 0
+
+    @classmethod
+    def raw_load(cls, source: str) -> Checkpoint:  # a class that loads itself its own way (Marin allows overriding)
+        loaded = super().raw_load(source)
+        loaded.step += 1000
+        return loaded
+
+
+def test_a_class_that_overrides_raw_load_is_loaded_by_it(tmp_path):
+    Artifact.save(Checkpoint(step=5), str(tmp_path))
+
+    assert (
+        Artifact.load(str(tmp_path)) == Checkpoint(path=str(tmp_path), step=1005) == Checkpoint.raw_load(str(tmp_path))
+    )
+
+
 def test_a_downstream_step_loads_the_typed_artifact_of_a_traced_step(tmp_path):
     def entry() -> None:
         counted(tok=tokenized(name="shakespeare"))

@@ -39,9 +39,9 @@ def _base(cls: Any) -> type | None:
 def is_artifact_class(cls: Any) -> bool:
     """Whether ``cls`` is Marin's ``Artifact`` or a subclass of it, with its ``raw_load`` and ``result_payload``."""
     return (
-        _base(cls) is not None
+        callable(getattr(cls, "result_payload", None))  # first: a plain value's class has none, and this is cheap
         and callable(getattr(cls, "raw_load", None))
-        and callable(getattr(cls, "result_payload", None))
+        and _base(cls) is not None
     )
 
 
@@ -103,8 +103,9 @@ def rebuild(cls: type, record: Mapping[str, Any], source: str) -> Any:
     if older:
         assert isinstance(result, dict)
         return cls(path=source, **{key: value for key, value in result[VALUE_KEY].items() if key != "path"})
-    if getattr(cls.raw_load, "__func__", None) is not getattr(_base(cls), "raw_load", None).__func__:  # type: ignore[union-attr]
-        return cls.raw_load(source)  # type: ignore[attr-defined]
+    load: Any = getattr(cls, "raw_load")  # noqa: B009  (not every type has one: mypy)
+    if getattr(load, "__func__", None) is not getattr(getattr(_base(cls), "raw_load", None), "__func__", None):
+        return load(source)  # the class loads itself its own way
     return cls(path=source, **(result if isinstance(result, dict) else {}))
 
 
