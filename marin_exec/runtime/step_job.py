@@ -30,7 +30,7 @@ from marin_exec.settings import current_run_settings
 from marin_exec.status.failure import earlier_attempts, prepare_error_record
 from marin_exec.status.status import STATUS_SUCCESS, Lease, join, wait_for_holder
 from marin_exec.status.step_status import INFO_FILENAME, clear_success, has_our_marker, read_statuses
-from marin_exec.storage.artifact import Artifact, UnsaveableValue
+from marin_exec.storage.artifact import Artifact, UnsaveableValue, load_value
 from marin_exec.storage.store import store_for
 
 logger = logging.getLogger(__name__)
@@ -87,7 +87,8 @@ def run_step(job: StepJob, output_path: str) -> Any:
             return None
         if not Artifact.exists(path) and has_our_marker(path):
             raise _IncompleteCommit(path)
-        return Artifact.load(path, job.artifact_type)
+        # an adopted step's value is its source's, as Marin's ``run`` loads an adopted handle
+        return load_value(path, job.artifact_type, source=job.record.get("source") or path)
 
     def fn(path: str) -> Any:  # a multi-host step's task 0: the step's function ends when every replica's has
         result = job.fn(path)
@@ -197,16 +198,17 @@ def _record(job: StepJob, result: Any, output_path: str, started: float) -> dict
     where the run started; this process's when the spec gave none)."""
     from marin_exec.artifact_record import MARIN_ARTIFACT_TYPE
     from marin_exec.fingerprint import canonical_json
+    from marin_exec.storage.artifact_class import is_artifact, is_artifact_class, type_name
 
     assert job.record is not None
     config = job.record["config"]
     received = getattr(job.fn, "received_config", None)  # a compiled step: the config its function received
     if received is not None:  # Marin's canonical form; an adopted step's (it has a source) in the caller's key order
         config = json.loads(canonical_json(received(output_path), sort_keys="source" not in job.record))
-    kind = type(result)
-    marin_typed = callable(getattr(result, "result_payload", None)) and hasattr(kind, "raw_load")
-    result_type = f"{kind.__module__}.{kind.__qualname__}" if marin_typed else MARIN_ARTIFACT_TYPE
+    result_type = type_name(type(result)) if is_artifact(result) else MARIN_ARTIFACT_TYPE
     result_type = job.record.get("result_type", result_type) if result is None else result_type
+    if is_artifact_class(job.artifact_type):  # a Marin Artifact class as the return annotation (or explicit type):
+        result_type = type_name(job.artifact_type)  # recorded as declared, as Marin records a handle's type
     declared = getattr(job.fn, "result_type", None)  # a lazy handle's declared artifact type: Marin records it
     result_type = declared if isinstance(declared, str) else result_type
     return {

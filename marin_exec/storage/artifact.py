@@ -3,7 +3,9 @@
 
 Saves pydantic models, dataclasses, dicts, lists and scalars, and the values steps commonly return besides
 (NumPy scalars and arrays, sets, dates: ``to_json``); loads the plain JSON value, or rebuilds a given type
-(dataclass, nested dataclasses included, pydantic model, set). It does not know about statuses or leases.
+(dataclass, nested dataclasses included, pydantic model, set). A value of Marin's own ``Artifact`` subclass is
+recorded as Marin records it (its class as ``result_type``, its declared fields as ``result``) and loaded back as that
+class (``storage.artifact_class``). It does not know about statuses or leases.
 """
 
 from __future__ import annotations
@@ -46,8 +48,12 @@ class Artifact:
         """The record bytes for ``obj`` (a pydantic model's ``model_dump`` runs here): ``record`` gives the other
         fields of Marin's ``ArtifactRecord`` (``artifact_record.build_record``'s keywords)."""
         from marin_exec.artifact_record import build_record, record_text
+        from marin_exec.storage.artifact_class import is_artifact, type_name
 
         fields = {"name": "", "output_path": "", "result_type": "", **record}
+        if is_artifact(obj):  # Marin's own Artifact subclass: its declared fields, and its class to load it as
+            fields["result_type"] = fields["result_type"] or type_name(type(obj))
+            obj = obj.result_payload()
         return record_text(build_record(result=to_json(obj), **fields)).encode()
 
     @staticmethod
@@ -76,19 +82,31 @@ class Artifact:
         ``.artifact.json`` is Marin's ``ArtifactRecord`` (ours or Marin's): the value is its ``result``, unwrapped.
         An output whose ``.executor_info`` marks it as marin_exec's older result-only file, and the legacy
         ``.artifact``, hold the bare value. The marker decides, never the file's keys.
+
+        A record that names a Marin ``Artifact`` subclass loads as that class, rebuilt as its ``raw_load`` would
+        (``path`` is ``path``), when the class can be imported here; else as plain data, with a warning. A Marin
+        ``Artifact`` class given as ``type`` loads as Marin's ``raw_load`` does: a record of another artifact class
+        raises that package's ``ArtifactTypeMismatchError``.
         """
-        base = path.rstrip("/")
-        for name in (ARTIFACT_FILENAME, LEGACY_ARTIFACT_FILENAME):
-            p = f"{base}/{name}"
-            found = store_for(p).read(p)
-            if found is not None:
-                value = _value(found[0], base) if name == ARTIFACT_FILENAME else json.loads(found[0])
-                return value if type is None else from_json(value, type)
-        return None
+        return load_value(path, type, source=path)
 
 
-def _value(data: bytes, base: str) -> Any:
-    from marin_exec.artifact_record import is_result_only, parse_record, record_value
+def load_value(path: str, tp: Any = None, *, source: str) -> Any:
+    """``Artifact.load(path, tp)``, a Marin ``Artifact`` value's ``path`` being ``source`` (an adopted step's data,
+    as Marin's ``run`` gives it, rather than where its record is)."""
+    base = path.rstrip("/")
+    for name in (ARTIFACT_FILENAME, LEGACY_ARTIFACT_FILENAME):
+        p = f"{base}/{name}"
+        found = store_for(p).read(p)
+        if found is not None:
+            record = _record(found[0], base) if name == ARTIFACT_FILENAME else None
+            return _typed(found[0], record, source, tp)
+    return None
+
+
+def _record(data: bytes, base: str) -> dict[str, Any] | None:
+    """The record in an ``.artifact.json``, or None when the output's info marks it as the older result-only file."""
+    from marin_exec.artifact_record import is_result_only, parse_record
 
     info_path = f"{base}/{INFO_FILENAME}"
     found = store_for(info_path).read(info_path)
@@ -96,9 +114,36 @@ def _value(data: bytes, base: str) -> Any:
         info = json.loads(found[0]) if found is not None else None
     except ValueError:
         info = None
-    if is_result_only(info):
-        return json.loads(data)
-    return record_value(parse_record(data))
+    return None if is_result_only(info) else parse_record(data)
+
+
+def _typed(data: bytes, record: dict[str, Any] | None, source: str, tp: Any) -> Any:
+    """The value as ``tp`` (a Marin ``Artifact`` class: loaded as its ``raw_load`` does), or, with no ``tp``, as the
+    Marin ``Artifact`` subclass the record names when it can be found here, else the plain JSON value."""
+    from marin_exec.artifact_record import record_value
+
+    if record is not None:
+        from marin_exec.storage import artifact_class
+
+        wanted = _artifact_class(tp)
+        if wanted is not None:
+            return artifact_class.rebuild(wanted, record, source)
+        if tp is None and artifact_class.names_artifact_subclass(record):
+            typed = artifact_class.recorded_value(record, source)
+            if typed is not None:
+                return typed
+    value = json.loads(data) if record is None else record_value(record)
+    return value if tp is None else from_json(value, tp)
+
+
+def _artifact_class(tp: Any) -> Any:
+    """``tp`` (or ``X`` of ``X | None``) when it is Marin's ``Artifact`` or a subclass, else None."""
+    from marin_exec.storage.artifact_class import is_artifact_class
+
+    if get_origin(tp) is typing.Union or get_origin(tp) is types.UnionType:
+        args = [arg for arg in get_args(tp) if arg is not type(None)]
+        tp = args[0] if len(args) == 1 else None
+    return tp if is_artifact_class(tp) else None
 
 
 def to_json(obj: Any) -> Any:
