@@ -6,7 +6,7 @@ Run with the 0.2.227 peer (see install_peer_227.sh); tests/test_artifact_record.
 
 For every kind of step result (none, an object, a list, a number, a string, a bool, an object with a ``path`` key,
 one shaped like marin_exec's wrapper) and record shape (bare, with provenance, a full lazy record, an adopted one),
-it writes the record with marin_exec.artifact_record (loaded from its file: it imports nothing of marin_exec), then
+it writes the record with marin_exec.artifact_record (imported from this checkout), then
 reads it with Marin's ``read_record``, ``read_artifact`` and ``Artifact.raw_load`` and with marin_exec's
 ``parse_record``, and finally lets a Marin lazy step consume one such output through ``ArtifactStep.adopt``. Prints
 one line per check; exit 1 if any failed.
@@ -14,7 +14,6 @@ one line per check; exit 1 if any failed.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
 import tempfile
@@ -22,10 +21,9 @@ from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("artifact_record", REPO_ROOT / "marin_exec" / "artifact_record.py")
-assert _spec is not None and _spec.loader is not None
-ar = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(ar)
+sys.path.insert(0, str(REPO_ROOT))  # marin_exec from this checkout (its record module imports its JSON writer)
+
+import marin_exec.artifact_record as ar  # noqa: E402
 
 VALUES: dict[str, Any] = {
     "none": None,
