@@ -57,16 +57,19 @@ def call_roots(
     return list(arguments.items())
 
 
-def scan_config(call: DeferredCall, frame: Frame, _lowered: bool = False) -> tuple[tuple[str, Any], ...]:
+def scan_config(
+    call: DeferredCall, frame: Frame, lowered: frozenset[str] = frozenset()
+) -> tuple[tuple[str, Any], ...]:
     """What a step's config contributes to its identity, in walk order: ``(key, StepRef)`` for references and
-    ``(key, encoded value)`` for versioned values. Raises ``TracingError`` for misuse found on the way.
+    ``(key, encoded value)`` for versioned values. Raises ``TracingError`` for misuse found on the way, and for a
+    foreign object of a class in ``lowered`` (its kind has rewritten the config already: it could not reach it).
     """
     found: list[tuple[str, Any]] = []
     try:
         for key, value in call_roots(call.fn, call.args, call.kwargs, frame.name):
             _scan(value, key, frame, found)
     except _MarinObject as marin:  # issue 13: see MarinPlaceholderFound
-        if _lowered:
+        if marin.kind in lowered:
             raise TracingError(
                 f"step '{frame.name}': config key '{marin.key}' holds Marin's {marin.kind} where marin_exec cannot "
                 "replace it (inside a set or a non-dataclass object); use the marin_exec equivalent there"
@@ -76,10 +79,12 @@ def scan_config(call: DeferredCall, frame: Frame, _lowered: bool = False) -> tup
 
 
 # -- issue 13 hook: Marin placeholders (ExecutorStep, InputName, versioned, mirrored, THIS_OUTPUT_PATH) -----------
-# A config holding one is handed to marin_exec.legacy (imported only then), which rewrites it with marin_exec's own
-# values or refuses it; nothing Marin made passes through tracing silently. Keyed by class name and one attribute
-# of Marin's class, so Marin's own objects are recognised without importing Marin.
+# A config holding one is handed to its foreign kind (marin_exec.legacy; marin_exec.lazy for a lazy ArtifactStep
+# handle, imported only then), which rewrites it with marin_exec's own values or refuses it; nothing Marin made
+# passes through tracing silently. Keyed by class name and one attribute of Marin's class, so Marin's own objects
+# are recognised without importing Marin.
 _MARIN_KINDS = {
+    "ArtifactStep": "build_config",
     "ExecutorStep": "fn",
     "InputName": "block_on_step",
     "OutputName": "name",
