@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -109,9 +110,17 @@ class MarinPlaceholderFound(Exception):
         self.kind, self.key = kind, key
 
 
-def _is_marin_object(obj: Any) -> bool:
-    attr = _MARIN_KINDS.get(type(obj).__name__)
-    return attr is not None and hasattr(obj, attr) and not isinstance(obj, type)
+def _marin_kind(obj: Any) -> str | None:
+    kind = _kind_of_class(type(obj))
+    return kind if kind is not None and hasattr(obj, _MARIN_KINDS[kind]) and not isinstance(obj, type) else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _kind_of_class(cls: type) -> str | None:
+    """By class name; a lazy handle also by a base class's (a subclass of ``ArtifactStep`` is a handle too)."""
+    if cls.__name__ in _MARIN_KINDS:
+        return cls.__name__
+    return "ArtifactStep" if any(base.__name__ == "ArtifactStep" for base in cls.__mro__[1:]) else None
 
 
 def _scan(obj: Any, key: str, frame: Frame, found: list[tuple[str, Any]]) -> None:
@@ -126,8 +135,8 @@ def _scan(obj: Any, key: str, frame: Frame, found: list[tuple[str, Any]]) -> Non
         _check_versioned(obj.value, key, frame)
         found.append((key, encode(obj.value, key or "<whole config>", frame.name, refuse=(StepRef,))))
         return
-    if _is_marin_object(obj):
-        raise _MarinObject(type(obj).__name__, key)
+    if (kind := _marin_kind(obj)) is not None:
+        raise _MarinObject(kind, key)
     if isinstance(obj, DeferredCall):
         raise TracingError(
             f"step '{frame.name}': config key '{key}' holds the result of {qualified_name(obj.fn)}(...), which "
