@@ -26,6 +26,7 @@ from marin_exec import (  # noqa: E402
     step,
 )
 from marin_exec.legacy import ExecutorStep, this_output_path  # noqa: E402
+from marin_exec.run.cli import compile_steps  # noqa: E402
 
 BUILT: list[str] = []  # each handle build, by output path
 SEEN: list[Any] = []  # what each @step function received: (its data, whether the data existed then)
@@ -96,6 +97,9 @@ def test_one_handle_in_two_configs_and_at_the_top_level_is_one_step_that_runs_on
     specs = {id(o.spec) for o in report.outcomes.values() if o.spec.name == "tokenized/demo"}
     trained = [o.spec for o in report.outcomes.values() if o.spec.name in ("train/demo", "eval/demo")]
     assert len(specs) == 1 and {id(spec.deps[0]) for spec in trained} == specs  # one StepSpec, shared
+    compiled = compile_steps([handle, train(handle), evaluate(handle)], prefix).specs
+    [lowered] = [spec for spec in compiled if spec.name == "tokenized/demo"]  # the top level's is the configs'
+    assert all(spec.deps == [lowered] for spec in compiled if spec is not lowered)
 
 
 def test_the_handles_deps_run_first_and_a_cached_rerun_runs_nothing(prefix):
