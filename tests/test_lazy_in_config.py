@@ -112,8 +112,13 @@ def test_the_handles_deps_run_first_and_a_cached_rerun_runs_nothing(prefix):
     SEEN.clear()
     again = run_executor([train(tokenized)], ExecutorMainConfig())
     assert BUILT == [] and SEEN == []
-    assert set(_outcomes(again).values()) <= {"cached", "pruned"}  # the built step does not visit its inputs
-    assert _outcomes(again)[next(p for p in _outcomes(again) if "train/demo-" in p)] == "cached"
+    states = {path.removeprefix(prefix): state for path, state in _outcomes(again).items()}
+    trained = next(path for path in states if path.startswith("/train/demo-"))
+    assert states == {  # the built step does not visit its inputs (DESIGN §5b)
+        trained: "cached",
+        "/tokenized/demo/2026.12.06": "pruned",
+        "/raw/demo/2026.12.06": "pruned",
+    }
 
 
 def test_the_steps_path_follows_the_handles_identity_and_is_stable(prefix):
@@ -214,3 +219,11 @@ def test_marins_own_handle_is_recognised_by_shape(prefix):
     data = f"{prefix}/data/theirs/2026.12.07"
     assert SEEN == [(data, True)] and BUILT == [data]
     assert lazy.read_record(data).fingerprint_payload == '{"marin_own": true}'
+
+
+def test_a_named_step_records_the_handle_as_a_named_dependency(prefix):
+    run_executor([fixed_report(_tokenized())], ExecutorMainConfig())
+    record = lazy.read_record(f"{prefix}/report/fixed/2026.12.06")
+    assert record.deps == ["tokenized/demo@2026.12.06"]
+    assert '"data": "tokenized/demo@2026.12.06"' in record.fingerprint_payload  # Marin's placeholder for a dep
+    assert SEEN == [(f"{prefix}/tokenized/demo/2026.12.06", True)]
