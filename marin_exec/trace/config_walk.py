@@ -58,9 +58,7 @@ def call_roots(
     return list(arguments.items())
 
 
-def scan_config(
-    call: DeferredCall, frame: Frame, lowered: frozenset[str] = frozenset()
-) -> tuple[tuple[str, Any], ...]:
+def scan_config(call: DeferredCall, frame: Frame, lowered: frozenset[str] = frozenset()) -> tuple[tuple[str, Any], ...]:
     """What a step's config contributes to its identity, in walk order: ``(key, StepRef)`` for references and
     ``(key, encoded value)`` for versioned values. Raises ``TracingError`` for misuse found on the way, and for a
     foreign object of a class in ``lowered`` (its kind has rewritten the config already: it could not reach it).
@@ -111,12 +109,12 @@ class MarinPlaceholderFound(Exception):
 
 
 def _marin_kind(obj: Any) -> str | None:
-    kind = _kind_of_class(type(obj))
+    kind = _kind_of_class(type(obj))  # type: ignore[arg-type]  # types are hashable
     return kind if kind is not None and hasattr(obj, _MARIN_KINDS[kind]) and not isinstance(obj, type) else None
 
 
 @functools.lru_cache(maxsize=4096)
-def _kind_of_class(cls: type) -> str | None:
+def _kind_of_class(cls: Any) -> str | None:
     """By class name; a lazy handle also by a base class's (a subclass of ``ArtifactStep`` is a handle too)."""
     if cls.__name__ in _MARIN_KINDS:
         return cls.__name__

@@ -1,7 +1,7 @@
 """One door for foreign steps: objects another library defines enter marin_exec here, and only here.
 
-Marin's ExecutorStep world (``marin_exec.legacy``: its own classes, and Marin's recognised by shape) plugs in today;
-Marin's lazy artifact handles are meant to plug in the same way. A **kind** is a module named in ``KIND_MODULES``
+Marin's ExecutorStep world (``marin_exec.legacy``: its own classes, and Marin's recognised by shape) and Marin's lazy
+artifact handles (``marin_exec.lazy``, likewise) plug in here. A **kind** is a module named in ``KIND_MODULES``
 whose ``KIND`` object has:
 
 - ``recognises(obj) -> bool``: whether ``obj`` is one of its step objects, by shape (class name and attributes),
