@@ -227,3 +227,10 @@ def test_a_named_step_records_the_handle_as_a_named_dependency(prefix):
     assert record.deps == ["tokenized/demo@2026.12.06"]
     assert '"data": "tokenized/demo@2026.12.06"' in record.fingerprint_payload  # Marin's placeholder for a dep
     assert SEEN == [(f"{prefix}/tokenized/demo/2026.12.06", True)]
+
+
+def test_a_hashed_step_on_a_dev_handle_rebuilds_with_it_every_run(prefix):
+    for _ in range(2):
+        report = run_executor([train(_tokenized("dev"))], ExecutorMainConfig())
+        assert sorted(_outcomes(report).values()) == ["ran", "ran"]
+    assert BUILT == [f"{prefix}/tokenized/demo/dev"] * 2 and len(SEEN) == 2
