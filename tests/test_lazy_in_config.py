@@ -234,3 +234,13 @@ def test_a_hashed_step_on_a_dev_handle_rebuilds_with_it_every_run(prefix):
         report = run_executor([train(_tokenized("dev"))], ExecutorMainConfig())
         assert sorted(_outcomes(report).values()) == ["ran", "ran"]
     assert BUILT == [f"{prefix}/tokenized/demo/dev"] * 2 and len(SEEN) == 2
+
+
+def test_a_subclass_of_the_handle_class_is_a_handle_too(prefix):
+    class Tokenize(lazy.ArtifactStep):
+        pass
+
+    handle = _tokenized()
+    subclassed = Tokenize(**{f.name: getattr(handle, f.name) for f in dataclasses.fields(handle)})
+    run_executor([train(subclassed)], ExecutorMainConfig())
+    assert SEEN == [(f"{prefix}/tokenized/demo/2026.12.06", True)]
