@@ -30,6 +30,7 @@ from marin_exec.errors import CycleError, PathCollisionError, TracingError
 from marin_exec.naming import qualified_name
 from marin_exec.plain import as_repr, to_plain
 from marin_exec.trace.config_walk import DESCEND, call_roots, map_config
+from marin_exec.trace.foreign import lowering_scope
 from marin_exec.trace.graph import Graph, StepNode
 from marin_exec.trace.step_ref import StepRef
 from marin_exec.versioning import RuntimeArg, VersionedValue
@@ -77,19 +78,20 @@ def compile_graph(graph_or_refs: Graph | StepRef | Iterable[StepRef], *, prefix:
     graph = graph_or_refs if isinstance(graph_or_refs, Graph) else Graph.from_refs(graph_or_refs)
     spec_of: dict[StepNode, StepSpec] = {}
     owner_of: dict[str, StepNode] = {}  # output path -> the node whose spec was kept
-    for node in graph.nodes:  # dependency order: every referenced node comes first
-        if node.is_group:
-            continue
-        spec = _lower(node, spec_of, prefix)
-        path = spec.output_path
-        owner = owner_of.get(path)
-        if owner is None:
-            owner_of[path] = node
-            if node.override_output_path is not None:
-                _warn_if_pinned_elsewhere(spec, prefix)
-        else:
-            spec = _same_step(owner, spec_of[owner], node, spec)
-        spec_of[node] = spec
+    with lowering_scope():  # a foreign step object met in several configs and at the top level: one StepSpec
+        for node in graph.nodes:  # dependency order: every referenced node comes first
+            if node.is_group:
+                continue
+            spec = _lower(node, spec_of, prefix)
+            path = spec.output_path
+            owner = owner_of.get(path)
+            if owner is None:
+                owner_of[path] = node
+                if node.override_output_path is not None:
+                    _warn_if_pinned_elsewhere(spec, prefix)
+            else:
+                spec = _same_step(owner, spec_of[owner], node, spec)
+            spec_of[node] = spec
     specs: dict[int, StepSpec] = {}
     for node in graph.scheduled:
         if not node.is_group:
@@ -99,6 +101,8 @@ def compile_graph(graph_or_refs: Graph | StepRef | Iterable[StepRef], *, prefix:
 
 
 def _lower(node: StepNode, spec_of: Mapping[StepNode, StepSpec], prefix: str | None) -> StepSpec:
+    if node.foreign is not None:  # lowered by its kind (its prefix: the run's, as for one given at the top level)
+        return node.foreign()
     assert node.call is not None
     if node.adopted is not None:
         return lower_adopted(node, prefix)
@@ -276,7 +280,10 @@ def _canonical(value: Any) -> str:
 
 
 def _same_step(owner: StepNode, kept: StepSpec, node: StepNode, spec: StepSpec) -> StepSpec:
-    """``kept`` if ``node`` is the same step as ``owner`` (same function and version); else a collision error."""
+    """``kept`` if ``node`` is the same step as ``owner`` (same function and version); else a collision error. Foreign
+    steps are judged by the runner, as when given at the top level."""
+    if node.foreign is not None or owner.foreign is not None:
+        return spec
     assert owner.call is not None and node.call is not None
     path = kept.output_path
     if owner.call.fn is not node.call.fn:

@@ -308,15 +308,16 @@ def _compile_without_gc(steps: Sequence[Any], prefix: str) -> CompiledSteps:
 def compile_steps(steps: Sequence[Any], prefix: str) -> CompiledSteps:
     """StepSpecs pass through; StepRefs from tracing go through the compiler; foreign steps (ExecutorSteps) are
     lowered to StepRefs first, through the one door for them (``trace.foreign``)."""
-    from marin_exec.trace.foreign import lower_steps
+    from marin_exec.trace.foreign import lower_steps, lowering_scope
     from marin_exec.trace.step_ref import StepRef
 
-    steps = lower_steps(steps, lambda s: isinstance(s, StepSpec | StepRef))
-    specs = [s for s in steps if isinstance(s, StepSpec)]
-    refs = [s for s in steps if not isinstance(s, StepSpec)]
-    groups: list[GroupView] = []
-    if refs:
-        plan = compile_graph(refs, prefix=prefix)
-        specs = [*plan.specs, *specs]
-        groups = list(plan.group_views())
+    with lowering_scope():  # a lazy handle given here and also met in a @step config is one StepSpec
+        steps = lower_steps(steps, lambda s: isinstance(s, StepSpec | StepRef))
+        specs = [s for s in steps if isinstance(s, StepSpec)]
+        refs = [s for s in steps if not isinstance(s, StepSpec)]
+        groups: list[GroupView] = []
+        if refs:
+            plan = compile_graph(refs, prefix=prefix)
+            specs = list({id(s): s for s in [*plan.specs, *specs]}.values())
+            groups = list(plan.group_views())
     return CompiledSteps(specs=specs, groups=groups)

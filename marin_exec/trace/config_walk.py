@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -57,16 +58,17 @@ def call_roots(
     return list(arguments.items())
 
 
-def scan_config(call: DeferredCall, frame: Frame, _lowered: bool = False) -> tuple[tuple[str, Any], ...]:
+def scan_config(call: DeferredCall, frame: Frame, lowered: frozenset[str] = frozenset()) -> tuple[tuple[str, Any], ...]:
     """What a step's config contributes to its identity, in walk order: ``(key, StepRef)`` for references and
-    ``(key, encoded value)`` for versioned values. Raises ``TracingError`` for misuse found on the way.
+    ``(key, encoded value)`` for versioned values. Raises ``TracingError`` for misuse found on the way, and for a
+    foreign object of a class in ``lowered`` (its kind has rewritten the config already: it could not reach it).
     """
     found: list[tuple[str, Any]] = []
     try:
         for key, value in call_roots(call.fn, call.args, call.kwargs, frame.name):
             _scan(value, key, frame, found)
     except _MarinObject as marin:  # issue 13: see MarinPlaceholderFound
-        if _lowered:
+        if marin.kind in lowered:
             raise TracingError(
                 f"step '{frame.name}': config key '{marin.key}' holds Marin's {marin.kind} where marin_exec cannot "
                 "replace it (inside a set or a non-dataclass object); use the marin_exec equivalent there"
@@ -76,10 +78,12 @@ def scan_config(call: DeferredCall, frame: Frame, _lowered: bool = False) -> tup
 
 
 # -- issue 13 hook: Marin placeholders (ExecutorStep, InputName, versioned, mirrored, THIS_OUTPUT_PATH) -----------
-# A config holding one is handed to marin_exec.legacy (imported only then), which rewrites it with marin_exec's own
-# values or refuses it; nothing Marin made passes through tracing silently. Keyed by class name and one attribute
-# of Marin's class, so Marin's own objects are recognised without importing Marin.
+# A config holding one is handed to its foreign kind (marin_exec.legacy; marin_exec.lazy for a lazy ArtifactStep
+# handle, imported only then), which rewrites it with marin_exec's own values or refuses it; nothing Marin made
+# passes through tracing silently. Keyed by class name and one attribute of Marin's class, so Marin's own objects
+# are recognised without importing Marin.
 _MARIN_KINDS = {
+    "ArtifactStep": "build_config",
     "ExecutorStep": "fn",
     "InputName": "block_on_step",
     "OutputName": "name",
@@ -104,9 +108,17 @@ class MarinPlaceholderFound(Exception):
         self.kind, self.key = kind, key
 
 
-def _is_marin_object(obj: Any) -> bool:
-    attr = _MARIN_KINDS.get(type(obj).__name__)
-    return attr is not None and hasattr(obj, attr) and not isinstance(obj, type)
+def _marin_kind(obj: Any) -> str | None:
+    kind = _kind_of_class(type(obj))  # type: ignore[arg-type]  # types are hashable
+    return kind if kind is not None and hasattr(obj, _MARIN_KINDS[kind]) and not isinstance(obj, type) else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _kind_of_class(cls: Any) -> str | None:
+    """By class name; a lazy handle also by a base class's (a subclass of ``ArtifactStep`` is a handle too)."""
+    if cls.__name__ in _MARIN_KINDS:
+        return cls.__name__
+    return "ArtifactStep" if any(base.__name__ == "ArtifactStep" for base in cls.__mro__[1:]) else None
 
 
 def _scan(obj: Any, key: str, frame: Frame, found: list[tuple[str, Any]]) -> None:
@@ -121,8 +133,8 @@ def _scan(obj: Any, key: str, frame: Frame, found: list[tuple[str, Any]]) -> Non
         _check_versioned(obj.value, key, frame)
         found.append((key, encode(obj.value, key or "<whole config>", frame.name, refuse=(StepRef,))))
         return
-    if _is_marin_object(obj):
-        raise _MarinObject(type(obj).__name__, key)
+    if (kind := _marin_kind(obj)) is not None:
+        raise _MarinObject(kind, key)
     if isinstance(obj, DeferredCall):
         raise TracingError(
             f"step '{frame.name}': config key '{key}' holds the result of {qualified_name(obj.fn)}(...), which "

@@ -1,7 +1,7 @@
 """One door for foreign steps: objects another library defines enter marin_exec here, and only here.
 
-Marin's ExecutorStep world (``marin_exec.legacy``: its own classes, and Marin's recognised by shape) plugs in today;
-Marin's lazy artifact handles are meant to plug in the same way. A **kind** is a module named in ``KIND_MODULES``
+Marin's ExecutorStep world (``marin_exec.legacy``: its own classes, and Marin's recognised by shape) and Marin's lazy
+artifact handles (``marin_exec.lazy``, likewise) plug in here. A **kind** is a module named in ``KIND_MODULES``
 whose ``KIND`` object has:
 
 - ``recognises(obj) -> bool``: whether ``obj`` is one of its step objects, by shape (class name and attributes),
@@ -9,25 +9,30 @@ whose ``KIND`` object has:
 - ``lower_steps(items) -> list``: ``executor_main``'s items with its objects lowered to StepRefs of traced nodes
   (or StepSpecs); items it does not recognise pass unchanged;
 - ``config_kinds`` (class names) and ``lower_config(call, frame) -> list[(key, identity)]``: a ``@step`` config
-  that holds one of its placeholders (the trace layer's config walk names the class it met), rewritten in place;
+  that holds one of its placeholders (the trace layer's config walk names the class it met), rewritten in place
+  (a step object becomes the StepRef of a node whose ``foreign`` returns its StepSpec);
 - optionally ``main_call(steps, description, config, max_concurrent, config_class)``: ``executor_main`` called
   with the foreign spelling (its config first, ``max_concurrent=``).
 
 Nothing registers at import time: the kinds' modules are imported the first time an object that no native type
 accounts for is met, so ``import marin_exec`` and a run of native steps never load them, and no module below them
-imports a kind's package (tests/test_layout.py forbids it). This module lowers nothing itself.
+imports a kind's package (tests/test_layout.py forbids it). This module lowers nothing itself; ``lowering_scope``
+gives the kinds one memo per compile, so an object met at the top level and in configs is one StepSpec.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import importlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
 from marin_exec.errors import TracingError
 
 KIND_MODULES: list[str] = ["marin_exec.legacy.kind", "marin_exec.lazy.kind"]
 _loaded: list[ForeignKind] = []
+_SCOPE: contextvars.ContextVar[dict[str, dict[Any, Any]] | None] = contextvars.ContextVar("_SCOPE", default=None)
 
 
 class ForeignKind(Protocol):
@@ -66,13 +71,30 @@ def lower_steps(items: Iterable[Any], native: Callable[[Any], bool]) -> list[Any
     return items
 
 
-def lower_config(call: Any, frame: Any, class_name: str) -> list[tuple[str, Any]]:
-    """A ``@step`` config holding a foreign placeholder of class ``class_name``, rewritten in place by its kind;
-    the identity entries the rewritten config no longer shows."""
+def lower_config(call: Any, frame: Any, class_name: str) -> tuple[list[tuple[str, Any]], frozenset[str]]:
+    """A ``@step`` config holding a foreign placeholder of class ``class_name``, rewritten in place by its kind:
+    the identity entries the rewritten config no longer shows, and the class names that kind has now lowered."""
     for kind in kinds():
         if class_name in kind.config_kinds:
-            return kind.lower_config(call, frame)
+            return kind.lower_config(call, frame), kind.config_kinds
     raise TracingError(f"step '{getattr(frame, 'name', '?')}': no foreign kind lowers a {class_name} in a config")
+
+
+@contextlib.contextmanager
+def lowering_scope() -> Iterator[None]:
+    """One compile: within it ``scope_memo`` hands each kind the same memo (nested scopes share the outer one)."""
+    token = _SCOPE.set({}) if _SCOPE.get() is None else None
+    try:
+        yield
+    finally:
+        if token is not None:
+            _SCOPE.reset(token)
+
+
+def scope_memo(owner: str) -> dict[Any, Any]:
+    """``owner``'s memo for the current ``lowering_scope`` (a fresh one outside any)."""
+    scope = _SCOPE.get()
+    return {} if scope is None else scope.setdefault(owner, {})
 
 
 def main_call(steps: Any, description: Any, config: Any, max_concurrent: int | None, config_class: type) -> Any:

@@ -296,13 +296,16 @@ def step(
 
 
 def _scan_config(call: DeferredCall, frame: Frame) -> tuple[tuple[str, Any], ...]:
-    """``scan_config``, with Marin's placeholders (ExecutorStep, InputName, versioned, mirrored, THIS_OUTPUT_PATH)
-    rewritten first by the foreign kind that knows them (``trace.foreign``: ``marin_exec.legacy``, loaded only when a
-    Marin object is met) when the config holds any: understood or refused, never passed on."""
-    try:
-        return scan_config(call, frame)
-    except MarinPlaceholderFound as found:
-        from marin_exec.trace.foreign import lower_config
+    """``scan_config``, with Marin's placeholders (ExecutorStep, InputName, versioned, mirrored, THIS_OUTPUT_PATH,
+    lazy ArtifactStep handles) rewritten first by the foreign kind that knows them (``trace.foreign``: loaded only
+    when such an object is met), each kind once: understood or refused, never passed on."""
+    extra: tuple[tuple[str, Any], ...] = ()
+    lowered: frozenset[str] = frozenset()
+    while True:
+        try:
+            return scan_config(call, frame, lowered) + extra
+        except MarinPlaceholderFound as found:
+            from marin_exec.trace.foreign import lower_config
 
-        extra = lower_config(call, frame, found.kind)
-        return scan_config(call, frame, _lowered=True) + tuple(extra)
+            entries, kinds = lower_config(call, frame, found.kind)
+            extra, lowered = extra + tuple(entries), lowered | kinds
