@@ -36,6 +36,7 @@ def test_a_step_returning_marins_own_artifact_subclass_loads_as_it_in_marin_and_
     assert found["cached"] == found["loaded"] == found["marin"] == expected
     assert found["marin_refused"] is not None and "__main__.TokenizedData" in found["marin_refused"]
     assert found["refused"] == (
-        f"{found['path']}: built as __main__.TokenizedData, loaded as __main__.EvalScores; load it as "
-        "__main__.TokenizedData, or, if the artifact type changed under the same version, bump the version"
+        f"{found['path']}: built as __main__.TokenizedData, loaded as __main__.EvalScores, an unrelated artifact "
+        "class; load it as TokenizedData (Artifact.load(path, TokenizedData), or without a type), or rebuild it with "
+        "--force_rerun if its step now returns EvalScores"
     )
