@@ -119,11 +119,15 @@ def run_step(job: StepJob, output_path: str) -> Any:
 def _as_loaded(value: Any, output_path: str, load: Callable[[str], Any]) -> Any:
     """A fresh step's Marin ``Artifact`` value as its cached runs give it (loaded from the record just written, its
     ``path`` the output's), as Marin's ``run`` returns ``raw_load(path)`` built or not. A record that does not load
-    back (a field's value with no JSON form, such as nan) leaves the value as returned, its empty ``path`` set."""
+    back as an artifact (its payload does not validate as its class) leaves the value as returned, its empty ``path``
+    set."""
     try:
-        return load(output_path)
+        loaded = load(output_path)
     except Exception:
-        return value.model_copy(update={"path": output_path}) if not getattr(value, "path", "") else value
+        loaded = None
+    if is_artifact(loaded):
+        return loaded
+    return value.model_copy(update={"path": output_path}) if not getattr(value, "path", "") else value
 
 
 def run_replica(job: StepJob, output_path: str) -> None:
