@@ -227,8 +227,11 @@ def _record(job: StepJob, result: Any, output_path: str, started: float) -> dict
         config = json.loads(canonical_json(received(output_path), sort_keys="source" not in job.record))
     result_type = type_name(type(result)) if is_artifact(result) else MARIN_ARTIFACT_TYPE
     result_type = job.record.get("result_type", result_type) if result is None else result_type
-    declared_class = artifact_class_in(job.artifact_type)  # a Marin Artifact class (or ``X | None``) as the return
-    if declared_class is not None:  # annotation (or explicit type): recorded as declared, as Marin records a handle's
+    # A Marin Artifact class as the return annotation (or explicit type): recorded as declared, as Marin records a
+    # handle's type; but the None of ``X | None`` keeps the base type, so that it loads as None (an X with no fields
+    # records None as its result too).
+    declared_class = artifact_class_in(job.artifact_type)
+    if declared_class is not None and (result is not None or declared_class is job.artifact_type):
         result_type = type_name(declared_class)
     declared = getattr(job.fn, "result_type", None)  # a lazy handle's declared artifact type: Marin records it
     result_type = declared if isinstance(declared, str) else result_type

@@ -80,12 +80,14 @@ def fields_of(record: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def is_none_value(cls: type, record: Mapping[str, Any]) -> bool:
-    """Whether a record loaded as ``cls | None`` holds None: no result, where any ``cls`` value has one (``cls``
-    declares value fields) or the record does not name ``cls``. (A class with no value fields records None for its
-    values too: under its own name its record loads as the class, as Marin's ``raw_load`` loads it.)"""
+    """Whether a record loaded as ``cls | None`` holds None: no result, and the record does not name ``cls`` (a step
+    annotated ``cls | None`` records its None under the base type) or any ``cls`` value has a result (``cls``
+    declares value fields). A class with no value fields records None for its values: under its own name such a
+    record loads as the class, as Marin's ``raw_load`` loads it."""
     if record.get("result") is not None:
         return False
-    return bool(set(getattr(cls, "model_fields", {})) - {"path"}) or record.get("result_type") != type_name(cls)
+    declares = bool(set(getattr(cls, "model_fields", {})) - {"path"})
+    return declares or _name(cls) in _BASES or record.get("result_type") != type_name(cls)
 
 
 def rebuild(cls: type, record: Mapping[str, Any], source: str, step: str | None = None) -> Any:
@@ -108,9 +110,14 @@ def _class_to_build(cls: type, recorded: str, source: str, step: str | None) -> 
         return subclass
     found, why = find_class(recorded)
     if found is None:  # not known to be another artifact class: its fields, as the class asked for
-        _warn_once(recorded, source, f"it is built as {recorded}, which is not found here ({why}); loaded as "
-                   f"{type_name(cls)}, as asked")
+        _warn_once(
+            recorded,
+            source,
+            f"it is built as {recorded}, which is not found here ({why}); loaded as {type_name(cls)}, as asked",
+        )
         return cls
+    if issubclass(found, cls):  # a subclass of the class asked for, its module imported just now
+        return found
     if issubclass(cls, found):  # the class asked for derives from the recorded one
         return cls
     raise _mismatch_error(cls)(_mismatch_message(cls, recorded, source, step))
@@ -164,16 +171,24 @@ def recorded_value(record: Mapping[str, Any], source: str) -> Any:
     if cls is not None and recorded.startswith("__main__.") and not fields_cover(cls, fields_of(record)):
         cls, why = None, f"this script's {recorded[9:]} declares other fields: it is another script's class"
     if cls is None:
-        _warn_once(recorded, source, f"its value was built as {recorded}, which cannot be loaded here ({why}); "
-                   "returning its fields as plain data: if it is a Marin Artifact class, import its module before "
-                   "loading, or load it with Artifact.load(path, SomeArtifactClass)")
+        _warn_once(
+            recorded,
+            source,
+            f"its value was built as {recorded}, which cannot be loaded here ({why}); "
+            "returning its fields as plain data: if it is a Marin Artifact class, import its module before "
+            "loading, or load it with Artifact.load(path, SomeArtifactClass)",
+        )
         return None
     try:
         return rebuild(cls, record, source)
     except Exception as error:  # the class changed since (a new required field), or the record holds null for nan
-        _warn_once(recorded, source, f"its value was built as {recorded}, whose fields no longer load as that class "
-                   f"({type(error).__name__}: {_one_line(error)}); returning them as plain data: rebuild the output "
-                   "with --force_rerun (or a new version) to get the class back")
+        _warn_once(
+            recorded,
+            source,
+            f"its value was built as {recorded}, whose fields no longer load as that class "
+            f"({type(error).__name__}: {_one_line(error)}); returning them as plain data: rebuild the output "
+            "with --force_rerun (or a new version) to get the class back",
+        )
         return None
 
 
@@ -193,6 +208,7 @@ def _warn_once(recorded: str, source: str, what: str) -> None:
             return
         _WARNED.add((recorded, source))
     logger.warning(f"{source}: {what}")
+
 
 def names_artifact_subclass(record: Mapping[str, Any]) -> bool:
     """Whether a record's ``result_type`` names a class other than Marin's base ``Artifact`` (nothing to import)."""
