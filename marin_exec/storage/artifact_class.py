@@ -124,10 +124,8 @@ def _class_to_build(cls: type, recorded: str, source: str, step: str | None) -> 
 
 
 def _subclasses(cls: type) -> list[type]:
-    found: list[type] = []
-    for sub in cls.__subclasses__():
-        found += [sub, *_subclasses(sub)]
-    return found
+    direct: list[type] = type.__subclasses__(cls)
+    return [klass for sub in direct for klass in (sub, *_subclasses(sub))]
 
 
 _MISMATCH: dict[type, type[Exception]] = {}
