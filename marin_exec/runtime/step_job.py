@@ -31,6 +31,7 @@ from marin_exec.status.failure import earlier_attempts, prepare_error_record
 from marin_exec.status.status import STATUS_SUCCESS, Lease, join, wait_for_holder
 from marin_exec.status.step_status import INFO_FILENAME, clear_success, has_our_marker, read_statuses
 from marin_exec.storage.artifact import Artifact, UnsaveableValue, load_value
+from marin_exec.storage.artifact_class import is_artifact
 from marin_exec.storage.store import store_for
 
 logger = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ class _IncompleteCommit(Exception):
 def run_step(job: StepJob, output_path: str) -> Any:
     """Run one step through ``disk_cached(distributed_lock(fn))``; the commit saves artifact, then info."""
     started = time.time()
+    fresh_artifact: list[Any] = []  # a fresh Marin Artifact value, saved: returned as loaded, as Marin's ``run`` does
 
     def save(result: Any, path: str) -> None:
         # Encoded first, before any write, and before the fence, which blocks the heartbeat's refresh: a model's
@@ -68,6 +70,8 @@ def run_step(job: StepJob, output_path: str) -> Any:
                 raise_unsaveable(job.name, job.fn, bad)
             with fenced(path):  # each commit write under the lease on its own (DESIGN §5a)
                 Artifact.write(artifact, path)
+        if job.record is not None and is_artifact(result):
+            fresh_artifact.append(result)
         scope = scope_for(path)
         holder = scope.lease.owner if scope is not None and scope.lease is not None else None
         info = {**job.info, "worker_id": holder, "start_time": _iso(started), "end_time": _iso(time.time())}
@@ -88,7 +92,7 @@ def run_step(job: StepJob, output_path: str) -> Any:
         if not Artifact.exists(path) and has_our_marker(path):
             raise _IncompleteCommit(path)
         # an adopted step's value is its source's, as Marin's ``run`` loads an adopted handle
-        return load_value(path, job.artifact_type, source=job.record.get("source") or path)
+        return load_value(path, job.artifact_type, source=job.record.get("source") or path, step=job.name)
 
     def fn(path: str) -> Any:  # a multi-host step's task 0: the step's function ends when every replica's has
         result = job.fn(path)
@@ -98,7 +102,8 @@ def run_step(job: StepJob, output_path: str) -> Any:
     locked = distributed_lock(fn if current_task() is not None else job.fn)
 
     def run() -> Any:  # save fences each of its writes, the artifact first: no separate lease check before it
-        return disk_cached(locked, output_path, save=save, load=load, on_failure=record_error, save_fenced=True)
+        result = disk_cached(locked, output_path, save=save, load=load, on_failure=record_error, save_fenced=True)
+        return _as_loaded(fresh_artifact.pop(), output_path, load) if fresh_artifact else result
 
     try:
         return run()
@@ -109,6 +114,20 @@ def run_step(job: StepJob, output_path: str) -> Any:
         )
         clear_success(output_path)
         return run()
+
+
+def _as_loaded(value: Any, output_path: str, load: Callable[[str], Any]) -> Any:
+    """A fresh step's Marin ``Artifact`` value as its cached runs give it (loaded from the record just written, its
+    ``path`` the output's), as Marin's ``run`` returns ``raw_load(path)`` built or not. A record that does not load
+    back as an artifact (its payload does not validate as its class) leaves the value as returned, its empty ``path``
+    set."""
+    try:
+        loaded = load(output_path)
+    except Exception:
+        loaded = None
+    if is_artifact(loaded):
+        return loaded
+    return value.model_copy(update={"path": output_path}) if not getattr(value, "path", "") else value
 
 
 def run_replica(job: StepJob, output_path: str) -> None:
@@ -198,7 +217,8 @@ def _record(job: StepJob, result: Any, output_path: str, started: float) -> dict
     where the run started; this process's when the spec gave none)."""
     from marin_exec.artifact_record import MARIN_ARTIFACT_TYPE
     from marin_exec.fingerprint import canonical_json
-    from marin_exec.storage.artifact_class import is_artifact, is_artifact_class, type_name
+    from marin_exec.storage.artifact import artifact_class_in
+    from marin_exec.storage.artifact_class import type_name
 
     assert job.record is not None
     config = job.record["config"]
@@ -207,8 +227,12 @@ def _record(job: StepJob, result: Any, output_path: str, started: float) -> dict
         config = json.loads(canonical_json(received(output_path), sort_keys="source" not in job.record))
     result_type = type_name(type(result)) if is_artifact(result) else MARIN_ARTIFACT_TYPE
     result_type = job.record.get("result_type", result_type) if result is None else result_type
-    if is_artifact_class(job.artifact_type):  # a Marin Artifact class as the return annotation (or explicit type):
-        result_type = type_name(job.artifact_type)  # recorded as declared, as Marin records a handle's type
+    # A Marin Artifact class as the return annotation (or explicit type): recorded as declared, as Marin records a
+    # handle's type; but the None of ``X | None`` keeps the base type, so that it loads as None (an X with no fields
+    # records None as its result too).
+    declared_class = artifact_class_in(job.artifact_type)
+    if declared_class is not None and (result is not None or declared_class is job.artifact_type):
+        result_type = type_name(declared_class)
     declared = getattr(job.fn, "result_type", None)  # a lazy handle's declared artifact type: Marin records it
     result_type = declared if isinstance(declared, str) else result_type
     return {

@@ -40,7 +40,9 @@ class Artifact:
     @staticmethod
     def save(obj: Any, path: str) -> None:
         """Write ``obj`` to ``{path}/.artifact.json`` as Marin's minimal record (its ``write_artifact``: the output
-        path and the value as ``result``), atomically for readers; Marin's ``read_artifact`` reads it too."""
+        path and the value as ``result``), atomically for readers; Marin's ``read_artifact`` reads it too. A value
+        of Marin's own ``Artifact`` subclass is recorded as Marin's lazy runner records it instead (its class as
+        ``result_type``, ``result_payload()`` as ``result``: no ``path``), so its class's ``raw_load`` reads it."""
         Artifact.write(Artifact.encode(obj, output_path=path.rstrip("/")), path)
 
     @staticmethod
@@ -84,23 +86,25 @@ class Artifact:
         ``.artifact``, hold the bare value. The marker decides, never the file's keys.
 
         A record that names a Marin ``Artifact`` subclass loads as that class, rebuilt as its ``raw_load`` would
-        (``path`` is ``path``), when the class can be imported here; else as plain data, with a warning. A Marin
-        ``Artifact`` class given as ``type`` loads as Marin's ``raw_load`` does: a record of another artifact class
-        raises that package's ``ArtifactTypeMismatchError``.
+        (``path`` is ``path``), when the class is found here (``storage.artifact_class``: its module already
+        imported, or in an installed package); else as plain data, with a warning. A Marin ``Artifact`` class given
+        as ``type`` loads the record's fields as that class (the recorded subclass of it, when found), refusing only
+        a record of an unrelated artifact class (an error that is also that package's
+        ``ArtifactTypeMismatchError``). Unlike Marin's ``raw_load``, no artifact at all gives None (DESIGN §6).
         """
         return load_value(path, type, source=path)
 
 
-def load_value(path: str, tp: Any = None, *, source: str) -> Any:
+def load_value(path: str, tp: Any = None, *, source: str, step: str | None = None) -> Any:
     """``Artifact.load(path, tp)``, a Marin ``Artifact`` value's ``path`` being ``source`` (an adopted step's data,
-    as Marin's ``run`` gives it, rather than where its record is)."""
+    as Marin's ``run`` gives it, rather than where its record is); ``step`` names the step in a refusal."""
     base = path.rstrip("/")
     for name in (ARTIFACT_FILENAME, LEGACY_ARTIFACT_FILENAME):
         p = f"{base}/{name}"
         found = store_for(p).read(p)
         if found is not None:
             record = _record(found[0], base) if name == ARTIFACT_FILENAME else None
-            return _typed(found[0], record, source, tp)
+            return _typed(found[0], record, source, tp, step)
     return None
 
 
@@ -117,7 +121,7 @@ def _record(data: bytes, base: str) -> dict[str, Any] | None:
     return None if is_result_only(info) else parse_record(data)
 
 
-def _typed(data: bytes, record: dict[str, Any] | None, source: str, tp: Any) -> Any:
+def _typed(data: bytes, record: dict[str, Any] | None, source: str, tp: Any, step: str | None = None) -> Any:
     """The value as ``tp`` (a Marin ``Artifact`` class: loaded as its ``raw_load`` does), or, with no ``tp``, as the
     Marin ``Artifact`` subclass the record names when it can be found here, else the plain JSON value."""
     from marin_exec.artifact_record import record_value
@@ -125,9 +129,11 @@ def _typed(data: bytes, record: dict[str, Any] | None, source: str, tp: Any) -> 
     if record is not None:
         from marin_exec.storage import artifact_class
 
-        wanted = _artifact_class(tp)
+        wanted = artifact_class_in(tp)
         if wanted is not None:
-            return artifact_class.rebuild(wanted, record, source)
+            if wanted is not tp and artifact_class.is_none_value(wanted, record):  # ``X | None``: it was None
+                return None
+            return artifact_class.rebuild(wanted, record, source, step)
         if tp is None and artifact_class.names_artifact_subclass(record):
             typed = artifact_class.recorded_value(record, source)
             if typed is not None:
@@ -136,7 +142,7 @@ def _typed(data: bytes, record: dict[str, Any] | None, source: str, tp: Any) -> 
     return value if tp is None else from_json(value, tp)
 
 
-def _artifact_class(tp: Any) -> Any:
+def artifact_class_in(tp: Any) -> Any:
     """``tp`` (or ``X`` of ``X | None``) when it is Marin's ``Artifact`` or a subclass, else None."""
     from marin_exec.storage.artifact_class import is_artifact_class
 
