@@ -27,6 +27,7 @@ from marin_exec import (  # noqa: E402
 )
 from marin_exec.legacy import ExecutorStep, this_output_path  # noqa: E402
 from marin_exec.run.cli import compile_steps  # noqa: E402
+from tests.marin_shaped_step import ArtifactStep  # noqa: E402
 
 BUILT: list[str] = []  # each handle build, by output path
 SEEN: list[Any] = []  # what each @step function received: (its data, whether the data existed then)
@@ -187,29 +188,6 @@ def test_a_handle_in_a_set_is_refused_in_one_line(prefix):
     assert "\n" not in str(refused.value)
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
-class ArtifactStep:
-    """Shaped like marin-core 0.2.227's ``ArtifactStep`` (its class name and fields), with its own payload."""
-
-    name: str
-    version: str
-    artifact_type: Any
-    run: Any
-    build_config: Any
-    deps: tuple[Any, ...] = ()
-    runtime_args: dict[str, Any] = dataclasses.field(default_factory=dict)
-    override_path: str | None = None
-    adopt_source: str | None = None
-    adopt_config: dict[str, Any] | None = None
-    expected_fingerprint: str | None = None
-
-    def fingerprint_payload(self) -> str:
-        return '{"marin_own": true}'
-
-
-ArtifactStep.__module__ = "marin.execution.lazy"
-
-
 def test_marins_own_handle_is_recognised_by_shape(prefix):
     def marin_run(config: dict[str, str]) -> None:
         _write(config["out"], "theirs")
@@ -218,7 +196,7 @@ def test_marins_own_handle_is_recognised_by_shape(prefix):
     run_executor([train(theirs)], ExecutorMainConfig())
     data = f"{prefix}/data/theirs/2026.12.07"
     assert SEEN == [(data, True)] and BUILT == [data]
-    assert lazy.read_record(data).fingerprint_payload == '{"marin_own": true}'
+    assert lazy.read_record(data).fingerprint_payload == theirs.fingerprint_payload()  # Marin's own payload
 
 
 def test_a_named_step_records_the_handle_as_a_named_dependency(prefix):

@@ -5,7 +5,6 @@ own ``fingerprint_payload()`` is used. Also: lowering rules (fixed on dev, expec
 from __future__ import annotations
 
 import dataclasses
-import json
 import pathlib
 import sys
 from typing import Any
@@ -16,8 +15,8 @@ pytest.importorskip("pydantic")
 
 import marin_exec.lazy as lazy  # noqa: E402
 from marin_exec import ExecutorMainConfig, StepSpec, deferred, output, run_executor, step  # noqa: E402
-from marin_exec.fingerprint import fingerprint  # noqa: E402
 from marin_exec.legacy import ExecutorStep, this_output_path  # noqa: E402
+from tests.marin_shaped_step import ArtifactStep  # noqa: E402
 
 
 class MarinArtifact:
@@ -35,35 +34,6 @@ class MarinArtifact:
 
 
 MarinArtifact.__module__, MarinArtifact.__qualname__ = "marin.execution.artifact", "Artifact"
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class MarinShapedStep:
-    """Shaped like marin-core 0.2.227's ``ArtifactStep``, with a payload of its own (a key marin_exec never adds)."""
-
-    name: str
-    version: str
-    artifact_type: Any
-    run: Any
-    build_config: Any
-    deps: tuple[Any, ...] = ()
-    runtime_args: dict[str, Any] = dataclasses.field(default_factory=dict)
-    override_path: str | None = None
-    adopt_source: str | None = None
-    adopt_config: dict[str, Any] | None = None
-    expected_fingerprint: str | None = None
-
-    def fingerprint_payload(self) -> str:
-        return json.dumps({"marin_own": True, "name": self.name}, sort_keys=True)
-
-    def fingerprint(self) -> str:
-        return fingerprint(self.fingerprint_payload())
-
-    def path(self, prefix: str | None = None) -> str:
-        return f"{prefix}/{self.name}/{self.version}"
-
-
-MarinShapedStep.__module__ = "marin.execution.lazy"
 
 
 def _write(out: str, text: str = "", **inputs: Any) -> None:
@@ -96,7 +66,7 @@ def test_lazy_and_marin_shaped_handles_run_in_executor_main_beside_every_other_k
         seen.append(config)
         return MarinArtifact(path=config["out"], rows=2)
 
-    theirs = MarinShapedStep("data/theirs", "2026.12.07", MarinArtifact, marin_run, marin_config, deps=(ours,))
+    theirs = ArtifactStep("data/theirs", "2026.12.07", MarinArtifact, marin_run, marin_config, deps=(ours,))
     spec = StepSpec(name="plain/spec", fn=lambda out: _write(out, "spec"))
     legacy = ExecutorStep(name="legacy/step", fn=_legacy, config={"out": this_output_path()})
     report = run_executor([traced(), spec, legacy, ours, theirs], ExecutorMainConfig())
