@@ -10,6 +10,7 @@ import logging
 import pathlib
 import pickle
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
@@ -642,20 +643,22 @@ _IO_EVENTS = frozenset(
     "open os.listdir os.scandir os.mkdir os.rename os.remove os.rmdir socket.connect subprocess.Popen".split()
 )
 _io_seen: list[str] | None = None  # set while a test records I/O
+_io_thread: int | None = None  # the thread whose I/O is recorded (another test's leftover threads may read /proc)
 
 
 def _audit(event: str, args: tuple[Any, ...]) -> None:
-    if _io_seen is not None and event in _IO_EVENTS:
+    if _io_seen is not None and event in _IO_EVENTS and threading.get_ident() == _io_thread:
         _io_seen.append(f"{event} {args[:1]!r}")
 
 
 @contextlib.contextmanager
 def _recording_io() -> Iterator[list[str]]:
     """The file, directory, socket and process events of the block (audit hooks cannot be removed: it stays idle)."""
-    global _io_seen
+    global _io_seen, _io_thread
     if not getattr(sys, "_marin_exec_test_audit", False):
         sys.addaudithook(_audit)
         sys._marin_exec_test_audit = True  # type: ignore[attr-defined]
+    _io_thread = threading.get_ident()
     _io_seen = []
     try:
         yield _io_seen

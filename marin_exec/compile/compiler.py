@@ -101,8 +101,8 @@ def compile_graph(graph_or_refs: Graph | StepRef | Iterable[StepRef], *, prefix:
 
 
 def _lower(node: StepNode, spec_of: Mapping[StepNode, StepSpec], prefix: str | None) -> StepSpec:
-    if node.foreign is not None:  # lowered by its kind (its prefix: the run's, as for one given at the top level)
-        return node.foreign()
+    if node.foreign is not None:  # lowered by its kind, under this compile's prefix (None: the run's)
+        return node.foreign(prefix)
     assert node.call is not None
     if node.adopted is not None:
         return lower_adopted(node, prefix)

@@ -89,7 +89,7 @@ def _check_adopted(handle: Any, prefix: str) -> None:
         raise FileNotFoundError(f"cannot adopt {handle.name}@{handle.version}: no data at {source}")
 
 
-def _spec(handle: Any, deps: list[StepSpec]) -> StepSpec:
+def _spec(handle: Any, deps: list[StepSpec], prefix: str | None = None) -> StepSpec:
     identity = f"{handle.name}@{handle.version}"
     payload = handle.fingerprint_payload()
     found = fingerprint(payload)
@@ -111,8 +111,9 @@ def _spec(handle: Any, deps: list[StepSpec]) -> StepSpec:
     fn_name = qualified_name(handle.run if remote is None else remote[0])
     return StepSpec(
         name=handle.name,
-        fn=LazyCall(handle, type_name(handle.artifact_type)),
+        fn=LazyCall(handle, type_name(handle.artifact_type), prefix=prefix),
         deps=deps,
+        output_path_prefix=prefix,
         override_output_path=handle.override_path,
         info={"description": None, "fn_name": fn_name, "config": {}},  # config: drift is checked by the payload
         named_version=handle.version,
@@ -132,12 +133,15 @@ def _job_settings(
     return {"resources": resources, "env_vars": env_vars or None, "pip_dependency_groups": groups}
 
 
-def lower_handles(handles: Sequence[Any], memo: dict[int, StepSpec] | None = None) -> list[StepSpec]:
-    """One StepSpec per handle (same order), the graph below them lowered once per handle object."""
+def lower_handles(
+    handles: Sequence[Any], memo: dict[int, StepSpec] | None = None, *, prefix: str | None = None
+) -> list[StepSpec]:
+    """One StepSpec per handle (same order), the graph below them lowered once per handle object; ``prefix``: where
+    they live (None: ``$MARIN_PREFIX`` when they run, as under ``executor_main``)."""
     memo = {} if memo is None else memo
     for handle in graph_handles(list(handles)):
         if id(handle) not in memo:
-            memo[id(handle)] = _spec(handle, [memo[id(dep)] for dep in handle.deps])
+            memo[id(handle)] = _spec(handle, [memo[id(dep)] for dep in handle.deps], prefix)
     return [memo[id(handle)] for handle in handles]
 
 

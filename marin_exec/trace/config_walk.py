@@ -121,6 +121,18 @@ def _kind_of_class(cls: Any) -> str | None:
     return "ArtifactStep" if any(base.__name__ == "ArtifactStep" for base in cls.__mro__[1:]) else None
 
 
+def _is_step_value(value: Any) -> bool:
+    """A reference, a versioned value or a foreign step object: what a config walk must reach to see."""
+    return isinstance(value, (StepRef, VersionedValue)) or _marin_kind(value) is not None
+
+
+def _shown(value: Any) -> str:
+    """How a message names ``value``: a lazy handle by its ``name@version`` (its repr lists every field)."""
+    if _marin_kind(value) == "ArtifactStep":
+        return f"the lazy handle {getattr(value, 'name', '?')}@{getattr(value, 'version', '?')}"
+    return repr(value)
+
+
 def _scan(obj: Any, key: str, frame: Frame, found: list[tuple[str, Any]]) -> None:
     if type(obj) in _ATOMS:
         return
@@ -149,10 +161,11 @@ def _scan(obj: Any, key: str, frame: Frame, found: list[tuple[str, Any]]) -> Non
                 _scan(value, prefix + field.name, frame, found)
     elif isinstance(obj, dict):
         for name, value in obj.items():
-            if isinstance(name, (StepRef, VersionedValue)):
+            if isinstance(name, (StepRef, VersionedValue)) or _marin_kind(name) is not None:
                 raise TracingError(
-                    f"step '{frame.name}': config key '{key}' is a dict with {name!r} as a key; only dict values are "
-                    "walked for references and versioned values. Key the dict by a name and put this in the value."
+                    f"step '{frame.name}': config key '{key}' is a dict with {_shown(name)} as a key; only dict "
+                    "values are walked for references and versioned values. Key the dict by a name and put this in "
+                    "the value."
                 )
             if type(value) not in _ATOMS:
                 _scan(value, f"{prefix}{name}", frame, found)
@@ -170,15 +183,14 @@ def _scan(obj: Any, key: str, frame: Frame, found: list[tuple[str, Any]]) -> Non
                 "order, so references and versioned values in them cannot be numbered. Use a list (sorted)."
             )
     else:
-        hidden = next(
-            (v for v in getattr(obj, "__dict__", {}).values() if isinstance(v, (StepRef, VersionedValue))), None
-        )
+        hidden = next((v for v in getattr(obj, "__dict__", {}).values() if _is_step_value(v)), None)
         if hidden is not None:
             raise TracingError(
                 f"step '{frame.name}': config key '{key or '<root>'}' is a {type(obj).__qualname__} holding "
-                f"{hidden!r}. "
+                f"{_shown(hidden)}. "
                 "Only dataclasses, dicts, lists and tuples are walked, so it would be neither a dependency nor part of "
-                "the version, and the function would get a StepRef at run time. Make this config a dataclass or a dict."
+                "the version, and the function would get it as it is at run time. Make this config a dataclass or a "
+                "dict."
             )
 
 

@@ -85,8 +85,9 @@ class StepNode:
     user_namespace: bool = False
     adopted: Any = None  # adopt(): (source, config, kind)
     # A step another library defines, met in a config (``trace.foreign``): the compiler uses the StepSpec this
-    # returns (one per compile, shared with the same object's lowering at the top level) instead of lowering ``call``.
-    foreign: Callable[[], Any] | None = None
+    # returns, given the compile's prefix (one per compile, shared with the same object's lowering at the top
+    # level), instead of lowering ``call``.
+    foreign: Callable[[str | None], Any] | None = None
     seq: int = dataclasses.field(default_factory=lambda: next(_completion_order))
 
     @property
