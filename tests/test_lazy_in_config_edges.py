@@ -1,7 +1,8 @@
 """Lazy handles in ``@step`` configs, the edges a review found: the walk that replaces a handle stops at marin_exec's
 own values (behind a StepRef lies the whole graph above the step: walking it was exponential in its depth), a
 ``compile_graph`` given a prefix puts the handle under it, a handle where no walk reaches it (a dict key, a plain
-object) is refused in one line, and a pinned handle hashes as a native named dependency does (``name@version``)."""
+object) or in ``versioned()`` is refused in one line, and a pinned handle hashes as a native named dependency does
+(``name@version``)."""
 
 from __future__ import annotations
 
@@ -102,3 +103,15 @@ def test_a_pinned_handle_enters_the_steps_identity_by_name_and_version_as_a_nati
         return next(o.spec.output_path for o in report.outcomes.values() if o.spec.name == "train/demo")
 
     assert path_of(_tokenized(pin="elsewhere/a")) == path_of(_tokenized(pin="elsewhere/b")) == path_of(_tokenized())
+
+
+def test_a_versioned_handle_is_refused_in_one_line_naming_it(prefix):
+    from marin_exec import versioned
+
+    with pytest.raises(TracingError) as refused:
+        train({"data": versioned(_tokenized())})
+    assert str(refused.value) == (
+        "step 'train/demo': config key 'config.data' versions the lazy handle tokenized/demo@2026.12.06; a lazy "
+        "handle cannot be versioned (its name@version enters this step's version as a dependency's). Pass it "
+        "without versioned()."
+    )

@@ -227,6 +227,11 @@ def _check_versioned(value: Any, key: str, frame: Frame) -> None:
             f"step '{frame.name}': config key '{key}' versions the result of {qualified_name(value.fn)}(...), which "
             "does not exist while tracing; make that call its own @step and pass its StepRef."
         )
+    if _marin_kind(value) == "ArtifactStep":
+        raise TracingError(
+            f"step '{frame.name}': config key '{key}' versions {_shown(value)}; a lazy handle cannot be versioned "
+            "(its name@version enters this step's version as a dependency's). Pass it without versioned()."
+        )
     fields = dataclass_fields(type(value))
     if fields is not None:
         for field in fields:
